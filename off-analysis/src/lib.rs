@@ -1,0 +1,1 @@
+//! Recipe analysis shared by the `#[recipe]` macro and `cargo off`.

@@ -1,0 +1,1 @@
+//! Test hosts for end-to-end tests.
