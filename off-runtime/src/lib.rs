@@ -1,1 +1,47 @@
-//! off runtime
+//! off: deployment recipes as ordinary Rust, with Fabric's verbs.
+//!
+//! ```no_run
+//! use off_runtime::prelude::*;
+//!
+//! fn install(version: u32) -> Result<()> {
+//!     sudo("apt-get update -qq")?;
+//!     sudo(sh!("apt-get install -y postgresql-{version}"))?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Operations act on the current host: the local machine, or each target of
+//! an [`Executor`] run (one thread per host). The layers, bottom up:
+//! [`transport`] moves bytes (local processes, SSH), [`connection`] probes a
+//! target once, [`ops`] gives Fabric's semantics on top of any transport,
+//! and [`executor`] runs a task on many hosts.
+
+pub mod connection;
+mod context;
+pub mod error;
+pub mod executor;
+pub mod ops;
+mod output;
+pub mod prelude;
+pub mod report;
+mod runtime;
+mod secret;
+pub mod shell;
+pub mod target;
+mod template;
+pub mod transport;
+
+pub use context::{OpCounters, Settings, current_host};
+pub use error::{Error, Result, exit_code};
+pub use executor::{Executor, HostReport, RunReport};
+pub use off_macros::sh;
+pub use output::Output;
+pub use secret::Secret;
+pub use target::{SshTarget, Target};
+pub use template::{Template, check_syntax, render_str};
+
+/// Paths the generated code of off's macros uses; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::shell::quote_display;
+}

@@ -1,0 +1,186 @@
+//! `sh!`: `format!` for shell commands, quoting every interpolated value.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, Ident, LitStr, Token};
+
+/// `sh!("fmt", positional..., name = value...)`.
+pub struct ShInput {
+    format: LitStr,
+    positional: Vec<Expr>,
+    named: Vec<(Ident, Expr)>,
+}
+
+impl Parse for ShInput {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let format: LitStr = input.parse()?;
+        let mut positional = Vec::new();
+        let mut named = Vec::new();
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+                let name: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                named.push((name, input.parse()?));
+            } else if named.is_empty() {
+                positional.push(input.parse()?);
+            } else {
+                return Err(input.error("positional arguments must come before named ones"));
+            }
+        }
+        Ok(ShInput {
+            format,
+            positional,
+            named,
+        })
+    }
+}
+
+/// A piece of the format string.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece {
+    /// Literal text, with `{{`/`}}` already written as `format!` expects.
+    Text(String),
+    /// `{arg:spec}`: `arg` empty (next positional), an index, or a name.
+    Hole { arg: String, spec: String },
+}
+
+fn pieces(format: &str) -> Result<Vec<Piece>, String> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push_str("{{");
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push_str("}}");
+            }
+            '{' => {
+                let mut hole = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => hole.push(c),
+                        None => return Err("unclosed `{` in the format string".into()),
+                    }
+                }
+                let (arg, spec) = match hole.split_once(':') {
+                    Some((a, s)) => (a.trim().to_string(), s.to_string()),
+                    None => (hole.trim().to_string(), String::new()),
+                };
+                out.push(Piece::Text(std::mem::take(&mut text)));
+                out.push(Piece::Hole { arg, spec });
+            }
+            '}' => {
+                return Err(
+                    "unmatched `}` in the format string (write `}}` for a literal one)".into(),
+                );
+            }
+            c => text.push(c),
+        }
+    }
+    out.push(Piece::Text(text));
+    Ok(out)
+}
+
+pub fn expand(input: ShInput) -> syn::Result<TokenStream> {
+    let span = input.format.span();
+    let pieces = pieces(&input.format.value()).map_err(|m| syn::Error::new(span, m))?;
+    let mut format = String::new();
+    let mut values = Vec::new();
+    let mut next_positional = 0;
+    let mut used = vec![false; input.positional.len()];
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => format.push_str(&t),
+            Piece::Hole { arg, spec } => {
+                format.push_str("{}");
+                let value: TokenStream = if arg.is_empty() || arg.parse::<usize>().is_ok() {
+                    let index = if arg.is_empty() {
+                        next_positional += 1;
+                        next_positional - 1
+                    } else {
+                        arg.parse().expect("digits")
+                    };
+                    if index >= input.positional.len() {
+                        return Err(syn::Error::new(
+                            span,
+                            format!("sh! needs a value for placeholder {index}"),
+                        ));
+                    }
+                    used[index] = true;
+                    let ident = Ident::new(&format!("__off_arg{index}"), Span::mixed_site());
+                    quote!(#ident)
+                } else if let Some((_, expr)) = input.named.iter().find(|(n, _)| *n == arg) {
+                    quote!((#expr))
+                } else {
+                    let ident = syn::parse_str::<Ident>(&arg).map_err(|_| {
+                        syn::Error::new(span, format!("`{arg}` is not a valid placeholder"))
+                    })?;
+                    // The literal's span: the name resolves where sh! was called.
+                    let ident = Ident::new(&ident.to_string(), span);
+                    quote!(#ident)
+                };
+                let inner = LitStr::new(&format!("{{:{spec}}}"), span);
+                values.push(quote! {
+                    ::off_runtime::__private::quote_display(::std::format!(#inner, #value))
+                });
+            }
+        }
+    }
+    if let Some(unused) = used.iter().position(|u| !u) {
+        return Err(syn::Error::new_spanned(
+            &input.positional[unused],
+            "argument never used in the sh! format string",
+        ));
+    }
+    let bindings = input.positional.iter().enumerate().map(|(i, e)| {
+        let ident = Ident::new(&format!("__off_arg{i}"), Span::mixed_site());
+        quote!(let #ident = &(#e);)
+    });
+    let format = LitStr::new(&format, span);
+    Ok(quote! {{
+        #(#bindings)*
+        ::std::format!(#format #(, #values)*)
+    }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_format_strings() {
+        assert_eq!(
+            pieces("a {x} {{lit}} {:?} {0:>3}").unwrap(),
+            vec![
+                Piece::Text("a ".into()),
+                Piece::Hole {
+                    arg: "x".into(),
+                    spec: "".into()
+                },
+                Piece::Text(" {{lit}} ".into()),
+                Piece::Hole {
+                    arg: "".into(),
+                    spec: "?".into()
+                },
+                Piece::Text(" ".into()),
+                Piece::Hole {
+                    arg: "0".into(),
+                    spec: ">3".into()
+                },
+                Piece::Text("".into()),
+            ]
+        );
+        assert!(pieces("a {x").is_err());
+        assert!(pieces("a }").is_err());
+    }
+}

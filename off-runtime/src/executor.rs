@@ -1,0 +1,220 @@
+//! Running one task on many hosts: concurrently (bounded by `--parallel`),
+//! each host on its own thread with its own connection, a failing host not
+//! stopping the others unless fail-fast is asked, and a summary at the end.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::connection::Connection;
+use crate::context::{HostContext, OpCounters, RunShared, with_host};
+use crate::error::{Error, Result, exit_code};
+use crate::report::{Console, RunObserver};
+use crate::secret::Secret;
+use crate::target::Target;
+use crate::transport::SshOptions;
+
+/// Runs a task on a set of targets.
+///
+/// ```no_run
+/// use off_runtime::prelude::*;
+/// let report = Executor::new(vec![Target::Local]).run(|| {
+///     run("uname -a")?;
+///     Ok(())
+/// });
+/// std::process::exit(report.exit_code().into());
+/// ```
+pub struct Executor {
+    targets: Vec<Target>,
+    parallel: usize,
+    fail_fast: bool,
+    ssh: SshOptions,
+    sudo_password: Option<Secret>,
+    observer: Arc<dyn RunObserver>,
+}
+
+impl Executor {
+    /// An executor for `targets` (the local machine when empty).
+    pub fn new(targets: Vec<Target>) -> Self {
+        let targets = if targets.is_empty() {
+            vec![Target::Local]
+        } else {
+            targets
+        };
+        Executor {
+            parallel: targets.len(),
+            targets,
+            fail_fast: false,
+            ssh: SshOptions::default(),
+            sudo_password: None,
+            observer: Arc::new(Console::default()),
+        }
+    }
+
+    /// At most `n` hosts at a time (at least 1).
+    pub fn parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
+
+    /// Stop starting operations on every host once one host fails.
+    pub fn fail_fast(mut self, yes: bool) -> Self {
+        self.fail_fast = yes;
+        self
+    }
+
+    pub fn ssh_options(mut self, options: SshOptions) -> Self {
+        self.ssh = options;
+        self
+    }
+
+    pub fn sudo_password(mut self, password: Option<Secret>) -> Self {
+        self.sudo_password = password;
+        self
+    }
+
+    pub fn observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Runs `task` once per target and waits for all of them.
+    pub fn run<F>(&self, task: F) -> RunReport
+    where
+        F: Fn() -> Result<()> + Sync,
+    {
+        let shared = Arc::new(RunShared {
+            sudo_password: self.sudo_password.clone(),
+            observer: self.observer.clone(),
+            cancelled: Default::default(),
+        });
+        let next = AtomicUsize::new(0);
+        let reports: Mutex<Vec<Option<HostReport>>> =
+            Mutex::new((0..self.targets.len()).map(|_| None).collect());
+        let workers = self.parallel.min(self.targets.len());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(target) = self.targets.get(i) else {
+                            break;
+                        };
+                        let report = self.run_host(target, &shared, &task);
+                        if report.result.is_err() && self.fail_fast {
+                            shared.cancelled.store(true, Ordering::SeqCst);
+                        }
+                        reports.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(report);
+                    }
+                });
+            }
+        });
+        let hosts = reports
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .map(|r| r.expect("every target ran"))
+            .collect();
+        RunReport { hosts }
+    }
+
+    fn run_host<F>(&self, target: &Target, shared: &Arc<RunShared>, task: &F) -> HostReport
+    where
+        F: Fn() -> Result<()> + Sync,
+    {
+        let started = Instant::now();
+        let counters = Arc::new(OpCounters::default());
+        let finish = |label: String, result: Result<()>| HostReport {
+            target: target.clone(),
+            label,
+            result,
+            ok: counters.ok.load(Ordering::Relaxed),
+            changed: counters.changed.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            duration: started.elapsed(),
+        };
+        if shared.cancelled.load(Ordering::SeqCst) {
+            let host = target.to_string();
+            return finish(host.clone(), Err(Error::Cancelled { host }));
+        }
+        let conn = match Connection::open(target, &self.ssh) {
+            Ok(conn) => conn,
+            Err(e) => return finish(target.to_string(), Err(e)),
+        };
+        let label = conn.label.clone();
+        let context = HostContext::new(conn, shared.clone(), counters.clone());
+        let result = with_host(context, task);
+        finish(label, result)
+    }
+}
+
+/// How one host's part of a run went.
+#[derive(Debug)]
+pub struct HostReport {
+    pub target: Target,
+    /// `user@host`.
+    pub label: String,
+    pub result: Result<()>,
+    /// Operations that succeeded, of which `changed` changed the host.
+    pub ok: u64,
+    pub changed: u64,
+    pub failed: u64,
+    pub duration: Duration,
+}
+
+impl HostReport {
+    pub fn exit_code(&self) -> u8 {
+        match &self.result {
+            Ok(()) => exit_code::OK,
+            Err(e) => e.exit_code(),
+        }
+    }
+}
+
+/// The outcome of a run on all its hosts.
+#[derive(Debug)]
+pub struct RunReport {
+    pub hosts: Vec<HostReport>,
+}
+
+impl RunReport {
+    /// 0 when every host succeeded; otherwise the most telling of the hosts'
+    /// codes: unreachable (3) before timeout (4) before failed (1).
+    pub fn exit_code(&self) -> u8 {
+        let codes: Vec<u8> = self.hosts.iter().map(HostReport::exit_code).collect();
+        [
+            exit_code::UNREACHABLE,
+            exit_code::TIMEOUT,
+            exit_code::FAILED,
+        ]
+        .into_iter()
+        .find(|c| codes.contains(c))
+        .or_else(|| codes.into_iter().find(|&c| c != exit_code::OK))
+        .unwrap_or(exit_code::OK)
+    }
+
+    /// The per-host summary: status, operation counts, duration, and for a
+    /// failure its exit code and error.
+    pub fn summary(&self) -> String {
+        let width = self.hosts.iter().map(|h| h.label.len()).max().unwrap_or(0);
+        let mut text = String::from("Summary:\n");
+        for h in &self.hosts {
+            let status = match &h.result {
+                Ok(()) => "ok".to_string(),
+                Err(_) => format!("FAILED (exit {})", h.exit_code()),
+            };
+            text.push_str(&format!(
+                "  {:width$}  {status:<16} {} ok, {} changed, {} failed  {:.1}s\n",
+                h.label,
+                h.ok,
+                h.changed,
+                h.failed,
+                h.duration.as_secs_f64(),
+            ));
+            if let Err(e) = &h.result {
+                text.push_str(&format!("  {:width$}  {e}\n", ""));
+            }
+        }
+        text
+    }
+}

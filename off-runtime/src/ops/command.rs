@@ -1,0 +1,70 @@
+//! `run`, `sudo`, `sudo_as` and `local`.
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::output::Output;
+
+use super::{Command, RunAs, Scope, operation};
+
+/// Runs a command through `/bin/sh -c` as the login user on the current host,
+/// in the directory of the enclosing [`cd`](super::cd). A non-zero exit is an
+/// error naming host, command, exit code and the end of stderr (unless
+/// `settings(warn_only)`).
+pub fn run(command: impl AsRef<str>) -> Result<Output> {
+    user_command("run", command.as_ref(), RunAs::Login, false)
+}
+
+/// Runs a command as root through `sudo`. The password, if the host needs
+/// one, goes to sudo's standard input, never onto a command line. On a host
+/// without sudo where the login user is root, the command runs directly.
+pub fn sudo(command: impl AsRef<str>) -> Result<Output> {
+    user_command("sudo", command.as_ref(), RunAs::Sudo("root"), false)
+}
+
+/// Runs a command as `user` through `sudo -u`.
+pub fn sudo_as(user: impl AsRef<str>, command: impl AsRef<str>) -> Result<Output> {
+    user_command("sudo", command.as_ref(), RunAs::Sudo(user.as_ref()), false)
+}
+
+/// Runs a command on the control machine, in the directory of the enclosing
+/// [`lcd`](super::lcd).
+pub fn local(command: impl AsRef<str>) -> Result<Output> {
+    user_command("local", command.as_ref(), RunAs::Login, true)
+}
+
+fn user_command(
+    op: &'static str,
+    command: &str,
+    run_as: RunAs<'_>,
+    on_control_machine: bool,
+) -> Result<Output> {
+    operation(op, command, |scope| {
+        let local_scope;
+        let scope = if on_control_machine {
+            local_scope = Scope {
+                conn: Connection::control_machine(),
+                cwd: scope.lcwd.as_ref().map(|p| p.display().to_string()),
+                shared: scope.shared.clone(),
+                counters: scope.counters.clone(),
+                lcwd: scope.lcwd.clone(),
+                env: scope.env.clone(),
+                settings: scope.settings,
+            };
+            &local_scope
+        } else {
+            scope
+        };
+        let out = scope.exec(Command {
+            op,
+            display: command,
+            script: command,
+            run_as,
+            echo: true,
+            in_context: true,
+        })?;
+        if out.code != 0 && !scope.settings.warn_only {
+            return Err(scope.command_failed(op, command, &out));
+        }
+        Ok((out, true))
+    })
+}

@@ -1,0 +1,330 @@
+//! The operations: Fabric's verbs as free functions acting on the current host.
+//!
+//! Every operation goes through [`operation`], which reports it to the run's
+//! observer, counts it and times it; commands go through [`Scope::exec`],
+//! which applies `cd`, `shell_env`, `sudo` and timeouts the same way on every
+//! transport.
+
+mod command;
+mod files;
+mod guards;
+mod system;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub use command::{local, run, sudo, sudo_as};
+pub use files::{
+    RemotePath, Source, append, contains, exists, get, put, remote_path, upload_template,
+};
+pub use guards::{Guard, cd, lcd, settings, shell_env};
+pub use system::{ServiceAction, package, service};
+
+use crate::connection::Connection;
+use crate::context::{Effective, OpCounters, RunShared, current};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::report::{LineSplitter, OpEvent, OpStatus};
+use crate::shell::{self, quote};
+use crate::transport::{ExecRequest, TransportError};
+
+/// Extra time the control machine waits past a command's timeout before it
+/// gives up on the connection: the target's `timeout` should act first.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(10);
+
+/// Exit codes of coreutils `timeout` when it had to stop the command.
+const TIMEOUT_CODES: [i32; 2] = [124, 137];
+
+/// A snapshot of the current host's state for one operation, so no
+/// thread-local borrow is held while the operation does I/O.
+pub(crate) struct Scope {
+    pub conn: Arc<Connection>,
+    pub shared: Arc<RunShared>,
+    counters: Arc<OpCounters>,
+    pub cwd: Option<String>,
+    pub lcwd: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub settings: Effective,
+}
+
+impl Scope {
+    fn current() -> Scope {
+        current(|c| Scope {
+            conn: c.conn.clone(),
+            shared: c.shared.clone(),
+            counters: c.counters.clone(),
+            cwd: guards::remote_cwd(c),
+            lcwd: c.lcwd.last().cloned(),
+            env: c.env.clone(),
+            settings: c.effective(),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.conn.label
+    }
+
+    /// Resolves a local path against `lcd`.
+    pub fn local_path(&self, path: &std::path::Path) -> PathBuf {
+        match &self.lcwd {
+            Some(dir) => dir.join(path),
+            None => path.to_path_buf(),
+        }
+    }
+
+    /// Resolves a remote path against `cd`.
+    pub fn remote_path(&self, path: &str) -> String {
+        match &self.cwd {
+            Some(dir) if !path.starts_with('/') => format!("{}/{path}", dir.trim_end_matches('/')),
+            _ => path.to_string(),
+        }
+    }
+}
+
+/// Who a command runs as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RunAs<'a> {
+    /// The login user (`run`).
+    Login,
+    /// Another user through sudo (`sudo`, `sudo_as`).
+    Sudo(&'a str),
+}
+
+/// One command to run for an operation.
+pub(crate) struct Command<'a> {
+    pub op: &'static str,
+    /// What errors and the console show: the user's command, or a short
+    /// description of internal plumbing.
+    pub display: &'a str,
+    pub script: &'a str,
+    pub run_as: RunAs<'a>,
+    /// Echo the command's output lines.
+    pub echo: bool,
+    /// Apply `cd` and `shell_env` (user commands do; plumbing uses absolute paths).
+    pub in_context: bool,
+}
+
+impl Scope {
+    /// Runs `cmd` and returns its output whatever its exit code; errors are
+    /// the failures of running it at all (timeout, lost connection, sudo
+    /// refusing the password).
+    pub fn exec(&self, cmd: Command<'_>) -> Result<Output> {
+        let (out, _) = self.exec_bytes(cmd)?;
+        Ok(out)
+    }
+
+    /// [`Scope::exec`], also returning standard output as the exact bytes.
+    pub fn exec_bytes(&self, cmd: Command<'_>) -> Result<(Output, Vec<u8>)> {
+        let started = Instant::now();
+        let timeout = self.settings.timeout;
+        let facts = &self.conn.facts;
+        let script = if cmd.in_context {
+            for (name, _) in &self.env {
+                if !shell::is_env_name(name) {
+                    return Err(Error::Invalid {
+                        host: self.host().to_string(),
+                        op: cmd.op,
+                        reason: format!(
+                            "shell_env: `{name}` is not a valid environment variable name"
+                        ),
+                    });
+                }
+            }
+            shell::script(cmd.script, self.cwd.as_deref(), &self.env)
+        } else {
+            cmd.script.to_string()
+        };
+        let mut line = format!("/bin/sh -c {}", quote(&script));
+        if let (Some(t), true) = (timeout, facts.has_timeout) {
+            // `timeout` runs the command in its own process group and kills
+            // the whole group, so nothing the command started survives.
+            line = format!("timeout -k 5 {:.3} {line}", t.as_secs_f64());
+        }
+        let mut stdin = None;
+        if let RunAs::Sudo(user) = cmd.run_as {
+            line = if facts.has_sudo {
+                let password = self.shared.sudo_password.as_ref();
+                stdin = password.map(|p| format!("{}\n", p.expose()).into_bytes());
+                // -S reads the password from stdin (never argv); without a
+                // password, -n fails at once instead of waiting for a prompt.
+                let mode = if password.is_some() { "-S -p ''" } else { "-n" };
+                format!("sudo {mode} -H -u {} -- {line}", quote(user))
+            } else if facts.uid == 0 && user == "root" {
+                line
+            } else if facts.uid == 0 {
+                format!("su -s /bin/sh -c {} {}", quote(&line), quote(user))
+            } else {
+                return Err(Error::Invalid {
+                    host: self.host().to_string(),
+                    op: cmd.op,
+                    reason: format!(
+                        "`{}` needs sudo, which is not installed on the host (and the login user is not root)",
+                        cmd.display
+                    ),
+                });
+            };
+        }
+
+        let observer = self.shared.observer.clone();
+        let host = self.host().to_string();
+        let mut splitter = LineSplitter::new();
+        let echo = cmd.echo && !self.settings.quiet;
+        let mut on_output = |stream, chunk: &[u8]| {
+            if echo {
+                splitter.push(stream, chunk, |s, l| observer.output_line(&host, s, l));
+            }
+        };
+        let result = self.conn.transport.exec(ExecRequest {
+            command: &line,
+            stdin: stdin.as_deref(),
+            deadline: timeout.map(|t| t + TIMEOUT_GRACE),
+            on_output: &mut on_output,
+        });
+        if echo {
+            splitter.finish(|s, l| self.shared.observer.output_line(self.host(), s, l));
+        }
+        let duration = started.elapsed();
+        let timed_out = || Error::Timeout {
+            host: self.host().to_string(),
+            op: cmd.op,
+            command: cmd.display.to_string(),
+            after: timeout.unwrap_or_default(),
+        };
+        let raw = match result {
+            Ok(raw) => raw,
+            Err(TransportError::DeadlineExceeded) => return Err(timed_out()),
+            Err(e) => {
+                return Err(Error::Disconnected {
+                    host: self.host().to_string(),
+                    op: cmd.op,
+                    command: cmd.display.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let code = raw.code.unwrap_or(-1);
+        let stderr = String::from_utf8_lossy(&raw.stderr).into_owned();
+        if let Some(t) = timeout {
+            if TIMEOUT_CODES.contains(&code) && duration >= t {
+                return Err(timed_out());
+            }
+        }
+        if matches!(cmd.run_as, RunAs::Sudo(_)) && facts.has_sudo && sudo_refused(code, &stderr) {
+            return Err(Error::SudoPassword {
+                host: self.host().to_string(),
+                op: cmd.op,
+                command: cmd.display.to_string(),
+                user: facts.user.clone(),
+                stderr,
+            });
+        }
+        let out = Output {
+            stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),
+            stderr,
+            code,
+            changed: true,
+            duration,
+        };
+        Ok((out, raw.stdout))
+    }
+
+    /// Runs internal plumbing (no echo, no `cd`) and fails on a non-zero exit.
+    pub fn plumbing(
+        &self,
+        op: &'static str,
+        display: &str,
+        script: &str,
+        run_as: RunAs<'_>,
+    ) -> Result<Output> {
+        let out = self.exec(Command {
+            op,
+            display,
+            script,
+            run_as,
+            echo: false,
+            in_context: false,
+        })?;
+        if out.code != 0 {
+            return Err(self.command_failed(op, display, &out));
+        }
+        Ok(out)
+    }
+
+    pub fn command_failed(&self, op: &'static str, display: &str, out: &Output) -> Error {
+        Error::Command {
+            host: self.host().to_string(),
+            op,
+            command: display.to_string(),
+            code: out.code,
+            stderr: out.stderr.clone(),
+        }
+    }
+}
+
+/// Whether sudo itself (not the command) failed for want of the right password.
+fn sudo_refused(code: i32, stderr: &str) -> bool {
+    code == 1
+        && stderr.lines().any(|l| {
+            l.starts_with("sudo:")
+                && (l.contains("incorrect password")
+                    || l.contains("a password is required")
+                    || l.contains("no password was provided"))
+        })
+}
+
+/// Runs one operation: reports it, times it and counts it on the host.
+/// `body` returns the operation's value and whether it changed the host.
+pub(crate) fn operation<T>(
+    op: &'static str,
+    display: &str,
+    body: impl FnOnce(&Scope) -> Result<(T, bool)>,
+) -> Result<T> {
+    let scope = Scope::current();
+    if scope.shared.cancelled.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled {
+            host: scope.host().to_string(),
+        });
+    }
+    let event = OpEvent {
+        host: scope.host(),
+        op,
+        command: display,
+        quiet: scope.settings.quiet,
+    };
+    scope.shared.observer.op_started(&event);
+    let started = Instant::now();
+    let result = body(&scope);
+    let status = match &result {
+        Ok((_, changed)) => {
+            scope.counters.ok.fetch_add(1, Ordering::Relaxed);
+            if *changed {
+                scope.counters.changed.fetch_add(1, Ordering::Relaxed);
+            }
+            OpStatus::Ok { changed: *changed }
+        }
+        Err(_) => {
+            scope.counters.failed.fetch_add(1, Ordering::Relaxed);
+            OpStatus::Failed
+        }
+    };
+    scope
+        .shared
+        .observer
+        .op_finished(&event, status, started.elapsed());
+    result.map(|(value, _)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_sudo_refusals_only_from_sudo() {
+        assert!(sudo_refused(1, "sudo: 1 incorrect password attempt\n"));
+        assert!(sudo_refused(1, "sudo: a password is required\n"));
+        assert!(!sudo_refused(1, "grep: incorrect password\n"));
+        assert!(!sudo_refused(2, "sudo: a password is required\n"));
+    }
+}

@@ -1,0 +1,228 @@
+//! `package` and `service`: the same call on apt or dnf hosts, with or
+//! without systemd (test hosts and containers have none).
+
+use crate::connection::PackageManager;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::shell::quote;
+
+use super::{RunAs, Scope, operation};
+
+/// Installs packages that are not installed yet (with apt-get or dnf, as
+/// root); unchanged when all are there. `name=version` pins a version on apt.
+pub fn package<I, S>(names: I) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
+    let display = names.join(" ");
+    operation("package", &display, |scope| {
+        if names.is_empty() {
+            return Err(invalid(scope, "package", "no package names given".into()));
+        }
+        if let Some(bad) = names.iter().find(|n| !is_package_name(n)) {
+            return Err(invalid(
+                scope,
+                "package",
+                format!("`{bad}` is not a valid package name"),
+            ));
+        }
+        let manager = scope.conn.facts.package_manager.ok_or_else(|| {
+            invalid(
+                scope,
+                "package",
+                "the host has neither apt-get nor dnf".into(),
+            )
+        })?;
+        let query = |name: &str| match manager {
+            PackageManager::Apt => format!(
+                "dpkg-query -W -f='${{Status}}' {} 2>/dev/null | grep -q 'ok installed'",
+                quote(name.split('=').next().unwrap_or(name))
+            ),
+            PackageManager::Dnf => format!("rpm -q {} >/dev/null 2>&1", quote(name)),
+        };
+        let probe: String = names
+            .iter()
+            .map(|n| format!("{} || echo {};", query(n), quote(n)))
+            .collect();
+        let missing = scope.plumbing("package", &display, &probe, RunAs::Login)?;
+        let missing: Vec<&str> = missing.stdout.split_whitespace().collect();
+        if missing.is_empty() {
+            return Ok((Output::default(), false));
+        }
+        let list: Vec<_> = missing.iter().map(|n| quote(n).into_owned()).collect();
+        let install = match manager {
+            PackageManager::Apt => format!(
+                "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -q {}",
+                list.join(" ")
+            ),
+            PackageManager::Dnf => format!("dnf install -y -q {}", list.join(" ")),
+        };
+        let out = scope.exec(super::Command {
+            op: "package",
+            display: &install,
+            script: &install,
+            run_as: RunAs::Sudo("root"),
+            echo: true,
+            in_context: false,
+        })?;
+        if out.code != 0 {
+            return Err(scope.command_failed("package", &install, &out));
+        }
+        Ok((out, true))
+    })
+}
+
+/// What [`service`] does; `Start`, `Stop`, `Enable` and `Disable` do nothing
+/// (and report unchanged) when the service already is in that state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAction {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    Enable,
+    Disable,
+}
+
+impl ServiceAction {
+    fn verb(self) -> &'static str {
+        match self {
+            ServiceAction::Start => "start",
+            ServiceAction::Stop => "stop",
+            ServiceAction::Restart => "restart",
+            ServiceAction::Reload => "reload",
+            ServiceAction::Enable => "enable",
+            ServiceAction::Disable => "disable",
+        }
+    }
+}
+
+/// Starts, stops, restarts, reloads, enables or disables a service, through
+/// systemctl where systemd runs, else `service` (or `/etc/init.d/<name>`)
+/// and `update-rc.d`.
+pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
+    let name = name.as_ref();
+    let display = format!("{name} {}", action.verb());
+    operation("service", &display, |scope| {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"@._:-".contains(&b))
+        {
+            return Err(invalid(
+                scope,
+                "service",
+                format!("`{name}` is not a valid service name"),
+            ));
+        }
+        let facts = &scope.conn.facts;
+        let n = quote(name);
+        // (test whether the service already is in the asked state, command)
+        let (state_test, command) = if facts.systemd {
+            let state = match action {
+                ServiceAction::Start => Some(format!("systemctl is-active --quiet {n}")),
+                ServiceAction::Stop => Some(format!("! systemctl is-active --quiet {n}")),
+                ServiceAction::Enable => Some(format!("systemctl is-enabled --quiet {n}")),
+                ServiceAction::Disable => Some(format!("! systemctl is-enabled --quiet {n}")),
+                _ => None,
+            };
+            (state, format!("systemctl {} {n}", action.verb()))
+        } else {
+            let ctl = if facts.has_service {
+                format!("service {n}")
+            } else {
+                format!("/etc/init.d/{n}")
+            };
+            let enabled = format!("ls /etc/rc[2345].d/S*{n} >/dev/null 2>&1");
+            match action {
+                ServiceAction::Start => (
+                    Some(format!("{ctl} status >/dev/null 2>&1")),
+                    format!("{ctl} start"),
+                ),
+                ServiceAction::Stop => (
+                    Some(format!("! {ctl} status >/dev/null 2>&1")),
+                    format!("{ctl} stop"),
+                ),
+                ServiceAction::Restart | ServiceAction::Reload => {
+                    (None, format!("{ctl} {}", action.verb()))
+                }
+                ServiceAction::Enable => (
+                    Some(enabled),
+                    format!("update-rc.d {n} defaults && update-rc.d {n} enable"),
+                ),
+                ServiceAction::Disable => (
+                    Some(format!("! {enabled}")),
+                    format!("update-rc.d {n} disable"),
+                ),
+            }
+        };
+        if let Some(test) = state_test {
+            let out = scope.exec(super::Command {
+                op: "service",
+                display: &display,
+                script: &test,
+                run_as: RunAs::Sudo("root"),
+                echo: false,
+                in_context: false,
+            })?;
+            if out.code == 0 {
+                return Ok((Output::default(), false));
+            }
+        }
+        let out = scope.exec(super::Command {
+            op: "service",
+            display: &command,
+            script: &command,
+            run_as: RunAs::Sudo("root"),
+            echo: true,
+            in_context: false,
+        })?;
+        if out.code != 0 {
+            return Err(scope.command_failed("service", &command, &out));
+        }
+        Ok((out, true))
+    })
+}
+
+fn invalid(scope: &Scope, op: &'static str, reason: String) -> Error {
+    Error::Invalid {
+        host: scope.host().to_string(),
+        op,
+        reason,
+    }
+}
+
+/// Debian and RPM package names (with an optional `=version`).
+fn is_package_name(name: &str) -> bool {
+    let (base, version) = match name.split_once('=') {
+        Some((b, v)) => (b, Some(v)),
+        None => (name, None),
+    };
+    let base_ok = base.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-._:".contains(&b));
+    let version_ok = version.is_none_or(|v| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.~:".contains(&b))
+    });
+    base_ok && version_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names() {
+        assert!(is_package_name("postgresql-15"));
+        assert!(is_package_name("libstdc++6"));
+        assert!(is_package_name("postgresql-15=15.8-0+deb12u1"));
+        assert!(!is_package_name("-oAPT::x"));
+        assert!(!is_package_name("a; rm -rf /"));
+        assert!(!is_package_name("a="));
+    }
+}

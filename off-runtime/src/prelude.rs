@@ -1,0 +1,16 @@
+//! Everything a recipe uses: `use off_runtime::prelude::*;`.
+
+pub use crate::context::Settings;
+pub use crate::error::{Error, Result};
+pub use crate::executor::{Executor, RunReport};
+pub use crate::ops::ServiceAction::{self, Disable, Enable, Reload, Restart, Start, Stop};
+pub use crate::ops::{
+    RemotePath, append, cd, contains, exists, get, lcd, local, package, put, remote_path, run,
+    service, settings, shell_env, sudo, sudo_as, upload_template,
+};
+pub use crate::output::Output;
+pub use crate::secret::Secret;
+pub use crate::target::Target;
+pub use crate::{sh, template};
+pub use minijinja::context;
+pub use std::time::Duration;

@@ -1,0 +1,160 @@
+//! What a run shows while it works: each operation and its output, per host.
+//!
+//! Operations report to a [`RunObserver`]; the default [`Console`] prints
+//! Fabric-style lines prefixed with `[user@host]`. Progress displays and event
+//! files are further observers.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::transport::Stream;
+
+/// One operation as observers see it. The command is the user's command
+/// (never the sudo wrapper, never a password).
+#[derive(Debug, Clone)]
+pub struct OpEvent<'a> {
+    pub host: &'a str,
+    pub op: &'static str,
+    pub command: &'a str,
+    /// The operation runs under `settings(quiet)`: consoles should not echo it.
+    pub quiet: bool,
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpStatus {
+    Ok { changed: bool },
+    Failed,
+}
+
+pub trait RunObserver: Send + Sync {
+    fn op_started(&self, _event: &OpEvent<'_>) {}
+    /// One complete line of a command's output (without its newline).
+    fn output_line(&self, _host: &str, _stream: Stream, _line: &str) {}
+    fn op_finished(&self, _event: &OpEvent<'_>, _status: OpStatus, _duration: Duration) {}
+    /// A message that is not an operation's output (warnings, the summary).
+    fn message(&self, _text: &str) {}
+}
+
+/// Prints operations and their output to standard output, one whole line at
+/// a time so the lines of parallel hosts never interleave mid-line.
+pub struct Console {
+    /// `false` (`-q`) prints neither commands nor their output, only messages.
+    pub echo: bool,
+    lock: Mutex<()>,
+}
+
+impl Console {
+    pub fn new(echo: bool) -> Self {
+        Console {
+            echo,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console::new(true)
+    }
+}
+
+impl RunObserver for Console {
+    fn op_started(&self, event: &OpEvent<'_>) {
+        if self.echo && !event.quiet {
+            self.line(&format!("[{}] {}: {}", event.host, event.op, event.command));
+        }
+    }
+
+    fn output_line(&self, host: &str, stream: Stream, line: &str) {
+        if self.echo {
+            let tag = match stream {
+                Stream::Stdout => "out",
+                Stream::Stderr => "err",
+            };
+            self.line(&format!("[{host}] {tag}: {line}"));
+        }
+    }
+
+    fn message(&self, text: &str) {
+        self.line(text);
+    }
+}
+
+/// Splits a command's output chunks into lines for [`RunObserver::output_line`].
+pub(crate) struct LineSplitter {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl LineSplitter {
+    pub(crate) fn new() -> Self {
+        LineSplitter {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        stream: Stream,
+        chunk: &[u8],
+        mut emit: impl FnMut(Stream, &str),
+    ) {
+        let buffer = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        buffer.extend_from_slice(chunk);
+        while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..end]);
+            emit(stream, text.trim_end_matches('\r'));
+        }
+    }
+
+    /// Emits what is left after the last newline.
+    pub(crate) fn finish(&mut self, mut emit: impl FnMut(Stream, &str)) {
+        for (stream, buffer) in [
+            (Stream::Stdout, &mut self.stdout),
+            (Stream::Stderr, &mut self.stderr),
+        ] {
+            if !buffer.is_empty() {
+                emit(stream, &String::from_utf8_lossy(buffer));
+                buffer.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_chunks_into_lines_per_stream() {
+        let mut lines = Vec::new();
+        let mut splitter = LineSplitter::new();
+        let mut emit = |s: Stream, l: &str| lines.push((s, l.to_string()));
+        splitter.push(Stream::Stdout, b"a\nb", &mut emit);
+        splitter.push(Stream::Stderr, b"e1\r\n", &mut emit);
+        splitter.push(Stream::Stdout, b"c\n\nd", &mut emit);
+        splitter.finish(&mut emit);
+        let expected = [
+            (Stream::Stdout, "a"),
+            (Stream::Stderr, "e1"),
+            (Stream::Stdout, "bc"),
+            (Stream::Stdout, ""),
+            (Stream::Stdout, "d"),
+        ];
+        assert_eq!(lines, expected.map(|(s, l)| (s, l.to_string())).to_vec());
+    }
+}

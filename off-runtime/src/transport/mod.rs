@@ -1,0 +1,79 @@
+//! Transports: how commands and files reach a target.
+//!
+//! A [`Transport`] only moves bytes: it runs an already-built command line and
+//! reads or writes files. Everything Fabric users think of as semantics (`cd`,
+//! `sudo`, timeouts, idempotent `put`) is built on top of it in [`crate::ops`],
+//! once, for every transport.
+
+mod io;
+pub mod local;
+pub mod ssh;
+
+use std::time::Duration;
+
+pub use local::LocalTransport;
+pub use ssh::{HostKeyPolicy, SshOptions, SshTransport};
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One command to run on a target.
+pub struct ExecRequest<'a> {
+    /// The full command line, interpreted by `/bin/sh` on the target.
+    pub command: &'a str,
+    /// Written to the command's standard input, which is then closed. `None`
+    /// gives the command an empty standard input, so it can never wait for
+    /// input that will not come.
+    pub stdin: Option<&'a [u8]>,
+    /// Give up (and kill what runs) when the command has not finished by then.
+    pub deadline: Option<Duration>,
+    /// Called with each chunk of output as it arrives.
+    pub on_output: &'a mut (dyn FnMut(Stream, &[u8]) + Send),
+}
+
+/// What a command left behind.
+#[derive(Debug, Default)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The exit code; `None` when the command was killed by a signal.
+    pub code: Option<i32>,
+}
+
+/// Transport-level failures; [`crate::ops`] turns them into [`crate::Error`]s
+/// that name the host and the operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The target could not be reached or refused authentication.
+    #[error("{0}")]
+    Connect(String),
+    /// The target presented a host key different from the known one.
+    #[error("{0}")]
+    HostKey(String),
+    /// The connection broke while an operation ran.
+    #[error("{0}")]
+    Disconnected(String),
+    /// The request's deadline passed.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// Any other failure (a file that cannot be written, ...).
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The bytes-moving interface every target implements. Implementations are
+/// shared by the operations of one host, possibly from several threads.
+pub trait Transport: Send + Sync {
+    fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError>;
+    /// Reads a whole file as the login user.
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError>;
+    /// Creates or truncates `path` with permission bits `mode` and writes `data`.
+    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> Result<(), TransportError>;
+    /// Renames atomically, replacing `to`.
+    fn rename(&self, from: &str, to: &str) -> Result<(), TransportError>;
+    fn remove_file(&self, path: &str) -> Result<(), TransportError>;
+}
