@@ -1,6 +1,6 @@
 //! Everything a recipe uses: `use off_runtime::prelude::*;`.
 
-pub use crate::context::Settings;
+pub use crate::context::{Settings, current_host};
 pub use crate::error::{Error, Result};
 pub use crate::executor::{Executor, RunReport};
 pub use crate::ops::ServiceAction::{self, Disable, Enable, Reload, Restart, Start, Stop};
@@ -11,6 +11,7 @@ pub use crate::ops::{
 pub use crate::output::Output;
 pub use crate::secret::Secret;
 pub use crate::target::Target;
+pub use crate::template::Template;
 pub use crate::{sh, template};
 pub use minijinja::context;
 pub use std::time::Duration;

@@ -1,1 +1,34 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `cargo xtask ci`: everything CI checks, from a fresh Debian machine.
+//! - `cargo xtask testbed up|down|status`: the test hosts of the end-to-end tests.
+
+mod ci;
+mod testbed;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Project automation for off")]
+enum Command {
+    /// Install what is missing, check formatting and lints, bring up the test
+    /// hosts and run every test.
+    Ci(ci::CiArgs),
+    /// Manage the isolated test hosts the end-to-end tests run against.
+    #[command(subcommand)]
+    Testbed(testbed::TestbedCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let result = match Command::parse() {
+        Command::Ci(args) => ci::exec(args),
+        Command::Testbed(cmd) => testbed::exec(cmd),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

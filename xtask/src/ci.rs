@@ -1,0 +1,140 @@
+//! `cargo xtask ci`: the whole check, as CI runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Test hosts the end-to-end suites use (see each suite's host table).
+const TEST_HOSTS: usize = 8;
+
+/// Debian packages the tests need on the machine besides the testbed's own.
+const TEST_PACKAGES: &[&str] = &["openssh-client", "sudo", "procps", "coreutils"];
+
+#[derive(clap::Args)]
+pub struct CiArgs {
+    /// Skip installing missing Debian packages.
+    #[arg(long)]
+    no_install: bool,
+    /// Leave the test hosts running afterwards (for debugging a failure).
+    #[arg(long)]
+    keep_testbed: bool,
+}
+
+pub fn exec(args: CiArgs) -> Result<()> {
+    let root = workspace_root();
+    if !args.no_install {
+        let mut packages: Vec<&str> = off_testbed::required_debian_packages().to_vec();
+        packages.extend_from_slice(TEST_PACKAGES);
+        install_missing(&packages)?;
+    }
+    step(
+        "format",
+        cargo(&root).args(["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "clippy",
+        cargo(&root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    // Build before the testbed is up, so compile time is not spent with
+    // the hosts running.
+    let nextest = has_nextest();
+    if nextest {
+        step(
+            "build tests",
+            cargo(&root).args(["nextest", "run", "--workspace", "--no-run"]),
+        )?;
+    } else {
+        step(
+            "build tests",
+            cargo(&root).args(["test", "--workspace", "--no-run"]),
+        )?;
+    }
+
+    println!("==> testbed up ({TEST_HOSTS} hosts)");
+    let config = off_testbed::TestbedConfig::default();
+    off_testbed::up(&config, TEST_HOSTS).context("bringing up the test hosts")?;
+    let tests = if nextest {
+        step(
+            "tests",
+            cargo(&root).args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+        )
+    } else {
+        step(
+            "tests",
+            cargo(&root).args(["test", "--workspace", "--no-fail-fast"]),
+        )
+    };
+    if !args.keep_testbed {
+        println!("==> testbed down");
+        off_testbed::down(&config).context("tearing down the test hosts")?;
+    }
+    tests
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn step(name: &str, cmd: &mut Command) -> Result<()> {
+    println!("==> {name}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Installs the packages `dpkg` does not list as installed.
+fn install_missing(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("==> installing {}", missing.join(" "));
+    step(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-qq"]),
+    )?;
+    step(
+        "apt-get install",
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq"])
+            .args(&missing),
+    )
+}
