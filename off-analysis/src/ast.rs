@@ -1,0 +1,571 @@
+//! The model of a recipe: steps, parameters, helpers, operation plans.
+//!
+//! The model owns its syn nodes (so `cargo off` can keep it after the source
+//! string is gone) and keeps their spans for diagnostics. Building it reports
+//! only malformed attributes; semantic rules live in `valid.rs`.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{
+    Attribute, Expr, ExprLit, FnArg, GenericArgument, Ident, Item, ItemFn, ItemMod, Lit, LitChar,
+    LitStr, Meta, Pat, PathArguments, Type,
+};
+
+use crate::attr::{ArgAttr, CheckAttr, RecipeAttr, StepAttr, is_arg_attr, is_step_attr};
+use crate::count::{self, FnSummary, ModuleScope, OpKind, OpPlan};
+use crate::ctxt::Ctxt;
+
+/// A parsed and validated recipe.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// `#[recipe(name = "...")]`, else the module or function name.
+    pub name: String,
+    /// The module or function identifier.
+    pub ident: Ident,
+    /// Outer `///` and inner `//!` docs of the item.
+    pub docs: String,
+    pub kind: RecipeKind,
+    /// In declaration order (the order they run in).
+    pub steps: Vec<Step>,
+    /// Module functions without `#[step]`.
+    pub helpers: Vec<Helper>,
+    pub check: CheckAttr,
+    /// Sum of the steps' plans: the denominators of the progress display.
+    pub plan: OpPlan,
+    /// Every literal template path of an `upload_template` call, in source order.
+    pub templates: Vec<TemplateRef>,
+    /// Files, services and packages the recipe's operations touch.
+    pub effects: Effects,
+    /// Things worth telling the user that are not errors (cut recursion).
+    pub notes: Vec<Note>,
+    /// The item as written (including `#[step]` and `#[arg]` attributes).
+    pub item: Item,
+    /// `upload_template` template arguments that are not string literals.
+    pub(crate) non_literal_templates: Vec<Expr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipeKind {
+    /// `#[recipe] mod name { #[step] fn ... }`
+    Module,
+    /// `#[recipe] fn name(...)`: a one-step recipe.
+    SingleFn,
+}
+
+/// A `#[step]` function (or the function of a single-fn recipe).
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub ident: Ident,
+    pub docs: String,
+    /// Parameters whose pattern is a plain identifier; `valid.rs` reports the others.
+    pub params: Vec<Param>,
+    /// Operations of the body, including those of the helpers it calls.
+    pub plan: OpPlan,
+    pub fn_item: ItemFn,
+    pub span: Span,
+}
+
+/// A module function without `#[step]`.
+#[derive(Debug, Clone)]
+pub struct Helper {
+    pub name: String,
+    /// Operations of one call, including those of the helpers it calls.
+    pub plan: OpPlan,
+    pub fn_item: ItemFn,
+    pub span: Span,
+}
+
+/// A step parameter: one keyword argument of the generated binary.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// The identifier without `r#`, e.g. `listen_addresses`.
+    pub name: String,
+    pub ident: Ident,
+    pub ty: Type,
+    pub kind: ParamKind,
+    /// From `///` on the parameter.
+    pub docs: String,
+    pub default: Option<Expr>,
+    pub short: Option<LitChar>,
+    pub env: Option<LitStr>,
+    pub hide: bool,
+    /// The identifier's span.
+    pub span: Span,
+}
+
+/// How a parameter maps to a command-line flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamKind {
+    /// `T`: one value, required unless it has a default.
+    Plain,
+    /// `Option<T>`: one optional value; holds `T`.
+    Option(Type),
+    /// `bool`: a flag without value.
+    Bool,
+    /// `Vec<T>`: a repeatable flag; holds `T`.
+    Vec(Type),
+}
+
+/// A step parameter merged over all steps that declare it (see [`Recipe::kwargs`]).
+#[derive(Debug, Clone)]
+pub struct Kwarg {
+    /// The first declaration, with `docs`, `default`, `short` and `env` taken
+    /// from the first step that gives them and `hide` set if any step hides it.
+    pub param: Param,
+    /// Names of the steps that take the parameter, in order.
+    pub steps: Vec<String>,
+}
+
+/// A literal template path of an `upload_template` call.
+#[derive(Debug, Clone)]
+pub struct TemplateRef {
+    /// As written, e.g. `templates/postgresql.conf.j2`.
+    pub path: String,
+    /// The string literal's span.
+    pub span: Span,
+    /// Written as `template!("...")`, which embeds the file by itself; a
+    /// plain literal is for the `#[recipe]` expansion to embed.
+    pub via_template_macro: bool,
+}
+
+/// What the recipe's operations change on a host, as far as literals tell.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// Destinations of `put`, `upload_template` and `append`, first occurrence of each.
+    pub files: Vec<FileEffect>,
+    /// Literal names passed to `service`, deduplicated, in source order.
+    pub services: Vec<String>,
+    /// Literal names passed to `package`, deduplicated, in source order.
+    pub packages: Vec<String>,
+}
+
+/// A file written by an operation.
+///
+/// `path_template` (like the entries of `services` and `packages`) is either
+/// a literal or the string of a `format!` whose placeholders are all named:
+/// `{name}` then refers to a variable in scope at the call (usually a step
+/// parameter); a named argument `x = var` is already substituted (`{var}`),
+/// format specs are dropped and `{{`/`}}` stay escaped. The destination may
+/// also be `remote_path(<that>)` with literal `.mode(..)`, `.owner(..)` and
+/// `.group(..)` calls, which fill the fields of the same names.
+#[derive(Debug, Clone)]
+pub struct FileEffect {
+    pub op: OpKind,
+    pub path_template: String,
+    /// The span of the path's literal.
+    pub span: Span,
+    /// Permission bits, e.g. `0o600`.
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+/// A non-fatal finding, e.g. a recursive call that counts zero operations.
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub message: String,
+    pub span: Span,
+}
+
+impl Recipe {
+    /// Builds the model. Returns `None` (with the error in `cx`) when the item
+    /// is neither an inline module nor a function.
+    pub(crate) fn from_syn(cx: &Ctxt, attr: RecipeAttr, item: Item) -> Option<Recipe> {
+        let (kind, ident, attrs, fns, module_items): (_, _, _, Vec<&ItemFn>, &[Item]) = match &item
+        {
+            Item::Mod(module) => {
+                let Some((_, items)) = &module.content else {
+                    cx.error_spanned_by(
+                        mod_head(module),
+                        "#[recipe] needs an inline module: `mod name { ... }`",
+                    );
+                    return None;
+                };
+                let fns = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Fn(f) => Some(f),
+                        _ => None,
+                    })
+                    .collect();
+                (RecipeKind::Module, &module.ident, &module.attrs, fns, items)
+            }
+            Item::Fn(f) => (RecipeKind::SingleFn, &f.sig.ident, &f.attrs, vec![f], &[]),
+            other => {
+                cx.error_spanned_by(
+                    other,
+                    "#[recipe] can only be used on an inline `mod` or a `fn`",
+                );
+                return None;
+            }
+        };
+
+        let names: Vec<String> = fns.iter().map(|f| fn_name(f)).collect();
+        let scope = ModuleScope::new(names.iter().cloned(), module_items);
+        let summaries: Vec<FnSummary> =
+            fns.iter().map(|f| count::summarize_fn(&scope, f)).collect();
+        let named: Vec<(String, &FnSummary)> = names.into_iter().zip(&summaries).collect();
+        let (plans, notes) = count::plan_fns(&named);
+
+        let mut steps = Vec::new();
+        let mut helpers = Vec::new();
+        for (f, plan) in fns.iter().zip(plans) {
+            if kind == RecipeKind::SingleFn || f.attrs.iter().any(is_step_attr) {
+                steps.push(Step::from_fn(cx, f, plan));
+            } else {
+                helpers.push(Helper {
+                    name: fn_name(f),
+                    plan,
+                    fn_item: (*f).clone(),
+                    span: f.sig.ident.span(),
+                });
+            }
+        }
+        let mut plan = OpPlan::default();
+        for step in &steps {
+            plan.add(&step.plan);
+        }
+        let mut templates = Vec::new();
+        let mut non_literal_templates = Vec::new();
+        let mut effects = Effects::default();
+        for summary in summaries {
+            templates.extend(summary.templates);
+            non_literal_templates.extend(summary.non_literal_templates);
+            effects.merge(summary.effects);
+        }
+        let name = attr
+            .name
+            .as_ref()
+            .map_or_else(|| ident.unraw().to_string(), LitStr::value);
+        let ident = ident.clone();
+        let docs = docs_of(attrs);
+        Some(Recipe {
+            name,
+            ident,
+            docs,
+            kind,
+            steps,
+            helpers,
+            check: attr.check,
+            plan,
+            templates,
+            effects,
+            notes,
+            item,
+            non_literal_templates,
+        })
+    }
+
+    /// The binary's keyword arguments: the union of all step parameters in
+    /// order of first appearance.
+    pub fn kwargs(&self) -> Vec<Kwarg> {
+        let mut kwargs: Vec<Kwarg> = Vec::new();
+        for step in &self.steps {
+            for param in &step.params {
+                match kwargs.iter_mut().find(|k| k.param.name == param.name) {
+                    Some(kwarg) => {
+                        let merged = &mut kwarg.param;
+                        if merged.docs.is_empty() {
+                            merged.docs.clone_from(&param.docs);
+                        }
+                        if merged.default.is_none() {
+                            merged.default.clone_from(&param.default);
+                        }
+                        if merged.short.is_none() {
+                            merged.short.clone_from(&param.short);
+                        }
+                        if merged.env.is_none() {
+                            merged.env.clone_from(&param.env);
+                        }
+                        merged.hide |= param.hide;
+                        kwarg.steps.push(step.name.clone());
+                    }
+                    None => kwargs.push(Kwarg {
+                        param: param.clone(),
+                        steps: vec![step.name.clone()],
+                    }),
+                }
+            }
+        }
+        kwargs
+    }
+
+    /// The step called `name`.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|step| step.name == name)
+    }
+}
+
+impl Effects {
+    fn merge(&mut self, other: Effects) {
+        for file in other.files {
+            self.add_file(file);
+        }
+        for service in other.services {
+            push_unique(&mut self.services, service);
+        }
+        for package in other.packages {
+            push_unique(&mut self.packages, package);
+        }
+    }
+
+    pub(crate) fn add_file(&mut self, file: FileEffect) {
+        let seen = self
+            .files
+            .iter()
+            .any(|f| f.op == file.op && f.path_template == file.path_template);
+        if !seen {
+            self.files.push(file);
+        }
+    }
+}
+
+pub(crate) fn push_unique(list: &mut Vec<String>, value: String) {
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+impl Step {
+    fn from_fn(cx: &Ctxt, f: &ItemFn, plan: OpPlan) -> Step {
+        for (i, attr) in f.attrs.iter().filter(|a| is_step_attr(a)).enumerate() {
+            if i > 0 {
+                cx.error_spanned_by(attr, "duplicate #[step] attribute");
+            } else if let Err(error) = StepAttr::from_attribute(attr) {
+                cx.push(error);
+            }
+        }
+        let params = f
+            .sig
+            .inputs
+            .iter()
+            .filter_map(|arg| match arg {
+                FnArg::Typed(pat_type) => Param::from_pat_type(cx, pat_type),
+                FnArg::Receiver(_) => None,
+            })
+            .collect();
+        Step {
+            name: fn_name(f),
+            ident: f.sig.ident.clone(),
+            docs: docs_of(&f.attrs),
+            params,
+            plan,
+            fn_item: f.clone(),
+            span: f.sig.ident.span(),
+        }
+    }
+}
+
+impl Param {
+    fn from_pat_type(cx: &Ctxt, pat_type: &syn::PatType) -> Option<Param> {
+        let Pat::Ident(pat) = &*pat_type.pat else {
+            return None;
+        };
+        let mut arg = ArgAttr::default();
+        let mut seen_arg: Option<&Attribute> = None;
+        for attr in pat_type.attrs.iter().filter(|a| is_arg_attr(a)) {
+            if seen_arg.is_some() {
+                cx.error_spanned_by(
+                    attr,
+                    "duplicate #[arg] attribute; put all keys in one #[arg(...)]",
+                );
+                continue;
+            }
+            seen_arg = Some(attr);
+            match ArgAttr::from_attribute(attr) {
+                Ok(parsed) => arg = parsed,
+                Err(error) => cx.push(error),
+            }
+        }
+        Some(Param {
+            name: pat.ident.unraw().to_string(),
+            ident: pat.ident.clone(),
+            ty: (*pat_type.ty).clone(),
+            kind: ParamKind::of(&pat_type.ty),
+            docs: docs_of(&pat_type.attrs),
+            default: arg.default,
+            short: arg.short,
+            env: arg.env,
+            hide: arg.hide,
+            span: pat.ident.span(),
+        })
+    }
+}
+
+impl ParamKind {
+    /// Classifies a type by its spelling: `bool`, `Option<T>`, `Vec<T>`
+    /// (also `std::option::Option<T>`, ...), anything else is `Plain`.
+    pub fn of(ty: &Type) -> ParamKind {
+        match strip_type(ty) {
+            Type::Path(path) if path.qself.is_none() => {
+                if path_matches(
+                    &path.path,
+                    "bool",
+                    &[&["std", "primitive"], &["core", "primitive"]],
+                ) {
+                    ParamKind::Bool
+                } else if let Some(inner) = generic_inner(
+                    &path.path,
+                    "Option",
+                    &[&["std", "option"], &["core", "option"]],
+                ) {
+                    ParamKind::Option(inner.clone())
+                } else if let Some(inner) =
+                    generic_inner(&path.path, "Vec", &[&["std", "vec"], &["alloc", "vec"]])
+                {
+                    ParamKind::Vec(inner.clone())
+                } else {
+                    ParamKind::Plain
+                }
+            }
+            _ => ParamKind::Plain,
+        }
+    }
+}
+
+/// Removes parentheses and invisible groups around a type.
+pub(crate) fn strip_type(mut ty: &Type) -> &Type {
+    loop {
+        match ty {
+            Type::Paren(inner) => ty = &inner.elem,
+            Type::Group(inner) => ty = &inner.elem,
+            _ => return ty,
+        }
+    }
+}
+
+/// True when `path` is `name` or `prefix::name` for one of `prefixes`
+/// (with an optional leading `::`), ignoring generic arguments on the last segment.
+fn path_matches(path: &syn::Path, name: &str, prefixes: &[&[&str]]) -> bool {
+    let segments: Vec<&syn::PathSegment> = path.segments.iter().collect();
+    let Some((last, prefix)) = segments.split_last() else {
+        return false;
+    };
+    if last.ident != name {
+        return false;
+    }
+    if prefix.is_empty() {
+        return path.leading_colon.is_none();
+    }
+    prefixes.iter().any(|candidate| {
+        candidate.len() == prefix.len()
+            && prefix
+                .iter()
+                .zip(candidate.iter())
+                .all(|(segment, name)| segment.ident == name && segment.arguments.is_none())
+    })
+}
+
+/// `T` of `Name<T>` (or `prefix::Name<T>`).
+pub(crate) fn generic_inner<'a>(
+    path: &'a syn::Path,
+    name: &str,
+    prefixes: &[&[&str]],
+) -> Option<&'a Type> {
+    if !path_matches(path, name, prefixes) {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &path.segments.last()?.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter();
+    match (types.next(), types.next()) {
+        (Some(GenericArgument::Type(inner)), None) => Some(inner),
+        _ => None,
+    }
+}
+
+/// `mod name`, where errors about the whole module point.
+pub(crate) fn mod_head(module: &ItemMod) -> proc_macro2::TokenStream {
+    let (mod_token, ident) = (&module.mod_token, &module.ident);
+    quote::quote!(#mod_token #ident)
+}
+
+/// The function's name without `r#`.
+pub(crate) fn fn_name(f: &ItemFn) -> String {
+    f.sig.ident.unraw().to_string()
+}
+
+/// Joins the `#[doc = "..."]` lines, each without its one leading space;
+/// blank lines at the start and end are dropped.
+pub(crate) fn docs_of(attrs: &[Attribute]) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for attr in attrs {
+        if !attr.path().is_ident("doc") {
+            continue;
+        }
+        let Meta::NameValue(name_value) = &attr.meta else {
+            continue;
+        };
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) = &name_value.value
+        else {
+            continue;
+        };
+        for line in text.value().split('\n') {
+            let line = line.strip_prefix(' ').unwrap_or(line).trim_end();
+            lines.push(line.to_owned());
+        }
+    }
+    let first = lines.iter().position(|l| !l.is_empty());
+    let last = lines.iter().rposition(|l| !l.is_empty());
+    match (first, last) {
+        (Some(first), Some(last)) => lines[first..=last].join("\n"),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn docs_are_joined_and_trimmed() {
+        let f: ItemFn = parse_quote! {
+            /// Install the server.
+            ///
+            ///   Indented line.
+            #[doc = "no leading space"]
+            ///
+            fn f() {}
+        };
+        assert_eq!(
+            docs_of(&f.attrs),
+            "Install the server.\n\n  Indented line.\nno leading space"
+        );
+        let g: ItemFn = parse_quote!(
+            fn g() {}
+        );
+        assert_eq!(docs_of(&g.attrs), "");
+    }
+
+    #[test]
+    fn param_kinds() {
+        let cases: [(Type, ParamKind); 8] = [
+            (parse_quote!(u32), ParamKind::Plain),
+            (parse_quote!(String), ParamKind::Plain),
+            (parse_quote!(bool), ParamKind::Bool),
+            (parse_quote!(std::primitive::bool), ParamKind::Bool),
+            (
+                parse_quote!(Option<u32>),
+                ParamKind::Option(parse_quote!(u32)),
+            ),
+            (
+                parse_quote!(std::option::Option<String>),
+                ParamKind::Option(parse_quote!(String)),
+            ),
+            (
+                parse_quote!(Vec<String>),
+                ParamKind::Vec(parse_quote!(String)),
+            ),
+            (parse_quote!(other::Vec<String>), ParamKind::Plain),
+        ];
+        for (ty, kind) in cases {
+            assert_eq!(ParamKind::of(&ty), kind, "{}", quote::quote!(#ty));
+        }
+    }
+}

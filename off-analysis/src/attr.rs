@@ -1,0 +1,943 @@
+//! Typed arguments of `#[recipe(...)]`, `#[step]` and `#[arg(...)]`.
+//!
+//! Every list is parsed to the end even after a bad entry, so two mistakes
+//! give two errors. An unknown key names the keys that are accepted and,
+//! when one is close, suggests it.
+
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Expr, Ident, LitChar, LitInt, LitStr, Meta, Token, bracketed, parenthesized};
+
+use crate::ctxt::Ctxt;
+
+mod kw {
+    syn::custom_keyword!(alive);
+    syn::custom_keyword!(check);
+    syn::custom_keyword!(cmd);
+    syn::custom_keyword!(default);
+    syn::custom_keyword!(env);
+    syn::custom_keyword!(exit_code);
+    syn::custom_keyword!(hide);
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(os);
+    syn::custom_keyword!(package);
+    syn::custom_keyword!(port);
+    syn::custom_keyword!(regex);
+    syn::custom_keyword!(service);
+    syn::custom_keyword!(shell);
+    syn::custom_keyword!(short);
+    syn::custom_keyword!(state);
+    syn::custom_keyword!(timeout);
+    syn::custom_keyword!(version);
+}
+
+/// Arguments of `#[recipe(...)]`.
+#[derive(Debug, Clone, Default)]
+pub struct RecipeAttr {
+    /// `name = "..."`: overrides the recipe (and binary) name.
+    pub name: Option<LitStr>,
+    /// `check(...)`: what `--check` verifies besides the recipe's own effects.
+    pub check: CheckAttr,
+}
+
+/// Arguments of `check(...)` inside `#[recipe(...)]`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckAttr {
+    /// `version(cmd = "...", regex = "...")`
+    pub version: Option<VersionCheck>,
+    /// `alive(...)`, repeatable.
+    pub alive: Vec<AliveCheck>,
+    /// `os = ["Debian 12", ...]` (a single string is accepted too).
+    pub os: Vec<String>,
+    /// `service(name = "...", state = "running")`, repeatable.
+    pub services: Vec<ServiceCheck>,
+    /// `port = N` or `port = [N, M]`, repeatable.
+    pub ports: Vec<u16>,
+    /// `package = "..."` or `package = ["a", "b"]`, repeatable.
+    pub packages: Vec<String>,
+}
+
+impl CheckAttr {
+    /// True when `check(...)` was absent or empty.
+    pub fn is_empty(&self) -> bool {
+        self.version.is_none()
+            && self.alive.is_empty()
+            && self.os.is_empty()
+            && self.services.is_empty()
+            && self.ports.is_empty()
+            && self.packages.is_empty()
+    }
+}
+
+/// `version(cmd = "psql --version", regex = r"(\d+)")`.
+#[derive(Debug, Clone)]
+pub struct VersionCheck {
+    /// Command whose output holds the version.
+    pub cmd: String,
+    /// Regex whose first capture group is the version; `None` lets the check
+    /// engine pick its default.
+    pub regex: Option<String>,
+    pub span: Span,
+}
+
+/// `alive(shell = "/bin/sh", cmd = "pg_isready", exit_code = 0, timeout = "5s")`.
+#[derive(Debug, Clone)]
+pub struct AliveCheck {
+    /// Defaults to `/bin/sh`.
+    pub shell: String,
+    pub cmd: String,
+    /// Defaults to 0.
+    pub exit_code: u8,
+    /// `"500ms"`, `"5s"`, `"2m"`, `"1h"` or sums like `"1m30s"`.
+    pub timeout: Option<Duration>,
+    pub span: Span,
+}
+
+/// `service(name = "postgresql", state = "running")`.
+#[derive(Debug, Clone)]
+pub struct ServiceCheck {
+    pub name: String,
+    /// Defaults to [`ServiceState::Running`].
+    pub state: ServiceState,
+    pub span: Span,
+}
+
+/// Expected state of a service, as in the check spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceState {
+    Running,
+    Stopped,
+    Enabled,
+    Disabled,
+}
+
+impl ServiceState {
+    pub const ALL: [ServiceState; 4] = [
+        ServiceState::Running,
+        ServiceState::Stopped,
+        ServiceState::Enabled,
+        ServiceState::Disabled,
+    ];
+
+    /// The spelling used in attributes and check specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceState::Running => "running",
+            ServiceState::Stopped => "stopped",
+            ServiceState::Enabled => "enabled",
+            ServiceState::Disabled => "disabled",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ServiceState> {
+        Self::ALL.into_iter().find(|state| state.name() == name)
+    }
+}
+
+/// Arguments of `#[step]`: none yet. The type exists so that a stray
+/// argument is reported as an unknown key like everywhere else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepAttr;
+
+/// Arguments of `#[arg(...)]` on a step parameter.
+#[derive(Debug, Clone, Default)]
+pub struct ArgAttr {
+    /// `default = <expr>`: a literal or any expression of the parameter's type.
+    pub default: Option<Expr>,
+    /// `short = 'c'`
+    pub short: Option<LitChar>,
+    /// `env = "PGVERSION"`: replaces the default `OFF_<NAME>` variable.
+    pub env: Option<LitStr>,
+    /// `hide`: left out of `--help`.
+    pub hide: bool,
+}
+
+const RECIPE: &str = "#[recipe(...)]";
+const CHECK: &str = "check(...)";
+const VERSION: &str = "version(...)";
+const ALIVE: &str = "alive(...)";
+const SERVICE: &str = "service(...)";
+const STEP: &str = "#[step]";
+const ARG: &str = "#[arg(...)]";
+
+impl Parse for RecipeAttr {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let cx = Ctxt::new();
+        let mut name = None;
+        let mut check = None;
+        parse_entries(input, &cx, |input| {
+            if input.peek(kw::name) {
+                let key: kw::name = input.parse()?;
+                let value: LitStr = parse_value(input)?;
+                check_recipe_name(&value)?;
+                set_once(&mut name, value, key.span, "name", RECIPE)
+            } else if input.peek(kw::check) {
+                let key: kw::check = input.parse()?;
+                let content;
+                parenthesized!(content in input);
+                let value: CheckAttr = content.parse()?;
+                set_once(&mut check, value, key.span, "check", RECIPE)
+            } else {
+                Err(unknown_key(input, RECIPE, &["check", "name"]))
+            }
+        });
+        cx.check()?;
+        Ok(RecipeAttr {
+            name,
+            check: check.unwrap_or_default(),
+        })
+    }
+}
+
+/// The name becomes the binary's name.
+fn check_recipe_name(name: &LitStr) -> syn::Result<()> {
+    let value = name.value();
+    let valid = !value.is_empty()
+        && !value.starts_with('-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            name.span(),
+            format!(
+                "invalid recipe name {value:?}: use ASCII letters, digits, `_` and `-` (it names the binary)"
+            ),
+        ))
+    }
+}
+
+impl Parse for CheckAttr {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let cx = Ctxt::new();
+        let mut check = CheckAttr::default();
+        let mut os = None;
+        parse_entries(input, &cx, |input| {
+            if input.peek(kw::version) {
+                let key: kw::version = input.parse()?;
+                let content;
+                parenthesized!(content in input);
+                let value = parse_version(&content, key.span)?;
+                set_once(&mut check.version, value, key.span, "version", CHECK)
+            } else if input.peek(kw::alive) {
+                let key: kw::alive = input.parse()?;
+                let content;
+                parenthesized!(content in input);
+                check.alive.push(parse_alive(&content, key.span)?);
+                Ok(())
+            } else if input.peek(kw::os) {
+                let key: kw::os = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let value = parse_str_list(input)?;
+                set_once(&mut os, value, key.span, "os", CHECK)
+            } else if input.peek(kw::service) {
+                let key: kw::service = input.parse()?;
+                let content;
+                parenthesized!(content in input);
+                check.services.push(parse_service(&content, key.span)?);
+                Ok(())
+            } else if input.peek(kw::port) {
+                input.parse::<kw::port>()?;
+                input.parse::<Token![=]>()?;
+                check.ports.extend(parse_ports(input)?);
+                Ok(())
+            } else if input.peek(kw::package) {
+                input.parse::<kw::package>()?;
+                input.parse::<Token![=]>()?;
+                check.packages.extend(parse_str_list(input)?);
+                Ok(())
+            } else {
+                Err(unknown_key(
+                    input,
+                    CHECK,
+                    &["alive", "os", "package", "port", "service", "version"],
+                ))
+            }
+        });
+        cx.check()?;
+        check.os = os.unwrap_or_default();
+        Ok(check)
+    }
+}
+
+fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionCheck> {
+    let cx = Ctxt::new();
+    let mut cmd = None;
+    let mut regex = None;
+    parse_entries(input, &cx, |input| {
+        if input.peek(kw::cmd) {
+            let key: kw::cmd = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            set_once(&mut cmd, value.value(), key.span, "cmd", VERSION)
+        } else if input.peek(kw::regex) {
+            let key: kw::regex = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            set_once(&mut regex, value.value(), key.span, "regex", VERSION)
+        } else {
+            Err(unknown_key(input, VERSION, &["cmd", "regex"]))
+        }
+    });
+    if cmd.is_none() {
+        cx.error_at(span, "missing key `cmd` in version(...)");
+    }
+    cx.check()?;
+    Ok(VersionCheck {
+        cmd: cmd.unwrap_or_default(),
+        regex,
+        span,
+    })
+}
+
+fn parse_alive(input: ParseStream, span: Span) -> syn::Result<AliveCheck> {
+    let cx = Ctxt::new();
+    let mut shell = None;
+    let mut cmd = None;
+    let mut exit_code = None;
+    let mut timeout = None;
+    parse_entries(input, &cx, |input| {
+        if input.peek(kw::shell) {
+            let key: kw::shell = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            set_once(&mut shell, value.value(), key.span, "shell", ALIVE)
+        } else if input.peek(kw::cmd) {
+            let key: kw::cmd = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            set_once(&mut cmd, value.value(), key.span, "cmd", ALIVE)
+        } else if input.peek(kw::exit_code) {
+            let key: kw::exit_code = input.parse()?;
+            let value: LitInt = parse_value(input)?;
+            let code = value.base10_parse::<u8>().map_err(|_| {
+                syn::Error::new(
+                    value.span(),
+                    format!("invalid exit code `{value}`: expected 0..=255"),
+                )
+            })?;
+            set_once(&mut exit_code, code, key.span, "exit_code", ALIVE)
+        } else if input.peek(kw::timeout) {
+            let key: kw::timeout = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            let duration = parse_duration(&value.value()).ok_or_else(|| {
+                syn::Error::new(
+                    value.span(),
+                    format!(
+                        "invalid timeout {:?}: expected a duration like \"500ms\", \"5s\", \"2m\", \"1h\" or \"1m30s\"",
+                        value.value()
+                    ),
+                )
+            })?;
+            set_once(&mut timeout, duration, key.span, "timeout", ALIVE)
+        } else {
+            Err(unknown_key(
+                input,
+                ALIVE,
+                &["cmd", "exit_code", "shell", "timeout"],
+            ))
+        }
+    });
+    if cmd.is_none() {
+        cx.error_at(span, "missing key `cmd` in alive(...)");
+    }
+    cx.check()?;
+    Ok(AliveCheck {
+        shell: shell.unwrap_or_else(|| "/bin/sh".to_owned()),
+        cmd: cmd.unwrap_or_default(),
+        exit_code: exit_code.unwrap_or(0),
+        timeout,
+        span,
+    })
+}
+
+fn parse_service(input: ParseStream, span: Span) -> syn::Result<ServiceCheck> {
+    let cx = Ctxt::new();
+    let mut name = None;
+    let mut state = None;
+    parse_entries(input, &cx, |input| {
+        if input.peek(kw::name) {
+            let key: kw::name = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            set_once(&mut name, value.value(), key.span, "name", SERVICE)
+        } else if input.peek(kw::state) {
+            let key: kw::state = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            let parsed = ServiceState::from_name(&value.value()).ok_or_else(|| {
+                let names: Vec<_> = ServiceState::ALL.iter().map(|s| s.name()).collect();
+                let mut message = format!(
+                    "unknown service state {:?}; expected one of: {}",
+                    value.value(),
+                    names.join(", ")
+                );
+                if let Some(close) = did_you_mean(&value.value(), &names) {
+                    message.push_str(&format!("; did you mean `{close}`?"));
+                }
+                syn::Error::new(value.span(), message)
+            })?;
+            set_once(&mut state, parsed, key.span, "state", SERVICE)
+        } else {
+            Err(unknown_key(input, SERVICE, &["name", "state"]))
+        }
+    });
+    if name.is_none() {
+        cx.error_at(span, "missing key `name` in service(...)");
+    }
+    cx.check()?;
+    Ok(ServiceCheck {
+        name: name.unwrap_or_default(),
+        state: state.unwrap_or(ServiceState::Running),
+        span,
+    })
+}
+
+impl Parse for StepAttr {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Ok(StepAttr);
+        }
+        Err(match input.call(Ident::parse_any) {
+            Ok(key) => syn::Error::new(
+                key.span(),
+                format!(
+                    "unknown key `{}` in {STEP}; #[step] takes no arguments",
+                    key.unraw()
+                ),
+            ),
+            Err(_) => input.error("#[step] takes no arguments"),
+        })
+    }
+}
+
+impl StepAttr {
+    /// Parses `#[step]`; `#[step(...)]` must be empty.
+    pub fn from_attribute(attr: &Attribute) -> syn::Result<StepAttr> {
+        match &attr.meta {
+            Meta::Path(_) => Ok(StepAttr),
+            Meta::List(list) => list.parse_args(),
+            Meta::NameValue(nv) => Err(syn::Error::new_spanned(
+                nv,
+                "expected `#[step]`; #[step] takes no arguments",
+            )),
+        }
+    }
+}
+
+impl Parse for ArgAttr {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let cx = Ctxt::new();
+        let mut default = None;
+        let mut short = None;
+        let mut env = None;
+        let mut hide = None;
+        parse_entries(input, &cx, |input| {
+            if input.peek(kw::default) {
+                let key: kw::default = input.parse()?;
+                let value: Expr = parse_value(input)?;
+                set_once(&mut default, value, key.span, "default", ARG)
+            } else if input.peek(kw::short) {
+                let key: kw::short = input.parse()?;
+                let value: LitChar = parse_value(input)?;
+                if !value.value().is_ascii_alphanumeric() {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`short` must be an ASCII letter or digit",
+                    ));
+                }
+                set_once(&mut short, value, key.span, "short", ARG)
+            } else if input.peek(kw::env) {
+                let key: kw::env = input.parse()?;
+                let value: LitStr = parse_value(input)?;
+                let name = value.value();
+                if name.is_empty() || name.contains(['=', '\0']) {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        format!(
+                            "invalid environment variable name {name:?}: it must be non-empty and contain no `=`"
+                        ),
+                    ));
+                }
+                set_once(&mut env, value, key.span, "env", ARG)
+            } else if input.peek(kw::hide) {
+                let key: kw::hide = input.parse()?;
+                set_once(&mut hide, (), key.span, "hide", ARG)
+            } else {
+                Err(unknown_key(
+                    input,
+                    ARG,
+                    &["default", "env", "hide", "short"],
+                ))
+            }
+        });
+        cx.check()?;
+        Ok(ArgAttr {
+            default,
+            short,
+            env,
+            hide: hide.is_some(),
+        })
+    }
+}
+
+impl ArgAttr {
+    /// Parses `#[arg(...)]`; a bare `#[arg]` has no effect.
+    pub fn from_attribute(attr: &Attribute) -> syn::Result<ArgAttr> {
+        match &attr.meta {
+            Meta::Path(_) => Ok(ArgAttr::default()),
+            Meta::List(list) => list.parse_args(),
+            Meta::NameValue(nv) => Err(syn::Error::new_spanned(nv, "expected `#[arg(...)]`")),
+        }
+    }
+}
+
+/// `#[recipe]`, `#[off_runtime::recipe]`, `#[off_runtime::prelude::recipe]`.
+pub fn is_recipe_attr(attr: &Attribute) -> bool {
+    is_off_attr(attr, "recipe")
+}
+
+/// `#[step]` and its qualified spellings.
+pub fn is_step_attr(attr: &Attribute) -> bool {
+    is_off_attr(attr, "step")
+}
+
+/// `#[arg(...)]` and its qualified spellings.
+pub fn is_arg_attr(attr: &Attribute) -> bool {
+    is_off_attr(attr, "arg")
+}
+
+/// The tokens between the parentheses of `#[recipe(...)]` (empty for `#[recipe]`).
+pub fn recipe_attr_tokens(attr: &Attribute) -> syn::Result<TokenStream> {
+    match &attr.meta {
+        Meta::Path(_) => Ok(TokenStream::new()),
+        Meta::List(list) => Ok(list.tokens.clone()),
+        Meta::NameValue(nv) => Err(syn::Error::new_spanned(
+            nv,
+            "expected `#[recipe]` or `#[recipe(...)]`",
+        )),
+    }
+}
+
+fn is_off_attr(attr: &Attribute, name: &str) -> bool {
+    let path = attr.path();
+    if path.segments.iter().any(|s| !s.arguments.is_none()) {
+        return false;
+    }
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        [only] => path.leading_colon.is_none() && *only == name,
+        ["off_runtime" | "off_macros", last] | ["off_runtime", "prelude", last] => *last == name,
+        _ => false,
+    }
+}
+
+/// Parses `= value`.
+fn parse_value<T: Parse>(input: ParseStream) -> syn::Result<T> {
+    input.parse::<Token![=]>()?;
+    input.parse()
+}
+
+/// `"a"` or `["a", "b"]`.
+fn parse_str_list(input: ParseStream) -> syn::Result<Vec<String>> {
+    if input.peek(syn::token::Bracket) {
+        let content;
+        bracketed!(content in input);
+        let items = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
+        Ok(items.iter().map(LitStr::value).collect())
+    } else {
+        Ok(vec![input.parse::<LitStr>()?.value()])
+    }
+}
+
+/// `5432` or `[5432, 5433]`.
+fn parse_ports(input: ParseStream) -> syn::Result<Vec<u16>> {
+    let literals: Vec<LitInt> = if input.peek(syn::token::Bracket) {
+        let content;
+        bracketed!(content in input);
+        content
+            .parse_terminated(<LitInt as Parse>::parse, Token![,])?
+            .into_iter()
+            .collect()
+    } else {
+        vec![input.parse()?]
+    };
+    literals
+        .iter()
+        .map(|lit| match lit.base10_parse::<u16>() {
+            Ok(port) if port != 0 => Ok(port),
+            _ => Err(syn::Error::new(
+                lit.span(),
+                format!("invalid port `{lit}`: expected 1..=65535"),
+            )),
+        })
+        .collect()
+}
+
+/// Parses a comma-separated list of entries with `parse_one`; an entry that
+/// fails is recorded in `cx` and skipped up to the next top-level comma so
+/// the following entries are still checked.
+fn parse_entries(
+    input: ParseStream,
+    cx: &Ctxt,
+    mut parse_one: impl FnMut(ParseStream) -> syn::Result<()>,
+) {
+    while !input.is_empty() {
+        if let Err(error) = parse_one(input) {
+            cx.push(error);
+            skip_entry(input);
+        }
+        if input.is_empty() {
+            break;
+        }
+        if let Err(error) = input.parse::<Token![,]>() {
+            cx.push(error);
+            skip_entry(input);
+            let _ = input.parse::<Option<Token![,]>>();
+        }
+    }
+}
+
+/// Advances to the next top-level `,` (or the end).
+fn skip_entry(input: ParseStream) {
+    let _ = input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tree, next)) = rest.token_tree() {
+            if let TokenTree::Punct(punct) = &tree
+                && punct.as_char() == ','
+            {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    key_span: Span,
+    key: &str,
+    context: &str,
+) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            key_span,
+            format!("duplicate key `{key}` in {context}"),
+        ));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// The error for a key that none of the branches recognised; consumes the key.
+fn unknown_key(input: ParseStream, context: &str, expected: &[&str]) -> syn::Error {
+    let expected_list = expected.join(", ");
+    match input.call(Ident::parse_any) {
+        Ok(ident) => {
+            let key = ident.unraw().to_string();
+            let mut message =
+                format!("unknown key `{key}` in {context}; expected one of: {expected_list}");
+            if let Some(close) = did_you_mean(&key, expected) {
+                message.push_str(&format!("; did you mean `{close}`?"));
+            }
+            syn::Error::new(ident.span(), message)
+        }
+        Err(_) => input.error(format!(
+            "expected a key in {context}; expected one of: {expected_list}"
+        )),
+    }
+}
+
+/// The candidate closest to `word` when it is at most two edits away (and
+/// the edit does not replace the whole candidate).
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (levenshtein(word, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= 2 && *distance < candidate.chars().count())
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// `"500ms"`, `"5s"`, `"2m"`, `"1h"`, `"1m30s"`, `"1m 30s"`.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let amount: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds_per_unit = match rest[..unit_len].trim() {
+            "ms" => None,
+            "s" => Some(1),
+            "m" => Some(60),
+            "h" => Some(3600),
+            _ => return None,
+        };
+        total += match seconds_per_unit {
+            None => Duration::from_millis(amount),
+            Some(factor) => Duration::from_secs(amount.checked_mul(factor)?),
+        };
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn messages(error: syn::Error) -> Vec<String> {
+        error.into_iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn empty_recipe_attr() {
+        let attr: RecipeAttr = syn::parse2(quote!()).unwrap();
+        assert!(attr.name.is_none());
+        assert!(attr.check.is_empty());
+    }
+
+    #[test]
+    fn full_recipe_attr() {
+        let attr: RecipeAttr = syn::parse2(quote!(
+            name = "pg",
+            check(
+                version(cmd = "psql --version", regex = r"(\d+(\.\d+)?)"),
+                alive(
+                    shell = "/bin/bash",
+                    cmd = "pg_isready",
+                    exit_code = 3,
+                    timeout = "1m30s"
+                ),
+                alive(cmd = "true"),
+                os = ["Debian 12", "Ubuntu 22.04"],
+                service(name = "postgresql", state = "stopped"),
+                service(name = "cron"),
+                port = 5432,
+                port = [5433, 5434],
+                package = "postgresql-15",
+                package = ["a", "b"],
+            )
+        ))
+        .unwrap();
+        assert_eq!(attr.name.unwrap().value(), "pg");
+        let check = attr.check;
+        let version = check.version.unwrap();
+        assert_eq!(version.cmd, "psql --version");
+        assert_eq!(version.regex.as_deref(), Some(r"(\d+(\.\d+)?)"));
+        assert_eq!(check.alive.len(), 2);
+        assert_eq!(check.alive[0].shell, "/bin/bash");
+        assert_eq!(check.alive[0].cmd, "pg_isready");
+        assert_eq!(check.alive[0].exit_code, 3);
+        assert_eq!(check.alive[0].timeout, Some(Duration::from_secs(90)));
+        assert_eq!(check.alive[1].shell, "/bin/sh");
+        assert_eq!(check.alive[1].exit_code, 0);
+        assert_eq!(check.alive[1].timeout, None);
+        assert_eq!(check.os, ["Debian 12", "Ubuntu 22.04"]);
+        assert_eq!(check.services.len(), 2);
+        assert_eq!(check.services[0].name, "postgresql");
+        assert_eq!(check.services[0].state, ServiceState::Stopped);
+        assert_eq!(check.services[1].state, ServiceState::Running);
+        assert_eq!(check.ports, [5432, 5433, 5434]);
+        assert_eq!(check.packages, ["postgresql-15", "a", "b"]);
+    }
+
+    #[test]
+    fn unknown_key_suggests_close_one() {
+        let error = syn::parse2::<RecipeAttr>(quote!(nmae = "x")).unwrap_err();
+        assert_eq!(
+            messages(error),
+            [
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name; did you mean `name`?"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_key_without_close_one() {
+        let error = syn::parse2::<RecipeAttr>(quote!(foo = 1)).unwrap_err();
+        assert_eq!(
+            messages(error),
+            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name"]
+        );
+    }
+
+    #[test]
+    fn invalid_name() {
+        let error = syn::parse2::<RecipeAttr>(quote!(name = "my recipe")).unwrap_err();
+        assert_eq!(
+            messages(error),
+            [
+                "invalid recipe name \"my recipe\": use ASCII letters, digits, `_` and `-` (it names the binary)"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_key() {
+        let error = syn::parse2::<RecipeAttr>(quote!(name = "a", name = "b")).unwrap_err();
+        assert_eq!(messages(error), ["duplicate key `name` in #[recipe(...)]"]);
+        let error = syn::parse2::<RecipeAttr>(quote!(check(os = ["a"], os = ["b"]))).unwrap_err();
+        assert_eq!(messages(error), ["duplicate key `os` in check(...)"]);
+    }
+
+    #[test]
+    fn every_bad_entry_is_reported() {
+        let error = syn::parse2::<RecipeAttr>(quote!(
+            nmae = "x",
+            check(
+                verison(cmd = "v"),
+                port = 88426,
+                alive(cmd = "x", exit_code = 300),
+                prot = 1
+            ),
+            naem = "y",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            messages(error),
+            [
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name; did you mean `name`?",
+                "unknown key `verison` in check(...); expected one of: alive, os, package, port, service, version; did you mean `version`?",
+                "invalid port `88426`: expected 1..=65535",
+                "invalid exit code `300`: expected 0..=255",
+                "unknown key `prot` in check(...); expected one of: alive, os, package, port, service, version; did you mean `port`?",
+                "unknown key `naem` in #[recipe(...)]; expected one of: check, name; did you mean `name`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_check_errors() {
+        let error = syn::parse2::<RecipeAttr>(quote!(check(
+            version(regex = "x"),
+            alive(shell = "/bin/sh", timeout = "soon"),
+            service(name = "pg", state = "runing"),
+        )))
+        .unwrap_err();
+        assert_eq!(
+            messages(error),
+            [
+                "missing key `cmd` in version(...)",
+                "invalid timeout \"soon\": expected a duration like \"500ms\", \"5s\", \"2m\", \"1h\" or \"1m30s\"",
+                "missing key `cmd` in alive(...)",
+                "unknown service state \"runing\"; expected one of: running, stopped, enabled, disabled; did you mean `running`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn arg_attr() {
+        let arg: ArgAttr =
+            syn::parse2(quote!(default = 15, short = 'p', env = "PGV", hide)).unwrap();
+        assert_eq!(
+            quote::ToTokens::to_token_stream(&arg.default.unwrap()).to_string(),
+            "15"
+        );
+        assert_eq!(arg.short.unwrap().value(), 'p');
+        assert_eq!(arg.env.unwrap().value(), "PGV");
+        assert!(arg.hide);
+
+        let arg: ArgAttr = syn::parse2(quote!(default = vec![1, 2], short = 'x')).unwrap();
+        assert_eq!(
+            quote::ToTokens::to_token_stream(&arg.default.unwrap()).to_string(),
+            "vec ! [1 , 2]"
+        );
+        assert!(!arg.hide);
+    }
+
+    #[test]
+    fn arg_attr_errors() {
+        let error = syn::parse2::<ArgAttr>(quote!(defualt = 1, short = '-', env = "", hide, hide))
+            .unwrap_err();
+        assert_eq!(
+            messages(error),
+            [
+                "unknown key `defualt` in #[arg(...)]; expected one of: default, env, hide, short; did you mean `default`?",
+                "`short` must be an ASCII letter or digit",
+                "invalid environment variable name \"\": it must be non-empty and contain no `=`",
+                "duplicate key `hide` in #[arg(...)]",
+            ]
+        );
+    }
+
+    #[test]
+    fn step_attr_takes_no_arguments() {
+        let ok: Attribute = syn::parse_quote!(#[step]);
+        assert!(StepAttr::from_attribute(&ok).is_ok());
+        let bad: Attribute = syn::parse_quote!(#[step(name = "x")]);
+        assert_eq!(
+            messages(StepAttr::from_attribute(&bad).unwrap_err()),
+            ["unknown key `name` in #[step]; #[step] takes no arguments"]
+        );
+    }
+
+    #[test]
+    fn attribute_paths() {
+        let yes: [Attribute; 4] = [
+            syn::parse_quote!(#[recipe]),
+            syn::parse_quote!(#[recipe(name = "x")]),
+            syn::parse_quote!(#[off_runtime::recipe]),
+            syn::parse_quote!(#[::off_runtime::prelude::recipe(check())]),
+        ];
+        assert!(yes.iter().all(is_recipe_attr));
+        let no: [Attribute; 3] = [
+            syn::parse_quote!(#[other::recipe]),
+            syn::parse_quote!(#[::recipe]),
+            syn::parse_quote!(#[step]),
+        ];
+        assert!(!no.iter().any(is_recipe_attr));
+        assert!(is_step_attr(&syn::parse_quote!(#[off_runtime::step])));
+        assert!(is_arg_attr(&syn::parse_quote!(#[arg(default = 1)])));
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("nmae", "name"), 2);
+        assert_eq!(did_you_mean("nmae", &["check", "name"]), Some("name"));
+        assert_eq!(did_you_mean("xy", &["os"]), None);
+        assert_eq!(did_you_mean("ox", &["os"]), Some("os"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m 30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}
