@@ -36,7 +36,11 @@ fn main() -> std::process::ExitCode {
             let os = run(". /etc/os-release && echo \"$PRETTY_NAME\"")?;
             let _quiet = settings(Settings::new().quiet(true));
             let has_pg = exists("/usr/lib/postgresql")?;
-            println!("[{}] {} (PostgreSQL installed: {has_pg})", current_host(), os.text());
+            println!(
+                "[{}] {} (PostgreSQL installed: {has_pg})",
+                current_host(),
+                os.text()
+            );
             Ok(())
         });
     print!("{}", report.summary());

@@ -76,10 +76,10 @@ pub fn check_syntax(name: &str, source: &str) -> std::result::Result<(), String>
 
 fn describe(e: &minijinja::Error) -> String {
     let mut text = e.to_string();
-    if let Some(line) = e.line() {
-        if !text.contains("line") {
-            text.push_str(&format!(" (line {line})"));
-        }
+    if let Some(line) = e.line()
+        && !text.contains("line")
+    {
+        text.push_str(&format!(" (line {line})"));
     }
     text
 }

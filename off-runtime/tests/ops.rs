@@ -18,7 +18,10 @@ fn run_output_and_exit_codes(fx: Fixture) {
     let err = fx.try_on(|| run("echo failing >&2; exit 3")).unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with(&format!("[{}] ", fx.target)), "{msg}");
-    assert!(msg.contains("run `echo failing >&2; exit 3` exited with code 3; stderr: failing"), "{msg}");
+    assert!(
+        msg.contains("run `echo failing >&2; exit 3` exited with code 3; stderr: failing"),
+        "{msg}"
+    );
     assert_eq!(err.exit_code(), 1);
 
     let out = fx.on(|| {
@@ -53,7 +56,11 @@ fn shell_env_applies_to_sudo(fx: Fixture) {
             run("true")
         })
         .unwrap_err();
-    assert!(err.to_string().contains("`BAD-NAME` is not a valid environment variable name"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`BAD-NAME` is not a valid environment variable name"),
+        "{err}"
+    );
 }
 
 fn put_twice_reports_unchanged(fx: Fixture) {
@@ -67,7 +74,10 @@ fn put_twice_reports_unchanged(fx: Fixture) {
         Ok((first.changed, second.changed, content, mode))
     });
     assert!(first, "the first put writes the file");
-    assert!(!second, "the second put finds the same content and changes nothing");
+    assert!(
+        !second,
+        "the second put finds the same content and changes nothing"
+    );
     assert_eq!(content, "line 1\n");
     assert_eq!(mode, "640");
 }
@@ -77,8 +87,14 @@ fn put_with_sudo_sets_owner(fx: Fixture) {
         let dir = scratch_dir("put-sudo")?;
         sudo(sh!("chown root:root {dir} && chmod 755 {dir}"))?;
         let dest = format!("{dir}/owned");
-        put(b"x".as_slice(), remote_path(&dest).sudo().owner("nobody").mode(0o600))?;
-        let again = put(b"x".as_slice(), remote_path(&dest).sudo().owner("nobody").mode(0o600))?;
+        put(
+            b"x".as_slice(),
+            remote_path(&dest).sudo().owner("nobody").mode(0o600),
+        )?;
+        let again = put(
+            b"x".as_slice(),
+            remote_path(&dest).sudo().owner("nobody").mode(0o600),
+        )?;
         assert!(!again.changed);
         Ok(sudo(sh!("stat -c '%U %a' {dest}"))?.text().to_string())
     });
@@ -113,7 +129,10 @@ fn upload_template_undefined_variable_leaves_file(fx: Fixture) {
         assert_eq!(listing, "pg.conf\n", "no temporary file is left behind");
         Ok((err.to_string(), run(sh!("cat {dest}"))?.stdout))
     });
-    assert!(err.contains("template pg.conf.j2") && err.contains("undefined"), "{err}");
+    assert!(
+        err.contains("template pg.conf.j2") && err.contains("undefined"),
+        "{err}"
+    );
     assert_eq!(content, "untouched\n");
 }
 
@@ -124,7 +143,10 @@ fn get_downloads_with_host_in_path(fx: Fixture) {
     let (first, second) = fx.on(|| {
         let dir = scratch_dir("get")?;
         run(sh!("printf 'bin\\000ary' > {dir}/f"))?;
-        Ok((get(format!("{dir}/f"), &pattern)?.changed, get(format!("{dir}/f"), &pattern)?.changed))
+        Ok((
+            get(format!("{dir}/f"), &pattern)?.changed,
+            get(format!("{dir}/f"), &pattern)?.changed,
+        ))
     });
     assert!(first && !second);
     let host = match &fx.target {
@@ -147,13 +169,23 @@ fn exists_append_contains(fx: Fixture) {
         assert!(exists(file.as_str())?);
         assert!(contains(file.as_str(), "10.0.0.1 db")?);
         assert!(!contains(file.as_str(), "10.0.0.2")?);
-        assert_eq!(run(sh!("cat {file}"))?.stdout, "no newline at end\n10.0.0.1 db\n");
+        assert_eq!(
+            run(sh!("cat {file}"))?.stdout,
+            "no newline at end\n10.0.0.1 db\n"
+        );
         Ok(())
     });
 }
 
 fn sh_quotes_hostile_values(fx: Fixture) {
-    let hostile = ["'; touch /tmp/pwned #", "$(id)", "line1\nline2", "`id`", "a\"b\\c", "*"];
+    let hostile = [
+        "'; touch /tmp/pwned #",
+        "$(id)",
+        "line1\nline2",
+        "`id`",
+        "a\"b\\c",
+        "*",
+    ];
     for value in hostile {
         let out = fx.on(|| {
             run("rm -f /tmp/pwned")?;
@@ -174,7 +206,10 @@ fn timeout_kills_the_remote_process_group(fx: Fixture) {
             run(sh!("sleep {marker}1 & sleep {marker}2"))
         })
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10), "the timeout did not stop the run");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout did not stop the run"
+    );
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains("timed out after 1s"), "{err}");

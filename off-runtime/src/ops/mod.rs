@@ -206,10 +206,11 @@ impl Scope {
         };
         let code = raw.code.unwrap_or(-1);
         let stderr = String::from_utf8_lossy(&raw.stderr).into_owned();
-        if let Some(t) = timeout {
-            if TIMEOUT_CODES.contains(&code) && duration >= t {
-                return Err(timed_out());
-            }
+        if let Some(t) = timeout
+            && TIMEOUT_CODES.contains(&code)
+            && duration >= t
+        {
+            return Err(timed_out());
         }
         if matches!(cmd.run_as, RunAs::Sudo(_)) && facts.has_sudo && sudo_refused(code, &stderr) {
             return Err(Error::SudoPassword {

@@ -58,12 +58,10 @@ impl Transport for LocalTransport {
                 })
             })
             .await;
-            if matches!(result, Err(TransportError::DeadlineExceeded)) {
-                if let Some(pid) = pid {
-                    // SAFETY: kill(2) with a negative pid signals that process
-                    // group; the group is the one created for this command.
-                    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-                }
+            if let (Err(TransportError::DeadlineExceeded), Some(pid)) = (&result, pid) {
+                // SAFETY: kill(2) with a negative pid signals that process
+                // group; the group is the one created for this command.
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
             }
             result
         })

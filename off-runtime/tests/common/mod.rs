@@ -60,7 +60,9 @@ impl Fixture {
             .clone()
             .map(Secret::new);
         Fixture {
-            target: format!("{user}@{}:{}", host.address, host.port).parse().unwrap(),
+            target: format!("{user}@{}:{}", host.address, host.port)
+                .parse()
+                .unwrap(),
             ssh: ssh_options(&inv),
             sudo_password,
         }
