@@ -66,7 +66,9 @@ fn plan(manifest: &std::path::Path) -> Result<(), String> {
             }
             for kwarg in recipe.kwargs() {
                 let p = &kwarg.param;
-                let ty = quote::ToTokens::to_token_stream(&p.ty).to_string();
+                let ty = quote::ToTokens::to_token_stream(&p.ty)
+                    .to_string()
+                    .replace(' ', "");
                 println!("  --{} <{ty}>  {}", p.name.replace('_', "-"), p.docs);
             }
             println!("  total: {}", recipe.plan);

@@ -141,10 +141,12 @@ impl OpPlan {
 impl fmt::Display for OpPlan {
     /// `2 run, 1 sudo (3 total)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (kind, n) in self.iter() {
-            write!(f, "{n} {kind}, ")?;
+        for (i, (kind, n)) in self.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{n} {kind}")?;
         }
-        write!(f, "({} total)", self.total())
+        let sep = if self.is_empty() { "" } else { " " };
+        write!(f, "{sep}({} total)", self.total())
     }
 }
 
@@ -1007,7 +1009,7 @@ mod tests {
         assert_eq!(a.get(OpKind::Put), 3);
         assert_eq!(a.get(OpKind::Sudo), 0);
         assert_eq!(a.total(), 6);
-        assert_eq!(a.to_string(), "3 run, 3 put, (6 total)");
+        assert_eq!(a.to_string(), "3 run, 3 put (6 total)");
         assert!(OpPlan::new().is_empty());
         assert_eq!(OpPlan::new().total(), 0);
     }

@@ -76,6 +76,9 @@ mod ast;
 mod attr;
 mod count;
 mod ctxt;
+mod expand;
+mod fallback;
+mod templates;
 mod valid;
 
 use proc_macro2::TokenStream;
@@ -90,7 +93,23 @@ pub use crate::attr::{
     is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
 };
 pub use crate::count::{OpKind, OpPlan};
+pub use crate::templates::check_templates;
 pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS, stray_step_error};
+
+/// The whole `#[recipe]` macro: parse, validate, check the templates under
+/// `manifest_dir`, and generate; on errors, the errors plus stubs.
+pub fn expand_recipe(
+    attr: TokenStream,
+    item: TokenStream,
+    manifest_dir: &std::path::Path,
+) -> TokenStream {
+    let recipe = parse_recipe(attr, item.clone())
+        .and_then(|recipe| check_templates(&recipe, manifest_dir).map(|()| recipe));
+    match recipe {
+        Ok(recipe) => expand::expand(&recipe),
+        Err(errors) => fallback::fallback(item, errors),
+    }
+}
 
 use crate::ctxt::Ctxt;
 

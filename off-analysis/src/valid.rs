@@ -7,7 +7,7 @@ use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{FnArg, Item, ItemFn, Pat, ReturnType, Type};
 
-use crate::ast::{Param, Recipe, RecipeKind, generic_inner, mod_head, strip_type};
+use crate::ast::{Param, ParamKind, Recipe, RecipeKind, generic_inner, mod_head, strip_type};
 use crate::attr::{is_arg_attr, is_step_attr};
 use crate::ctxt::Ctxt;
 
@@ -66,6 +66,7 @@ pub(crate) fn check(cx: &Ctxt, recipe: &Recipe) {
         check_signature(cx, what, &step.fn_item);
         for param in &step.params {
             check_reserved(cx, param);
+            check_default_kind(cx, param);
         }
     }
     check_shared_params(cx, recipe);
@@ -219,6 +220,20 @@ fn option_inner(path: &syn::Path) -> Option<&Type> {
 
 fn vec_inner(path: &syn::Path) -> Option<&Type> {
     generic_inner(path, "Vec", &[&["std", "vec"], &["alloc", "vec"]])
+}
+
+/// Only a plain `T` takes a default: `Option`, `Vec` and `bool` parameters
+/// already default to `None`, empty and `false`.
+fn check_default_kind(cx: &Ctxt, param: &Param) {
+    if let (Some(default), false) = (&param.default, param.kind == ParamKind::Plain) {
+        cx.error_spanned_by(
+            default,
+            format!(
+                "parameter `{}` cannot have a default: `Option`, `Vec` and `bool` parameters default to `None`, empty and `false`",
+                param.name
+            ),
+        );
+    }
 }
 
 fn check_reserved(cx: &Ctxt, param: &Param) {

@@ -15,3 +15,28 @@ pub fn sh(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Turns a module of `#[step]` functions (run in declaration order), or a
+/// single function, into a deployment recipe with a generated command line:
+/// the module gains `pub fn main() -> ExitCode`. See the off documentation.
+#[proc_macro_attribute]
+pub fn recipe(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    off_analysis::expand_recipe(
+        attr.into(),
+        item.into(),
+        std::path::Path::new(&manifest_dir),
+    )
+    .into()
+}
+
+/// Marks a step of a `#[recipe]` module. Outside one it is an error.
+#[proc_macro_attribute]
+pub fn step(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    let span = syn::parse::<syn::ItemFn>(item.clone())
+        .map(|f| f.sig.ident.span())
+        .unwrap_or_else(|_| proc_macro2::Span::call_site());
+    let mut out = proc_macro2::TokenStream::from(item);
+    out.extend(off_analysis::stray_step_error(span).to_compile_error());
+    out.into()
+}

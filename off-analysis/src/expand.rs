@@ -1,0 +1,322 @@
+//! Code generation for `#[recipe]`: the recipe as written (minus off's
+//! attributes, with literal template paths embedded) plus the generated
+//! binary entry point. Generates only; every check happened before.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::visit_mut::VisitMut;
+use syn::{Expr, ExprCall, Item, ItemFn, LitStr};
+
+use crate::ast::{ParamKind, Recipe, RecipeKind};
+use crate::attr::{is_arg_attr, is_step_attr};
+
+/// The expansion of a valid recipe.
+pub(crate) fn expand(recipe: &Recipe) -> TokenStream {
+    let generated = entry_point(recipe);
+    match (&recipe.item, recipe.kind) {
+        (Item::Mod(module), RecipeKind::Module) => {
+            let mut module = module.clone();
+            let (_, items) = module.content.as_mut().expect("inline module (validated)");
+            for item in items.iter_mut() {
+                if let Item::Fn(f) = item {
+                    strip_off_attrs(f);
+                    EmbedTemplates.visit_item_fn_mut(f);
+                }
+            }
+            let generated: syn::File = syn::parse_quote!(#generated);
+            items.extend(generated.items);
+            quote!(#module)
+        }
+        (Item::Fn(f), RecipeKind::SingleFn) => {
+            let mut f = f.clone();
+            strip_off_attrs(&mut f);
+            EmbedTemplates.visit_item_fn_mut(&mut f);
+            let vis = &f.vis;
+            let name = &f.sig.ident;
+            // A module of the same name (modules and functions live in
+            // different namespaces) gives `name::main`, as for module recipes.
+            quote! {
+                #f
+                #[doc(hidden)]
+                #vis mod #name {
+                    #[allow(unused_imports)]
+                    use super::*;
+                    #generated
+                }
+            }
+        }
+        _ => unreachable!("the recipe kind matches its item"),
+    }
+}
+
+/// The spec, the typed keyword arguments, the step dispatcher and `main`.
+fn entry_point(recipe: &Recipe) -> TokenStream {
+    let private = quote!(::off_runtime::__private);
+    let name = &recipe.name;
+    let about = &recipe.docs;
+    let kwargs = recipe.kwargs();
+
+    let param_specs = kwargs.iter().map(|k| {
+        let p = &k.param;
+        let name = &p.name;
+        let ty = quote::ToTokens::to_token_stream(&p.ty)
+            .to_string()
+            .replace(' ', "");
+        let kind = match p.kind {
+            ParamKind::Plain => quote!(Plain),
+            ParamKind::Option(_) => quote!(Option),
+            ParamKind::Bool => quote!(Bool),
+            ParamKind::Vec(_) => quote!(Vec),
+        };
+        let docs = &p.docs;
+        let default = match &p.default {
+            Some(d) => {
+                let text = quote!(#d).to_string();
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let short = match &p.short {
+            Some(c) => quote!(::core::option::Option::Some(#c)),
+            None => quote!(::core::option::Option::None),
+        };
+        let env = match &p.env {
+            Some(e) => quote!(::core::option::Option::Some(#e)),
+            None => quote!(::core::option::Option::None),
+        };
+        let hide = p.hide;
+        quote! {
+            #private::ParamSpec {
+                name: #name, ty: #ty, kind: #private::ParamKind::#kind, docs: #docs,
+                default: #default, short: #short, env: #env, hide: #hide,
+            }
+        }
+    });
+
+    let step_specs = recipe.steps.iter().map(|s| {
+        let name = &s.name;
+        let docs = &s.docs;
+        let plan = s.plan.iter().map(|(kind, n)| {
+            let kind = kind.name();
+            quote!((#kind, #n))
+        });
+        quote!(#private::StepSpec { name: #name, docs: #docs, plan: &[#(#plan),*] })
+    });
+
+    let fields = kwargs.iter().map(|k| {
+        let ident = &k.param.ident;
+        let ty = &k.param.ty;
+        quote_spanned!(k.param.span=> #ident: #ty)
+    });
+    let parse_lets = kwargs.iter().map(|k| {
+        let p = &k.param;
+        let ident = &p.ident;
+        let name = &p.name;
+        let get = match (&p.kind, &p.default) {
+            (ParamKind::Plain, Some(default)) => {
+                let ty = &p.ty;
+                quote_spanned!(p.span=> raw.get_or::<#ty>(#name, || ::core::convert::Into::into(#default)))
+            }
+            (ParamKind::Plain, None) => {
+                let ty = &p.ty;
+                quote_spanned!(p.span=> raw.get::<#ty>(#name))
+            }
+            (ParamKind::Option(inner), _) => quote_spanned!(p.span=> raw.get_opt::<#inner>(#name)),
+            (ParamKind::Vec(inner), _) => quote_spanned!(p.span=> raw.get_vec::<#inner>(#name)),
+            (ParamKind::Bool, _) => quote_spanned!(p.span=> raw.get_bool(#name)),
+        };
+        quote!(let #ident = errors.take(#get);)
+    });
+    let field_inits = kwargs.iter().map(|k| {
+        let ident = &k.param.ident;
+        quote!(#ident: #ident.expect("no errors, so every value parsed"))
+    });
+
+    let step_arms = recipe.steps.iter().enumerate().map(|(i, s)| {
+        let call_path = match recipe.kind {
+            RecipeKind::Module => {
+                let ident = &s.ident;
+                quote!(#ident)
+            }
+            RecipeKind::SingleFn => {
+                let ident = &s.ident;
+                quote!(super::#ident)
+            }
+        };
+        let args = s.params.iter().map(|p| {
+            let ident = &p.ident;
+            quote!(::core::clone::Clone::clone(&kwargs.#ident))
+        });
+        quote!(#i => #call_path(#(#args),*),)
+    });
+
+    let spec_ident = format_ident!("__OFF_RECIPE");
+    quote! {
+        #[doc(hidden)]
+        static #spec_ident: #private::RecipeSpec = #private::RecipeSpec {
+            name: #name,
+            about: #about,
+            params: &[#(#param_specs),*],
+            steps: &[#(#step_specs),*],
+        };
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        struct __OffKwargs { #(#fields,)* }
+
+        #[doc(hidden)]
+        fn __off_parse(raw: &#private::RawArgs) -> ::core::result::Result<__OffKwargs, #private::ArgErrors> {
+            let mut errors = #private::ArgErrors::default();
+            #(#parse_lets)*
+            errors.finish()?;
+            ::core::result::Result::Ok(__OffKwargs { #(#field_inits,)* })
+        }
+
+        #[doc(hidden)]
+        fn __off_step(kwargs: &__OffKwargs, step: usize) -> ::off_runtime::Result<()> {
+            let _ = kwargs;
+            match step {
+                #(#step_arms)*
+                _ => ::core::unreachable!("the runtime only asks for declared steps"),
+            }
+        }
+
+        /// Runs the recipe as a command-line program: parses the keyword
+        /// arguments and flags (`--help` lists them) and runs the steps.
+        pub fn main() -> ::std::process::ExitCode {
+            #private::recipe_main(&#spec_ident, __off_parse, __off_step)
+        }
+    }
+}
+
+/// Removes `#[step]` from a function and `#[arg]` from its parameters: they
+/// are not attributes rustc knows.
+pub(crate) fn strip_off_attrs(f: &mut ItemFn) {
+    f.attrs.retain(|a| !is_step_attr(a));
+    for input in &mut f.sig.inputs {
+        if let syn::FnArg::Typed(pat) = input {
+            pat.attrs.retain(|a| !is_arg_attr(a));
+        }
+    }
+}
+
+/// Rewrites `upload_template("path", ..)` into
+/// `upload_template(::off_runtime::template!("path"), ..)`, so the template
+/// is embedded in the binary and a change to it rebuilds the recipe.
+struct EmbedTemplates;
+
+impl VisitMut for EmbedTemplates {
+    fn visit_expr_call_mut(&mut self, call: &mut ExprCall) {
+        syn::visit_mut::visit_expr_call_mut(self, call);
+        let is_upload_template = matches!(&*call.func, Expr::Path(p)
+            if p.path.segments.last().is_some_and(|s| s.ident == "upload_template"));
+        if !is_upload_template {
+            return;
+        }
+        if let Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(path),
+            ..
+        })) = call.args.first()
+        {
+            let path: LitStr = path.clone();
+            let embedded: Expr =
+                syn::parse_quote_spanned!(path.span()=> ::off_runtime::template!(#path));
+            call.args[0] = embedded;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn expand(item: proc_macro2::TokenStream) -> String {
+        let out = crate::expand_recipe(quote!(), item, std::path::Path::new("."));
+        // The expansion is valid Rust.
+        syn::parse2::<syn::File>(out.clone()).expect("expansion parses");
+        out.to_string()
+    }
+
+    #[test]
+    fn module_recipe_gains_main_and_loses_off_attributes() {
+        let out = expand(quote! {
+            mod demo {
+                /// Install it.
+                #[step]
+                fn install(#[arg(default = 15)] version: u32, force: bool) -> Result<()> {
+                    run("true")?;
+                    Ok(())
+                }
+            }
+        });
+        assert!(
+            out.contains("pub fn main () -> :: std :: process :: ExitCode"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("# [step]") && !out.contains("# [arg"),
+            "{out}"
+        );
+        assert!(
+            out.contains("raw . get_or :: < u32 > (\"version\""),
+            "{out}"
+        );
+        assert!(out.contains("raw . get_bool (\"force\")"), "{out}");
+        assert!(out.contains("plan : & [(\"run\" , 1u64)]"), "{out}");
+        assert!(out.contains("docs : \"Install it.\""), "{out}");
+    }
+
+    #[test]
+    fn single_fn_recipe_gets_a_module_of_the_same_name() {
+        let out = expand(quote! {
+            pub fn hello(name: String) -> Result<()> {
+                run(sh!("echo {name}"))?;
+                Ok(())
+            }
+        });
+        assert!(out.contains("pub mod hello"), "{out}");
+        assert!(
+            out.contains("super :: hello (:: core :: clone :: Clone :: clone (& kwargs . name))"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn literal_template_paths_are_embedded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.j2"), "x\n").unwrap();
+        let out = crate::expand_recipe(
+            quote!(),
+            quote! {
+                mod demo {
+                    #[step]
+                    fn s() -> Result<()> {
+                        upload_template("t.j2", "/etc/t", context! {})?;
+                        Ok(())
+                    }
+                }
+            },
+            dir.path(),
+        )
+        .to_string();
+        assert!(
+            out.contains("upload_template (:: off_runtime :: template ! (\"t.j2\")"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_come_with_stubs() {
+        let out = expand(quote! {
+            mod demo {
+                #[step]
+                fn s(parallel: u32) -> Result<()> { Ok(()) }
+            }
+        });
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("pub fn main"),
+            "a stub main keeps `demo::main()` compiling: {out}"
+        );
+    }
+}
