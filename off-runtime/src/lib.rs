@@ -23,6 +23,8 @@ pub mod executor;
 pub mod ops;
 mod output;
 pub mod prelude;
+#[doc(hidden)]
+pub mod recipe;
 pub mod report;
 mod runtime;
 mod secret;
@@ -34,7 +36,7 @@ pub mod transport;
 pub use context::{OpCounters, Settings, current_host};
 pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
-pub use off_macros::sh;
+pub use off_macros::{recipe, sh, step};
 pub use output::Output;
 pub use secret::Secret;
 pub use target::{SshTarget, Target};
@@ -43,5 +45,10 @@ pub use template::{Template, check_syntax, render_str};
 /// Paths the generated code of off's macros uses; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::recipe::{
+        ArgErrors, ParamKind, ParamSpec, RawArgs, RecipeSpec, StepSpec, recipe_main,
+    };
     pub use crate::shell::quote_display;
+    pub use ::clap;
+    pub use ::serde;
 }

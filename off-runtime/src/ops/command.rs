@@ -23,7 +23,12 @@ pub fn sudo(command: impl AsRef<str>) -> Result<Output> {
 
 /// Runs a command as `user` through `sudo -u`.
 pub fn sudo_as(user: impl AsRef<str>, command: impl AsRef<str>) -> Result<Output> {
-    user_command("sudo", command.as_ref(), RunAs::Sudo(user.as_ref()), false)
+    user_command(
+        "sudo_as",
+        command.as_ref(),
+        RunAs::Sudo(user.as_ref()),
+        false,
+    )
 }
 
 /// Runs a command on the control machine, in the directory of the enclosing

@@ -1,0 +1,452 @@
+//! The runtime half of a `#[recipe]` binary: the recipe described as data
+//! ([`RecipeSpec`], written by the macro), the command line built from it,
+//! the validation of every input before any host is touched, and the run
+//! with its progress display.
+//!
+//! The macro generates a parser (`fn(&RawArgs) -> Result<K, ArgErrors>`) and
+//! a step dispatcher (`fn(&K, usize) -> Result<()>`) and hands both to
+//! [`recipe_main`].
+
+mod args;
+mod cli;
+mod progress;
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub use args::{ArgError, ArgErrors, RawArgs};
+pub use progress::ProgressMode;
+
+use crate::error::exit_code;
+use crate::executor::Executor;
+use crate::secret::Secret;
+use crate::target::Target;
+use crate::transport::SshOptions;
+use progress::Progress;
+
+/// A recipe as its binary needs to know it. Written by `#[recipe]` as a static.
+#[derive(Debug)]
+pub struct RecipeSpec {
+    /// The binary's (and recipe's) name.
+    pub name: &'static str,
+    /// The recipe's `///` docs.
+    pub about: &'static str,
+    /// The kwargs: the union of the steps' parameters.
+    pub params: &'static [ParamSpec],
+    /// The steps, in the order they run.
+    pub steps: &'static [StepSpec],
+}
+
+/// One kwarg of a recipe.
+#[derive(Debug)]
+pub struct ParamSpec {
+    /// snake_case; the flag is `--name-with-dashes` (`--name_with_underscores` is accepted too).
+    pub name: &'static str,
+    /// The type as written, for `--help`.
+    pub ty: &'static str,
+    pub kind: ParamKind,
+    pub docs: &'static str,
+    /// The default expression's source text, for `--help` only.
+    pub default: Option<&'static str>,
+    pub short: Option<char>,
+    /// The environment variable, instead of `OFF_<NAME>`.
+    pub env: Option<&'static str>,
+    pub hide: bool,
+}
+
+/// How a kwarg takes its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// One value; required unless it has a default.
+    Plain,
+    /// `Option<T>`: one value or none.
+    Option,
+    /// `bool`: a flag, `false` when absent.
+    Bool,
+    /// `Vec<T>`: a repeatable flag, empty when absent.
+    Vec,
+}
+
+/// One step of a recipe and its planned operations per kind (`("run", 2)`).
+#[derive(Debug)]
+pub struct StepSpec {
+    pub name: &'static str,
+    pub docs: &'static str,
+    pub plan: &'static [(&'static str, u64)],
+}
+
+impl RecipeSpec {
+    /// The param called `name`.
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The planned operations per kind of the steps `selected`, summed.
+    pub fn plan(&self, selected: &[usize]) -> Vec<(&'static str, u64)> {
+        let mut plan: Vec<(&'static str, u64)> = Vec::new();
+        for &i in selected {
+            for &(kind, n) in self.steps[i].plan {
+                match plan.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, total)) => *total += n,
+                    None => plan.push((kind, n)),
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// The closest of `candidates` to `name`, within edit distance 2.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|&(d, _)| d <= 2)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// The entry point of a recipe binary: parses and validates every input
+/// (exit 2 on any error, with all errors listed), then runs the selected
+/// steps on every target and prints the summary.
+pub fn recipe_main<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+) -> ExitCode {
+    let options = match cli::parse_argv(spec, std::env::args_os()) {
+        Ok(options) => options,
+        Err(e) => e.exit(),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let prepared = match prepare(spec, options, parse, &env) {
+        Ok(prepared) => prepared,
+        Err(errors) => {
+            eprint!("{errors}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+    if prepared.options.dry_run {
+        print!("{}", dry_run_text(spec, &prepared));
+        return ExitCode::from(exit_code::OK);
+    }
+    let sudo_password = match sudo_password(&prepared.options) {
+        Ok(password) => password,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+    run(spec, prepared, run_step, sudo_password)
+}
+
+/// Everything validated, ready to run.
+struct Prepared<K> {
+    options: cli::Options,
+    targets: Vec<Target>,
+    selected: Vec<usize>,
+    /// Kwargs for every target without per-host ones.
+    kwargs: Option<K>,
+    /// Per-host kwargs from `--inventory`.
+    per_host: HashMap<Target, K>,
+    events: Option<Box<dyn std::io::Write + Send>>,
+}
+
+fn prepare<K>(
+    spec: &'static RecipeSpec,
+    options: cli::Options,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared<K>, ArgErrors> {
+    let mut errors = ArgErrors::default();
+    let mut targets = Vec::new();
+    if let Some(hosts) = &options.hosts {
+        match Target::parse_list(hosts) {
+            Ok(list) => targets.extend(list),
+            Err(e) => errors.push(format!("-H: {e}")),
+        }
+    }
+    let selected = errors.take(cli::select_steps(spec, options.steps.as_deref()));
+    let file = match &options.config {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some((path.clone(), text)),
+            Err(e) => {
+                errors.push(format!("cannot read -c {}: {e}", path.display()));
+                None
+            }
+        },
+    };
+    let raw = errors.take(RawArgs::from_sources(
+        spec,
+        options.flags.clone(),
+        env,
+        file,
+    ));
+    let mut kwargs = None;
+    let mut per_host = HashMap::new();
+    if let Some(raw) = &raw {
+        let inventory = match &options.inventory {
+            None => Vec::new(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => errors
+                    .take(args::parse_inventory(spec, path, &text))
+                    .unwrap_or_default(),
+                Err(e) => {
+                    errors.push(format!("cannot read --inventory {}: {e}", path.display()));
+                    Vec::new()
+                }
+            },
+        };
+        for host in inventory {
+            let layered = raw.with_host_vars(&host.source, host.vars);
+            if let Some(k) = errors.take(parse(&layered)) {
+                per_host.insert(host.target.clone(), k);
+            }
+            if !targets.contains(&host.target) {
+                targets.push(host.target);
+            }
+        }
+        if let Some(path) = &options.inventory
+            && options.hosts.is_none()
+            && per_host.is_empty()
+            && errors.is_empty()
+        {
+            errors.push(format!("--inventory {}: no hosts", path.display()));
+        }
+        if options.inventory.is_none() || options.hosts.is_some() {
+            kwargs = errors.take(parse(raw));
+        }
+    }
+    let events = match options.events.as_deref() {
+        None => None,
+        Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send>),
+        Some(path) if errors.is_empty() => match std::fs::File::create(path) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write + Send>),
+            Err(e) => {
+                errors.push(format!("cannot create --events {path}: {e}"));
+                None
+            }
+        },
+        Some(_) => None,
+    };
+    errors.finish()?;
+    Ok(Prepared {
+        options,
+        targets,
+        selected: selected.unwrap_or_default(),
+        kwargs,
+        per_host,
+        events,
+    })
+}
+
+/// The sudo password: one line of standard input with
+/// `--sudo-password-stdin`, else `OFF_SUDO_PASSWORD`, else none.
+fn sudo_password(options: &cli::Options) -> std::io::Result<Option<Secret>> {
+    if options.sudo_password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(Some(Secret::new(line.trim_end_matches(['\n', '\r']))));
+    }
+    Ok(std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new))
+}
+
+fn dry_run_text<K>(spec: &RecipeSpec, prepared: &Prepared<K>) -> String {
+    let mut text = format!("{} --dry-run: nothing is run.\n", spec.name);
+    let targets = if prepared.targets.is_empty() {
+        "local".to_string()
+    } else {
+        let names: Vec<String> = prepared.targets.iter().map(Target::to_string).collect();
+        names.join(", ")
+    };
+    text.push_str(&format!("targets: {targets}\n"));
+    for &i in &prepared.selected {
+        let step = &spec.steps[i];
+        text.push_str(&format!(
+            "step `{}`: {}\n  planned: {}\n",
+            step.name,
+            step.docs,
+            cli::plan_text(step.plan)
+        ));
+    }
+    let total: u64 = spec.plan(&prepared.selected).iter().map(|(_, n)| n).sum();
+    text.push_str(&format!(
+        "{total} operations planned (an estimate: loops count once, both arms of a branch count; outputs are assumed empty)\n"
+    ));
+    text
+}
+
+fn run<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    sudo_password: Option<Secret>,
+) -> ExitCode {
+    let options = &prepared.options;
+    let mode = options.progress.resolve();
+    let several = prepared.targets.len() > 1;
+    // With `--events -`, standard output carries the events alone.
+    let events_on_stdout = options.events.as_deref() == Some("-");
+    let out: Box<dyn std::io::Write + Send> = if events_on_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let progress = Arc::new(Progress::new(
+        spec.name,
+        spec.plan(&prepared.selected),
+        mode,
+        !options.quiet,
+        several,
+        out,
+        events_on_stdout,
+        prepared.events,
+    ));
+    if options.verbose > 0 {
+        let names: Vec<&str> = prepared
+            .selected
+            .iter()
+            .map(|&i| spec.steps[i].name)
+            .collect();
+        progress.line(&format!(
+            "{}: steps {}; planned {}",
+            spec.name,
+            names.join(", "),
+            cli::plan_text(&spec.plan(&prepared.selected))
+        ));
+    }
+    let executor = Executor::new(prepared.targets.clone())
+        .parallel(options.parallel)
+        .fail_fast(options.fail_fast)
+        .ssh_options(SshOptions {
+            identity: options.identity.clone(),
+            ssh_config: options.ssh_config.clone(),
+            ..SshOptions::default()
+        })
+        .sudo_password(sudo_password)
+        .observer(progress.clone());
+    let report = executor.run(|| {
+        let host = crate::current_host();
+        let target = crate::context::current(|c| c.conn.target.clone());
+        let kwargs = match prepared.per_host.get(&target).or(prepared.kwargs.as_ref()) {
+            Some(k) => k,
+            None => {
+                return Err(crate::Error::msg(format!(
+                    "[{host}] no kwargs for this host"
+                )));
+            }
+        };
+        for &i in &prepared.selected {
+            let step = spec.steps[i].name;
+            progress.set_step(&host, step);
+            if let Err(e) = run_step(kwargs, i) {
+                progress.line(&format!("[{host}] step `{step}` failed"));
+                return Err(e);
+            }
+        }
+        progress.host_done(&host);
+        Ok(())
+    });
+    progress.finish();
+    if !(options.quiet && mode == ProgressMode::None) {
+        progress.line(report.summary().trim_end());
+    }
+    ExitCode::from(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::args::tests::SPEC;
+
+    struct Kwargs {
+        version: u32,
+        peers: Vec<String>,
+    }
+
+    fn parse(raw: &RawArgs) -> Result<Kwargs, ArgErrors> {
+        let mut errors = ArgErrors::default();
+        let version = errors.take(raw.get::<u32>("version"));
+        let peers = errors.take(raw.get_vec::<String>("peers"));
+        errors.finish()?;
+        Ok(Kwargs {
+            version: version.unwrap(),
+            peers: peers.unwrap(),
+        })
+    }
+
+    fn options(args: &[&str]) -> cli::Options {
+        cli::parse_argv(&SPEC, std::iter::once("demo").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn every_input_error_is_reported_before_anything_runs() {
+        let env = |_: &str| None;
+        let o = options(&[
+            "-H",
+            "a@",
+            "--steps",
+            "instal,configure",
+            "-c",
+            "/nonexistent.yaml",
+        ]);
+        let errors = prepare(&SPEC, o, parse, &env).err().unwrap().to_string();
+        assert_eq!(errors.lines().count(), 4, "{errors}");
+        assert!(errors.contains("missing required --version"), "{errors}");
+        assert!(errors.contains("error: -H: invalid host `a@`"), "{errors}");
+        assert!(errors.contains("unknown step `instal`"), "{errors}");
+        assert!(
+            errors.contains("cannot read -c /nonexistent.yaml"),
+            "{errors}"
+        );
+        let o = options(&[]);
+        let errors = prepare(&SPEC, o, parse, &env).err().unwrap().to_string();
+        assert_eq!(
+            errors,
+            "error: missing required --version (flag, OFF_VERSION or `version` in the -c file)\n"
+        );
+    }
+
+    #[test]
+    fn dry_run_lists_steps_and_plan() {
+        let env = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
+        let o = options(&["--dry-run", "--steps", "configure"]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        assert_eq!(prepared.kwargs.as_ref().unwrap().version, 3);
+        let text = dry_run_text(&SPEC, &prepared);
+        assert!(text.contains("step `configure`: Configure.\n  planned: 1 sudo, 1 put\n"));
+        assert!(!text.contains("install"));
+        assert!(text.contains("outputs are assumed empty"));
+    }
+
+    #[test]
+    fn runs_the_selected_steps_locally() {
+        fn step(k: &Kwargs, i: usize) -> crate::Result<()> {
+            match i {
+                0 => crate::ops::run(format!("test {} = 7", k.version)).map(drop),
+                _ => Err(crate::Error::msg(format!("peers {}", k.peers.join(",")))),
+            }
+        }
+        let env = |_: &str| None;
+        let o = options(&[
+            "--version",
+            "7",
+            "--steps",
+            "install",
+            "-q",
+            "--progress",
+            "none",
+        ]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        assert_eq!(run(&SPEC, prepared, step, None), ExitCode::from(0));
+        let o = options(&["--version", "7", "--peers", "p", "-q", "--progress", "none"]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        assert_eq!(run(&SPEC, prepared, step, None), ExitCode::from(1));
+    }
+}

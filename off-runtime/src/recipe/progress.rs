@@ -1,0 +1,411 @@
+//! Progress in the seed's format (DESIGN §4), per host:
+//!
+//! ```text
+//! [3/12 run operations]
+//! [5/20 total] (25.00%)
+//! ```
+//!
+//! Denominators are the macro's plan for the selected steps. It is an
+//! estimate, corrected as the run goes: when more operations of a kind run
+//! than planned, the kind's planned count is raised to the done count (so the
+//! percentage never exceeds 100% and never decreases), and a host that
+//! succeeds ends with exactly 100.00%.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::report::{OpEvent, OpStatus, RunObserver};
+use crate::transport::Stream;
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// `Bar` on a terminal, else `Lines`.
+    Auto,
+    Bar,
+    Lines,
+    None,
+}
+
+impl ProgressMode {
+    /// `Auto` decided by whether standard output is a terminal.
+    pub fn resolve(self) -> ProgressMode {
+        match self {
+            ProgressMode::Auto if std::io::stdout().is_terminal() => ProgressMode::Bar,
+            ProgressMode::Auto => ProgressMode::Lines,
+            mode => mode,
+        }
+    }
+}
+
+/// `[3/12 run operations]`.
+pub(crate) fn kind_line(kind: &str, done: u64, planned: u64) -> String {
+    format!("[{done}/{planned} {kind} operations]")
+}
+
+/// `[5/20 total] (25.00%)`.
+pub(crate) fn total_line(done: u64, planned: u64) -> String {
+    let pct = if planned == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / planned as f64
+    };
+    format!("[{done}/{planned} total] ({pct:.2}%)")
+}
+
+/// One host's done and planned operations per kind.
+#[derive(Debug, Clone)]
+pub(crate) struct Counts {
+    /// Kind → (done, planned), in plan order, then in order of first appearance.
+    kinds: Vec<(String, u64, u64)>,
+}
+
+impl Counts {
+    pub(crate) fn new(plan: &[(&str, u64)]) -> Self {
+        Counts {
+            kinds: plan.iter().map(|&(k, n)| (k.to_string(), 0, n)).collect(),
+        }
+    }
+
+    /// Counts one finished operation of `kind`, raising its planned count
+    /// when it was exceeded; returns the kind's (done, planned).
+    pub(crate) fn record(&mut self, kind: &str) -> (u64, u64) {
+        let i = match self.kinds.iter().position(|(k, _, _)| k == kind) {
+            Some(i) => i,
+            None => {
+                self.kinds.push((kind.to_string(), 0, 0));
+                self.kinds.len() - 1
+            }
+        };
+        let (_, done, planned) = &mut self.kinds[i];
+        *done += 1;
+        *planned = (*planned).max(*done);
+        (*done, *planned)
+    }
+
+    /// (done, planned) over all kinds.
+    pub(crate) fn total(&self) -> (u64, u64) {
+        self.kinds
+            .iter()
+            .fold((0, 0), |(d, p), (_, done, planned)| (d + done, p + planned))
+    }
+
+    /// The run succeeded: what was done is all there was to do.
+    pub(crate) fn complete(&mut self) {
+        for (_, done, planned) in &mut self.kinds {
+            *planned = *done;
+        }
+    }
+}
+
+struct HostState {
+    counts: Counts,
+    step: &'static str,
+    bar: Option<ProgressBar>,
+}
+
+/// The recipe binary's observer: echoes operations and their output (unless
+/// `-q`), prints progress, and writes `--events`.
+pub(crate) struct Progress {
+    recipe: &'static str,
+    plan: Vec<(&'static str, u64)>,
+    mode: ProgressMode,
+    echo: bool,
+    /// Prefix progress lines with `[user@host] ` (several hosts).
+    prefix: bool,
+    hosts: Mutex<HashMap<String, HostState>>,
+    multi: Option<MultiProgress>,
+    out: Mutex<Box<dyn Write + Send>>,
+    events: Option<Mutex<Box<dyn Write + Send>>>,
+}
+
+impl Progress {
+    /// `mode` must be resolved (not `Auto`). Human lines go to `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        recipe: &'static str,
+        plan: Vec<(&'static str, u64)>,
+        mode: ProgressMode,
+        echo: bool,
+        prefix: bool,
+        out: Box<dyn Write + Send>,
+        out_is_stderr: bool,
+        events: Option<Box<dyn Write + Send>>,
+    ) -> Self {
+        let multi = (mode == ProgressMode::Bar).then(|| {
+            MultiProgress::with_draw_target(if out_is_stderr {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::stdout()
+            })
+        });
+        Progress {
+            recipe,
+            plan,
+            mode,
+            echo,
+            prefix,
+            hosts: Mutex::new(HashMap::new()),
+            multi,
+            out: Mutex::new(out),
+            events: events.map(Mutex::new),
+        }
+    }
+
+    /// Prints one whole line (above the bars when there are bars).
+    pub(crate) fn line(&self, text: &str) {
+        if let Some(multi) = self.multi.as_ref().filter(|m| !m.is_hidden()) {
+            let _ = multi.println(text);
+            return;
+        }
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn host_prefix(&self, host: &str) -> String {
+        if self.prefix {
+            format!("[{host}] ")
+        } else {
+            String::new()
+        }
+    }
+
+    fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostState) -> R) -> R {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let state = hosts.entry(host.to_string()).or_insert_with(|| HostState {
+            counts: Counts::new(&self.plan),
+            step: "",
+            bar: None,
+        });
+        f(state)
+    }
+
+    /// The step `host` runs from now on (for events).
+    pub(crate) fn set_step(&self, host: &str, step: &'static str) {
+        self.with_host(host, |s| s.step = step);
+    }
+
+    fn bar(&self, state: &mut HostState, host: &str) -> Option<ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        let bar = state.bar.get_or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(0));
+            if let Ok(style) = ProgressStyle::with_template("{prefix}[{bar:24}] {msg}") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(self.host_prefix(host));
+            bar
+        });
+        Some(bar.clone())
+    }
+
+    fn show(&self, host: &str, state: &mut HostState, kind: Option<String>) {
+        let (done, planned) = state.counts.total();
+        let total = total_line(done, planned);
+        match self.mode {
+            ProgressMode::None | ProgressMode::Auto => {}
+            ProgressMode::Lines => {
+                let prefix = self.host_prefix(host);
+                if let Some(kind) = kind {
+                    self.line(&format!("{prefix}{kind}"));
+                }
+                self.line(&format!("{prefix}{total}"));
+            }
+            ProgressMode::Bar => {
+                if let Some(bar) = self.bar(state, host) {
+                    bar.set_length(planned);
+                    bar.set_position(done);
+                    bar.set_message(match kind {
+                        Some(kind) => format!("{kind} {total}"),
+                        None => total,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `host` succeeded: its progress ends at exactly 100%.
+    pub(crate) fn host_done(&self, host: &str) {
+        self.with_host(host, |state| {
+            state.counts.complete();
+            self.show(host, state, None);
+            if let Some(bar) = &state.bar {
+                bar.finish();
+            }
+        });
+    }
+
+    /// Stops the bars (leaving their last state on screen).
+    pub(crate) fn finish(&self) {
+        let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        for state in hosts.values() {
+            if let Some(bar) = &state.bar {
+                bar.abandon();
+            }
+        }
+        if let Some(events) = &self.events {
+            let _ = events.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        }
+    }
+}
+
+impl RunObserver for Progress {
+    fn op_started(&self, event: &OpEvent<'_>) {
+        if self.echo && !event.quiet {
+            self.line(&format!("[{}] {}: {}", event.host, event.op, event.command));
+        }
+    }
+
+    fn output_line(&self, host: &str, stream: Stream, line: &str) {
+        if self.echo {
+            let tag = match stream {
+                Stream::Stdout => "out",
+                Stream::Stderr => "err",
+            };
+            self.line(&format!("[{host}] {tag}: {line}"));
+        }
+    }
+
+    fn op_finished(&self, event: &OpEvent<'_>, status: OpStatus, duration: Duration) {
+        self.with_host(event.host, |state| {
+            let (kind_done, kind_planned) = state.counts.record(event.op);
+            let (done, planned) = state.counts.total();
+            if let Some(events) = &self.events {
+                let (status, changed) = match status {
+                    OpStatus::Ok { changed } => ("ok", changed),
+                    OpStatus::Failed => ("failed", false),
+                };
+                let record = serde_json::json!({
+                    "host": event.host,
+                    "recipe": self.recipe,
+                    "step": state.step,
+                    "kind": event.op,
+                    "index": kind_done,
+                    "planned": planned,
+                    "done": done,
+                    "status": status,
+                    "changed": changed,
+                    "duration_ms": duration.as_millis() as u64,
+                });
+                let mut events = events.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = writeln!(events, "{record}");
+                let _ = events.flush();
+            }
+            let kind = kind_line(event.op, kind_done, kind_planned);
+            self.show(event.host, state, Some(kind));
+        });
+    }
+
+    fn message(&self, text: &str) {
+        self.line(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    #[test]
+    fn line_formats_match_the_seed() {
+        assert_eq!(kind_line("run", 50, 500), "[50/500 run operations]");
+        assert_eq!(total_line(137, 590), "[137/590 total] (23.22%)");
+        assert_eq!(total_line(0, 0), "[0/0 total] (100.00%)");
+    }
+
+    #[test]
+    fn estimate_is_raised_never_above_100_and_ends_at_100() {
+        let mut c = Counts::new(&[("run", 1), ("sudo", 3)]);
+        let mut last = 0.0;
+        for kind in ["run", "run", "run", "put", "sudo"] {
+            c.record(kind);
+            let (done, planned) = c.total();
+            assert!(done <= planned);
+            let pct = done as f64 / planned as f64;
+            assert!(pct >= last, "percentage decreased");
+            last = pct;
+        }
+        assert_eq!(c.record("run"), (4, 4));
+        assert_eq!(c.total(), (6, 8));
+        c.complete();
+        assert_eq!(c.total(), (6, 6));
+    }
+
+    fn event(host: &'static str, op: &'static str) -> OpEvent<'static> {
+        OpEvent {
+            host,
+            op,
+            command: "echo hunter2",
+            quiet: false,
+        }
+    }
+
+    #[test]
+    fn lines_mode_prints_per_host_lines_and_events() {
+        let (out, events) = (Buf::default(), Buf::default());
+        let p = Progress::new(
+            "demo",
+            vec![("run", 1), ("sudo", 1)],
+            ProgressMode::Lines,
+            false,
+            true,
+            Box::new(out.clone()),
+            false,
+            Some(Box::new(events.clone())),
+        );
+        p.set_step("root@a", "install");
+        let ms = Duration::from_millis(7);
+        p.op_started(&event("root@a", "run"));
+        p.op_finished(&event("root@a", "run"), OpStatus::Ok { changed: true }, ms);
+        p.op_finished(&event("root@a", "run"), OpStatus::Failed, ms);
+        p.host_done("root@a");
+        assert_eq!(
+            out.text(),
+            "[root@a] [1/1 run operations]\n\
+             [root@a] [1/2 total] (50.00%)\n\
+             [root@a] [2/2 run operations]\n\
+             [root@a] [2/3 total] (66.67%)\n\
+             [root@a] [2/2 total] (100.00%)\n"
+        );
+        let events = events.text();
+        let first: serde_json::Value =
+            serde_json::from_str(events.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            first,
+            serde_json::json!({"host": "root@a", "recipe": "demo", "step": "install",
+                "kind": "run", "index": 1, "planned": 2, "done": 1, "status": "ok",
+                "changed": true, "duration_ms": 7})
+        );
+        assert!(
+            events
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains("\"status\":\"failed\"")
+        );
+        assert!(!events.contains("hunter2"));
+    }
+}
