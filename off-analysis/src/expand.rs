@@ -115,7 +115,18 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         let get = match (&p.kind, &p.default) {
             (ParamKind::Plain, Some(default)) => {
                 let ty = &p.ty;
-                quote_spanned!(p.span=> raw.get_or::<#ty>(#name, || ::core::convert::Into::into(#default)))
+                // A string literal becomes a `String` (or whatever the type
+                // converts from); anything else must already have the type.
+                let value = match default {
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(_),
+                        ..
+                    }) => {
+                        quote!(::core::convert::Into::into(#default))
+                    }
+                    _ => quote!(#default),
+                };
+                quote_spanned!(p.span=> raw.get_or::<#ty>(#name, || -> #ty { #value }))
             }
             (ParamKind::Plain, None) => {
                 let ty = &p.ty;
@@ -189,13 +200,14 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
     }
 }
 
-/// Removes `#[step]` from a function and `#[arg]` from its parameters: they
-/// are not attributes rustc knows.
+/// Removes `#[step]` from a function, and `#[arg]` and `///` docs (which
+/// became `--help` text) from its parameters: rustc allows neither there.
 pub(crate) fn strip_off_attrs(f: &mut ItemFn) {
     f.attrs.retain(|a| !is_step_attr(a));
     for input in &mut f.sig.inputs {
         if let syn::FnArg::Typed(pat) = input {
-            pat.attrs.retain(|a| !is_arg_attr(a));
+            pat.attrs
+                .retain(|a| !is_arg_attr(a) && !a.path().is_ident("doc"));
         }
     }
 }

@@ -14,4 +14,5 @@ pub use crate::target::Target;
 pub use crate::template::Template;
 pub use crate::{sh, template};
 pub use minijinja::context;
+pub use off_macros::{recipe, step};
 pub use std::time::Duration;

@@ -1,0 +1,160 @@
+//! The example recipe as a user runs it: on a test host over SSH (host 6 of
+//! the testbed), with progress lines, a config file, and bad input.
+
+use std::process::{Command, Output};
+
+use off_testbed::{Inventory, TestbedConfig, exec_in_host};
+
+const HOST: usize = 6;
+
+fn recipe(args: &[&str]) -> Output {
+    let inv = Inventory::load().expect("test hosts are not up: run `cargo xtask testbed up`");
+    let host = inv.host(HOST).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+        .args(["-H", &format!("root@{}", host.address), "-i"])
+        .arg(&inv.key)
+        .arg("--ssh-config")
+        .arg(ssh_config(&inv))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// An ssh_config that verifies the test hosts' keys against the testbed's known_hosts.
+fn ssh_config(inv: &Inventory) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("off-example-ssh-config-{}", std::process::id()));
+    std::fs::write(
+        &path,
+        format!(
+            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
+            inv.known_hosts.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn on_host(cmd: &str) -> String {
+    let out = exec_in_host(&TestbedConfig::default(), HOST, cmd).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_lines_count_up_to_exactly_100_percent() {
+    let root = format!("/tmp/example-progress-{}", std::process::id());
+    let out = recipe(&["--root", &root, "--with-index", "--progress", "lines"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains('\x1b'),
+        "escape codes in redirected output"
+    );
+    let totals: Vec<f64> = stdout
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split_once("total] (")?.1;
+            rest.strip_suffix("%)")?.parse().ok()
+        })
+        .collect();
+    assert!(totals.len() >= 6, "{stdout}");
+    assert!(
+        totals.windows(2).all(|w| w[0] <= w[1]),
+        "the percentage went down: {totals:?}"
+    );
+    assert_eq!(*totals.last().unwrap(), 100.0);
+    assert!(
+        stdout.contains("[1/1 upload_template operations]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[6/6 total] (100.00%)"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l == "[2/2 append operations]"),
+        "{stdout}"
+    );
+    assert_eq!(
+        on_host(&format!("cat {root}/conf/stages")),
+        "configured\ndone\n"
+    );
+}
+
+#[test]
+fn config_file_with_a_flag_override() {
+    let root = format!("/tmp/example-config-{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("off-example-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("cfg.yaml");
+    std::fs::write(
+        &cfg,
+        format!("root: {root}\ngreeting: from-file\nlines: [one, two]\n"),
+    )
+    .unwrap();
+    let out = recipe(&["-c", cfg.to_str().unwrap(), "--greeting", "from-flag", "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let motd = on_host(&format!("cat {root}/conf/motd"));
+    assert_eq!(
+        motd,
+        format!(
+            "from-flag from root@{}\none\ntwo\n",
+            Inventory::load().unwrap().host(HOST).unwrap().address
+        )
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_key_and_runs_nothing() {
+    let root = format!("/tmp/example-bad-{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("off-example-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let unknown_key = dir.join("unknown.yaml");
+    std::fs::write(&unknown_key, format!("root: {root}\ngretting: hi\n")).unwrap();
+    let wrong_type = dir.join("wrong.json");
+    std::fs::write(
+        &wrong_type,
+        format!("{{\"root\": \"{root}\", \"with_index\": \"maybe\"}}"),
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-c", unknown_key.to_str().unwrap()],
+            "unknown key `gretting`",
+        ),
+        (
+            vec!["-c", unknown_key.to_str().unwrap()],
+            "line 2; did you mean `greeting`?",
+        ),
+        (
+            vec!["-c", wrong_type.to_str().unwrap()],
+            "invalid value `maybe` for --with-index",
+        ),
+        (
+            vec!["--root", &root, "--steps", "prepare,nope"],
+            "unknown step `nope`",
+        ),
+        (vec!["--root", &root, "--no-such-flag"], "--no-such-flag"),
+        (
+            vec!["--root", &root, "-c", "/nonexistent/cfg.yaml"],
+            "/nonexistent/cfg.yaml",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = recipe(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
+    }
+    assert_eq!(
+        on_host(&format!("test -e {root} && echo exists || echo absent")),
+        "absent\n"
+    );
+}
