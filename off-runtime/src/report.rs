@@ -67,20 +67,30 @@ impl Default for Console {
     }
 }
 
+/// The echo of an operation starting: `[root@db1] sudo: apt-get update`.
+pub fn op_started_line(event: &OpEvent<'_>) -> String {
+    format!("[{}] {}: {}", event.host, event.op, event.command)
+}
+
+/// The echo of one output line: `[root@db1] out: ...` (`err:` for stderr).
+pub fn output_echo_line(host: &str, stream: Stream, line: &str) -> String {
+    let tag = match stream {
+        Stream::Stdout => "out",
+        Stream::Stderr => "err",
+    };
+    format!("[{host}] {tag}: {line}")
+}
+
 impl RunObserver for Console {
     fn op_started(&self, event: &OpEvent<'_>) {
         if self.echo && !event.quiet {
-            self.line(&format!("[{}] {}: {}", event.host, event.op, event.command));
+            self.line(&op_started_line(event));
         }
     }
 
     fn output_line(&self, host: &str, stream: Stream, line: &str) {
         if self.echo {
-            let tag = match stream {
-                Stream::Stdout => "out",
-                Stream::Stderr => "err",
-            };
-            self.line(&format!("[{host}] {tag}: {line}"));
+            self.line(&output_echo_line(host, stream, line));
         }
     }
 

@@ -174,8 +174,12 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
         let path = scope.remote_path(&remote.path);
         let data = if remote.sudo {
             let script = format!("cat -- {}", quote(&path));
-            let (out, bytes) =
-                scope.exec_bytes(internal("get", &path, &script, RunAs::Sudo("root")))?;
+            let (out, bytes) = scope.exec_bytes(super::Command::plumbing(
+                "get",
+                &path,
+                &script,
+                RunAs::Sudo("root"),
+            ))?;
             if out.code != 0 {
                 return Err(scope.command_failed("get", &path, &out));
             }
@@ -221,7 +225,7 @@ pub fn exists(path: impl Into<RemotePath>) -> Result<bool> {
     let path = path.into();
     operation("exists", &path.path.clone(), |scope| {
         let p = scope.remote_path(&path.path);
-        let out = scope.exec(internal(
+        let out = scope.exec(super::Command::plumbing(
             "exists",
             &p,
             &format!("test -e {}", quote(&p)),
@@ -247,7 +251,12 @@ pub fn contains(path: impl Into<RemotePath>, text: impl AsRef<str>) -> Result<bo
             quote(text),
             p = quote(&p)
         );
-        let out = scope.exec(internal("contains", &p, &script, path.run_as()))?;
+        let out = scope.exec(super::Command::plumbing(
+            "contains",
+            &p,
+            &script,
+            path.run_as(),
+        ))?;
         match out.code {
             0 => Ok((true, false)),
             1 => Ok((false, false)),
@@ -284,22 +293,6 @@ pub fn append(path: impl Into<RemotePath>, line: impl AsRef<str>) -> Result<Outp
         let changed = out.stdout.trim() == "appended";
         Ok((Output { changed, ..out }, changed))
     })
-}
-
-fn internal<'a>(
-    op: &'static str,
-    display: &'a str,
-    script: &'a str,
-    run_as: RunAs<'a>,
-) -> super::Command<'a> {
-    super::Command {
-        op,
-        display,
-        script,
-        run_as,
-        echo: false,
-        in_context: false,
-    }
 }
 
 fn file_error(scope: &Scope, op: &'static str, path: &str, reason: String) -> Error {
@@ -443,7 +436,12 @@ fn install(
             u = quote(&upload),
             p = quote(&path),
         );
-        let out = scope.exec(internal(op, &path, &script, RunAs::Sudo("root")))?;
+        let out = scope.exec(super::Command::plumbing(
+            op,
+            &path,
+            &script,
+            RunAs::Sudo("root"),
+        ))?;
         if out.code != 0 {
             let _ = scope.conn.transport.remove_file(&upload);
             return Err(file_error(
@@ -470,7 +468,7 @@ fn install(
                 .map(|c| format!("chown -- {} {} && ", quote(&c), quote(&temp)))
                 .unwrap_or_default();
             let script = format!("{chown_cmd}{backup_cmd}true");
-            let out = scope.exec(internal(op, &path, &script, RunAs::Login))?;
+            let out = scope.exec(super::Command::plumbing(op, &path, &script, RunAs::Login))?;
             if out.code != 0 {
                 return Err(cleanup(out.stderr.trim().to_string()));
             }

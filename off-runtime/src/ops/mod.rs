@@ -106,6 +106,25 @@ pub(crate) struct Command<'a> {
     pub in_context: bool,
 }
 
+impl<'a> Command<'a> {
+    /// Internal plumbing: no echo, and absolute paths instead of `cd`/`shell_env`.
+    pub fn plumbing(
+        op: &'static str,
+        display: &'a str,
+        script: &'a str,
+        run_as: RunAs<'a>,
+    ) -> Self {
+        Command {
+            op,
+            display,
+            script,
+            run_as,
+            echo: false,
+            in_context: false,
+        }
+    }
+}
+
 impl Scope {
     /// Runs `cmd` and returns its output whatever its exit code; errors are
     /// the failures of running it at all (timeout, lost connection, sudo
@@ -239,14 +258,7 @@ impl Scope {
         script: &str,
         run_as: RunAs<'_>,
     ) -> Result<Output> {
-        let out = self.exec(Command {
-            op,
-            display,
-            script,
-            run_as,
-            echo: false,
-            in_context: false,
-        })?;
+        let out = self.exec(Command::plumbing(op, display, script, run_as))?;
         if out.code != 0 {
             return Err(self.command_failed(op, display, &out));
         }

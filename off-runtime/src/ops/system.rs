@@ -159,14 +159,12 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
             }
         };
         if let Some(test) = state_test {
-            let out = scope.exec(super::Command {
-                op: "service",
-                display: &display,
-                script: &test,
-                run_as: RunAs::Sudo("root"),
-                echo: false,
-                in_context: false,
-            })?;
+            let out = scope.exec(super::Command::plumbing(
+                "service",
+                &display,
+                &test,
+                RunAs::Sudo("root"),
+            ))?;
             if out.code == 0 {
                 return Ok((Output::default(), false));
             }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::report::{OpEvent, OpStatus, RunObserver};
+use crate::report::{self, OpEvent, OpStatus, RunObserver};
 use crate::transport::Stream;
 
 /// `--progress`.
@@ -256,17 +256,13 @@ impl Progress {
 impl RunObserver for Progress {
     fn op_started(&self, event: &OpEvent<'_>) {
         if self.echo && !event.quiet {
-            self.line(&format!("[{}] {}: {}", event.host, event.op, event.command));
+            self.line(&report::op_started_line(event));
         }
     }
 
     fn output_line(&self, host: &str, stream: Stream, line: &str) {
         if self.echo {
-            let tag = match stream {
-                Stream::Stdout => "out",
-                Stream::Stderr => "err",
-            };
-            self.line(&format!("[{host}] {tag}: {line}"));
+            self.line(&report::output_echo_line(host, stream, line));
         }
     }
 
