@@ -2,7 +2,9 @@
 //!
 //! - `cargo xtask ci`: everything CI checks, from a fresh Debian machine.
 //! - `cargo xtask testbed up|down|status`: the test hosts of the end-to-end tests.
+//! - `cargo xtask bench <name>`: performance targets, as ratios against a floor.
 
+mod bench;
 mod ci;
 mod testbed;
 
@@ -17,12 +19,16 @@ enum Command {
     /// Manage the isolated test hosts the end-to-end tests run against.
     #[command(subcommand)]
     Testbed(testbed::TestbedCommand),
+    /// Run a benchmark; each prints its ratio against a floor measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Command::parse() {
         Command::Ci(args) => ci::exec(args),
         Command::Testbed(cmd) => testbed::exec(cmd),
+        Command::Bench(cmd) => bench::exec(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,26 @@
+//! `cargo xtask bench <name>`: performance targets as ratios against a floor
+//! measured in the same run.
+//!
+//! These machines are shared and noisy, so no benchmark compares against an
+//! absolute time: each one measures its own baseline (a plain `ssh` loop, a
+//! plain function build, …) right before or after the thing it measures and
+//! prints the ratio next to the target.
+
+use anyhow::Result;
+
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {}
+
+pub fn exec(cmd: BenchCommand) -> Result<()> {
+    match cmd {}
+}
+
+/// Prints one result line: `name: ratio (target)`, and whether it is met.
+#[allow(dead_code)] // used by the benchmarks as they land
+pub fn report_ratio(name: &str, ours: f64, floor: f64, target: &str, met: bool) {
+    let verdict = if met { "meets" } else { "MISSES" };
+    println!(
+        "{name}: {ours:.3} s vs {floor:.3} s = {:.2}x ({verdict} target {target})",
+        ours / floor
+    );
+}
