@@ -74,7 +74,16 @@ impl OpKind {
         }
     }
 
+    /// The kind of the operation function `name`. The `*_with_input`
+    /// variants of `run`, `sudo` and `sudo_as` are the same operations with
+    /// bytes on standard input, and count as such.
     pub fn from_name(name: &str) -> Option<OpKind> {
+        let name = match name {
+            "run_with_input" => "run",
+            "sudo_with_input" => "sudo",
+            "sudo_as_with_input" => "sudo_as",
+            other => other,
+        };
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
@@ -997,6 +1006,11 @@ mod tests {
         assert_eq!(OpKind::SudoAs.name(), "sudo_as");
         assert_eq!(OpKind::UploadTemplate.to_string(), "upload_template");
         assert_eq!(OpKind::from_name("cd"), None);
+        assert_eq!(
+            OpKind::from_name("sudo_as_with_input"),
+            Some(OpKind::SudoAs)
+        );
+        assert_eq!(OpKind::from_name("put_with_input"), None);
         assert_eq!(OpKind::from_name("sh"), None);
     }
 

@@ -6,7 +6,8 @@ pub use crate::executor::{Executor, RunReport};
 pub use crate::ops::ServiceAction::{self, Disable, Enable, Reload, Restart, Start, Stop};
 pub use crate::ops::{
     RemotePath, append, cd, contains, exists, get, lcd, local, package, put, remote_path, run,
-    service, settings, shell_env, sudo, sudo_as, upload_template,
+    run_with_input, service, settings, shell_env, sudo, sudo_as, sudo_as_with_input,
+    sudo_with_input, upload_template,
 };
 pub use crate::output::Output;
 pub use crate::secret::Secret;

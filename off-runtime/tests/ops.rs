@@ -221,6 +221,26 @@ fn timeout_kills_the_remote_process_group(fx: Fixture) {
     assert_eq!(left, "", "processes of the timed-out command survived");
 }
 
+fn input_reaches_stdin_and_nothing_else(fx: Fixture) {
+    let secret = "pa'ss\"word $HOME\nsecond line";
+    let (plain, as_root, as_nobody, again) = fx.on(|| {
+        Ok((
+            run_with_input("cat", secret)?.stdout,
+            sudo_with_input("id -u; cat", secret)?.stdout,
+            sudo_as_with_input("nobody", "id -un; cat", secret)?.stdout,
+            // A second sudo right after the first: a cached credential must
+            // not leave the password line to the command.
+            sudo_with_input("cat", b"\x00bytes")?.stdout,
+        ))
+    });
+    assert_eq!(plain, secret);
+    assert_eq!(as_root, format!("0\n{secret}"));
+    assert_eq!(as_nobody, format!("nobody\n{secret}"));
+    assert_eq!(again, "\0bytes");
+    // Commands without input read an empty stdin rather than waiting.
+    assert_eq!(fx.on(|| sudo("cat")).stdout, "");
+}
+
 macro_rules! on_every_transport {
     ($($test:ident),* $(,)?) => {
         mod local {
@@ -247,4 +267,5 @@ on_every_transport!(
     exists_append_contains,
     sh_quotes_hostile_values,
     timeout_kills_the_remote_process_group,
+    input_reaches_stdin_and_nothing_else,
 );

@@ -11,14 +11,31 @@ use super::{Command, RunAs, Scope, operation};
 /// error naming host, command, exit code and the end of stderr (unless
 /// `settings(warn_only)`).
 pub fn run(command: impl AsRef<str>) -> Result<Output> {
-    user_command("run", command.as_ref(), RunAs::Login, false)
+    user_command("run", command.as_ref(), None, RunAs::Login, false)
+}
+
+/// [`run`] with `input` as the command's standard input.
+///
+/// This is how secrets reach a command: `input` never appears on a command
+/// line, in the echo, in events or in logs (`run_with_input("psql -f -",
+/// sql)` rather than `psql -c '…PASSWORD…'`). Counted as a `run` operation.
+pub fn run_with_input(command: impl AsRef<str>, input: impl AsRef<[u8]>) -> Result<Output> {
+    let input = Some(input.as_ref());
+    user_command("run", command.as_ref(), input, RunAs::Login, false)
 }
 
 /// Runs a command as root through `sudo`. The password, if the host needs
 /// one, goes to sudo's standard input, never onto a command line. On a host
 /// without sudo where the login user is root, the command runs directly.
 pub fn sudo(command: impl AsRef<str>) -> Result<Output> {
-    user_command("sudo", command.as_ref(), RunAs::Sudo("root"), false)
+    user_command("sudo", command.as_ref(), None, RunAs::Sudo("root"), false)
+}
+
+/// [`sudo`] with `input` as the command's standard input (see
+/// [`run_with_input`]). Counted as a `sudo` operation.
+pub fn sudo_with_input(command: impl AsRef<str>, input: impl AsRef<[u8]>) -> Result<Output> {
+    let input = Some(input.as_ref());
+    user_command("sudo", command.as_ref(), input, RunAs::Sudo("root"), false)
 }
 
 /// Runs a command as `user` through `sudo -u`.
@@ -26,20 +43,34 @@ pub fn sudo_as(user: impl AsRef<str>, command: impl AsRef<str>) -> Result<Output
     user_command(
         "sudo_as",
         command.as_ref(),
+        None,
         RunAs::Sudo(user.as_ref()),
         false,
     )
 }
 
+/// [`sudo_as`] with `input` as the command's standard input (see
+/// [`run_with_input`]). Counted as a `sudo_as` operation.
+pub fn sudo_as_with_input(
+    user: impl AsRef<str>,
+    command: impl AsRef<str>,
+    input: impl AsRef<[u8]>,
+) -> Result<Output> {
+    let input = Some(input.as_ref());
+    let run_as = RunAs::Sudo(user.as_ref());
+    user_command("sudo_as", command.as_ref(), input, run_as, false)
+}
+
 /// Runs a command on the control machine, in the directory of the enclosing
 /// [`lcd`](super::lcd).
 pub fn local(command: impl AsRef<str>) -> Result<Output> {
-    user_command("local", command.as_ref(), RunAs::Login, true)
+    user_command("local", command.as_ref(), None, RunAs::Login, true)
 }
 
 fn user_command(
     op: &'static str,
     command: &str,
+    input: Option<&[u8]>,
     run_as: RunAs<'_>,
     on_control_machine: bool,
 ) -> Result<Output> {
@@ -63,6 +94,7 @@ fn user_command(
             op,
             display: command,
             script: command,
+            input,
             run_as,
             echo: true,
             in_context: true,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-pub use command::{local, run, sudo, sudo_as};
+pub use command::{local, run, run_with_input, sudo, sudo_as, sudo_as_with_input, sudo_with_input};
 pub use files::{
     RemotePath, Source, append, contains, exists, get, put, remote_path, upload_template,
 };
@@ -99,6 +99,8 @@ pub(crate) struct Command<'a> {
     /// description of internal plumbing.
     pub display: &'a str,
     pub script: &'a str,
+    /// The command's standard input; `None` is empty. Never shown anywhere.
+    pub input: Option<&'a [u8]>,
     pub run_as: RunAs<'a>,
     /// Echo the command's output lines.
     pub echo: bool,
@@ -118,6 +120,7 @@ impl<'a> Command<'a> {
             op,
             display,
             script,
+            input: None,
             run_as,
             echo: false,
             in_context: false,
@@ -161,14 +164,26 @@ impl Scope {
             // the whole group, so nothing the command started survives.
             line = format!("timeout -k 5 {:.3} {line}", t.as_secs_f64());
         }
-        let mut stdin = None;
+        let mut stdin = cmd.input.map(<[u8]>::to_vec);
         if let RunAs::Sudo(user) = cmd.run_as {
             line = if facts.has_sudo {
                 let password = self.shared.sudo_password.as_ref();
-                stdin = password.map(|p| format!("{}\n", p.expose()).into_bytes());
-                // -S reads the password from stdin (never argv); without a
-                // password, -n fails at once instead of waiting for a prompt.
-                let mode = if password.is_some() { "-S -p ''" } else { "-n" };
+                if let Some(p) = password {
+                    // sudo reads the password line byte by byte, so the
+                    // command's own input follows it on the same stream.
+                    let mut bytes = format!("{}\n", p.expose()).into_bytes();
+                    bytes.extend(stdin.take().unwrap_or_default());
+                    stdin = Some(bytes);
+                }
+                // -S reads the password from stdin (never argv); -k ignores
+                // cached credentials, so sudo always consumes that line and
+                // never hands it to the command. Without a password, -n fails
+                // at once instead of waiting for a prompt.
+                let mode = if password.is_some() {
+                    "-k -S -p ''"
+                } else {
+                    "-n"
+                };
                 format!("sudo {mode} -H -u {} -- {line}", quote(user))
             } else if facts.uid == 0 && user == "root" {
                 line
