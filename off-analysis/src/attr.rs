@@ -20,6 +20,7 @@ mod kw {
     syn::custom_keyword!(default);
     syn::custom_keyword!(env);
     syn::custom_keyword!(exit_code);
+    syn::custom_keyword!(expected);
     syn::custom_keyword!(hide);
     syn::custom_keyword!(name);
     syn::custom_keyword!(os);
@@ -80,6 +81,10 @@ pub struct VersionCheck {
     /// Regex whose first capture group is the version; `None` lets the check
     /// engine pick its default.
     pub regex: Option<String>,
+    /// `expected = ">=15, <16"` or `"{version}"`: an exact version or a
+    /// constraint; `{param}` placeholders take the kwargs' values at check
+    /// time. `None` only reports the version found.
+    pub expected: Option<String>,
     pub span: Span,
 }
 
@@ -269,6 +274,7 @@ fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionCheck> {
     let cx = Ctxt::new();
     let mut cmd = None;
     let mut regex = None;
+    let mut expected = None;
     parse_entries(input, &cx, |input| {
         if input.peek(kw::cmd) {
             let key: kw::cmd = input.parse()?;
@@ -278,8 +284,12 @@ fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionCheck> {
             let key: kw::regex = input.parse()?;
             let value: LitStr = parse_value(input)?;
             set_once(&mut regex, value.value(), key.span, "regex", VERSION)
+        } else if input.peek(kw::expected) {
+            let key: kw::expected = input.parse()?;
+            let value: LitStr = parse_value(input)?;
+            set_once(&mut expected, value.value(), key.span, "expected", VERSION)
         } else {
-            Err(unknown_key(input, VERSION, &["cmd", "regex"]))
+            Err(unknown_key(input, VERSION, &["cmd", "regex", "expected"]))
         }
     });
     if cmd.is_none() {
@@ -289,6 +299,7 @@ fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionCheck> {
     Ok(VersionCheck {
         cmd: cmd.unwrap_or_default(),
         regex,
+        expected,
         span,
     })
 }
@@ -731,7 +742,11 @@ mod tests {
         let attr: RecipeAttr = syn::parse2(quote!(
             name = "pg",
             check(
-                version(cmd = "psql --version", regex = r"(\d+(\.\d+)?)"),
+                version(
+                    cmd = "psql --version",
+                    regex = r"(\d+(\.\d+)?)",
+                    expected = "{version}"
+                ),
                 alive(
                     shell = "/bin/bash",
                     cmd = "pg_isready",
@@ -754,6 +769,7 @@ mod tests {
         let version = check.version.unwrap();
         assert_eq!(version.cmd, "psql --version");
         assert_eq!(version.regex.as_deref(), Some(r"(\d+(\.\d+)?)"));
+        assert_eq!(version.expected.as_deref(), Some("{version}"));
         assert_eq!(check.alive.len(), 2);
         assert_eq!(check.alive[0].shell, "/bin/bash");
         assert_eq!(check.alive[0].cmd, "pg_isready");
