@@ -8,7 +8,7 @@ use syn::visit_mut::VisitMut;
 use syn::{Expr, ExprCall, Item, ItemFn, LitStr};
 
 use crate::ast::{ParamKind, Recipe, RecipeKind};
-use crate::attr::{is_arg_attr, is_step_attr};
+use crate::attr::{CheckAttr, is_arg_attr, is_step_attr};
 
 /// The expansion of a valid recipe.
 pub(crate) fn expand(recipe: &Recipe) -> TokenStream {
@@ -161,6 +161,7 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         quote!(#i => #call_path(#(#args),*),)
     });
 
+    let checks = check_annotations(&recipe.check);
     let spec_ident = format_ident!("__OFF_RECIPE");
     quote! {
         #[doc(hidden)]
@@ -169,6 +170,7 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
             about: #about,
             params: &[#(#param_specs),*],
             steps: &[#(#step_specs),*],
+            checks: #checks,
         };
 
         #[doc(hidden)]
@@ -234,6 +236,55 @@ impl VisitMut for EmbedTemplates {
             let embedded: Expr =
                 syn::parse_quote_spanned!(path.span()=> ::off_runtime::template!(#path));
             call.args[0] = embedded;
+        }
+    }
+}
+
+/// `#[recipe(check(...))]` as the runtime's `CheckAnnotations` constant.
+fn check_annotations(check: &CheckAttr) -> TokenStream {
+    let private = quote!(::off_runtime::__private);
+    let some_str = |s: &Option<String>| match s {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    };
+    let version = match &check.version {
+        Some(v) => {
+            let cmd = &v.cmd;
+            let (regex, expected) = (some_str(&v.regex), some_str(&v.expected));
+            quote!(::core::option::Option::Some(#private::VersionAnnotation {
+                cmd: #cmd, regex: #regex, expected: #expected,
+            }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let alive = check.alive.iter().map(|a| {
+        let (shell, cmd, exit_code) = (&a.shell, &a.cmd, a.exit_code);
+        let timeout_ms = match a.timeout {
+            Some(t) => {
+                let ms = t.as_millis() as u64;
+                quote!(::core::option::Option::Some(#ms))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(#private::AliveAnnotation {
+            shell: #shell, cmd: #cmd, exit_code: #exit_code, timeout_ms: #timeout_ms,
+        })
+    });
+    let os = &check.os;
+    let services = check.services.iter().map(|s| {
+        let (name, state) = (&s.name, s.state.name());
+        quote!((#name, #state))
+    });
+    let ports = &check.ports;
+    let packages = &check.packages;
+    quote! {
+        #private::CheckAnnotations {
+            version: #version,
+            alive: &[#(#alive),*],
+            os: &[#(#os),*],
+            services: &[#(#services),*],
+            ports: &[#(#ports),*],
+            packages: &[#(#packages),*],
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use crate::connection::Connection;
+use crate::dry_run::DryRun;
 use crate::report::{Console, RunObserver};
 use crate::secret::Secret;
 
@@ -71,6 +72,8 @@ pub struct RunShared {
     pub observer: Arc<dyn RunObserver>,
     /// Set when `--fail-fast` stops the run: operations not yet started fail.
     pub cancelled: AtomicBool,
+    /// Set in a dry run: commands are not run and effects are recorded.
+    pub dry_run: Option<Arc<DryRun>>,
 }
 
 impl Default for RunShared {
@@ -79,6 +82,7 @@ impl Default for RunShared {
             sudo_password: None,
             observer: Arc::new(Console::default()),
             cancelled: AtomicBool::new(false),
+            dry_run: None,
         }
     }
 }

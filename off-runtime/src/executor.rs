@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::connection::Connection;
 use crate::context::{HostContext, OpCounters, RunShared, with_host};
+use crate::dry_run::DryRun;
 use crate::error::{Error, Result, exit_code};
 use crate::report::{Console, RunObserver};
 use crate::secret::Secret;
@@ -31,6 +32,7 @@ pub struct Executor {
     ssh: SshOptions,
     sudo_password: Option<Secret>,
     observer: Arc<dyn RunObserver>,
+    dry_run: Option<Arc<DryRun>>,
 }
 
 impl Executor {
@@ -48,6 +50,7 @@ impl Executor {
             ssh: SshOptions::default(),
             sudo_password: None,
             observer: Arc::new(Console::default()),
+            dry_run: None,
         }
     }
 
@@ -78,6 +81,13 @@ impl Executor {
         self
     }
 
+    /// Run without reaching any host, recording effects into `dry_run`
+    /// (see [`crate::dry_run`]).
+    pub fn dry_run(mut self, dry_run: Arc<DryRun>) -> Self {
+        self.dry_run = Some(dry_run);
+        self
+    }
+
     /// Runs `task` once per target and waits for all of them.
     pub fn run<F>(&self, task: F) -> RunReport
     where
@@ -87,6 +97,7 @@ impl Executor {
             sudo_password: self.sudo_password.clone(),
             observer: self.observer.clone(),
             cancelled: Default::default(),
+            dry_run: self.dry_run.clone(),
         });
         let next = AtomicUsize::new(0);
         let reports: Mutex<Vec<Option<HostReport>>> =
@@ -137,9 +148,13 @@ impl Executor {
             let host = target.to_string();
             return finish(host.clone(), Err(Error::Cancelled { host }));
         }
-        let conn = match Connection::open(target, &self.ssh) {
-            Ok(conn) => conn,
-            Err(e) => return finish(target.to_string(), Err(e)),
+        let conn = if shared.dry_run.is_some() {
+            crate::dry_run::assumed_connection(target)
+        } else {
+            match Connection::open(target, &self.ssh) {
+                Ok(conn) => conn,
+                Err(e) => return finish(target.to_string(), Err(e)),
+            }
         };
         let label = conn.label.clone();
         let context = HostContext::new(conn, shared.clone(), counters.clone());

@@ -18,6 +18,7 @@
 
 pub mod connection;
 mod context;
+pub mod dry_run;
 pub mod error;
 pub mod executor;
 pub mod ops;
@@ -46,7 +47,8 @@ pub use template::{Template, check_syntax, render_str};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::recipe::{
-        ArgErrors, ParamKind, ParamSpec, RawArgs, RecipeSpec, StepSpec, recipe_main,
+        AliveAnnotation, ArgErrors, CheckAnnotations, ParamKind, ParamSpec, RawArgs, RecipeSpec,
+        StepSpec, VersionAnnotation, recipe_main,
     };
     pub use crate::shell::quote_display;
     pub use ::clap;

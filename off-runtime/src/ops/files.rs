@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::dry_run::WrittenFile;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::shell::quote;
@@ -171,6 +172,9 @@ pub fn upload_template(
 pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Output> {
     let remote = remote.into();
     operation("get", &remote.path.clone(), |scope| {
+        if scope.shared.dry_run.is_some() {
+            return Ok((Output::default(), false));
+        }
         let path = scope.remote_path(&remote.path);
         let data = if remote.sudo {
             let script = format!("cat -- {}", quote(&path));
@@ -359,6 +363,16 @@ fn install(
 ) -> Result<(Output, bool)> {
     let started = std::time::Instant::now();
     let path = scope.remote_path(&dest.path);
+    if let Some(dry_run) = &scope.shared.dry_run {
+        let file = WrittenFile {
+            mode: dest.mode,
+            owner: dest.owner.clone(),
+            group: dest.group.clone(),
+            ..WrittenFile::new(path, data)
+        };
+        dry_run.file(&scope.conn.target, file);
+        return Ok((Output::default(), true));
+    }
     let run_as = dest.run_as();
     let before = remote_state(scope, op, &path, run_as)?;
     let sha256 = hex(&Sha256::digest(data));

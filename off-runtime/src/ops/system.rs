@@ -35,6 +35,9 @@ where
                 "the host has neither apt-get nor dnf".into(),
             )
         })?;
+        if let Some(dry_run) = &scope.shared.dry_run {
+            dry_run.packages(&scope.conn.target, &names);
+        }
         let query = |name: &str| match manager {
             PackageManager::Apt => format!(
                 "dpkg-query -W -f='${{Status}}' {} 2>/dev/null | grep -q 'ok installed'",
@@ -117,6 +120,9 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
                 "service",
                 format!("`{name}` is not a valid service name"),
             ));
+        }
+        if let Some(dry_run) = &scope.shared.dry_run {
+            dry_run.service(&scope.conn.target, name, action);
         }
         let facts = &scope.conn.facts;
         let n = quote(name);

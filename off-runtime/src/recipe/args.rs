@@ -245,6 +245,21 @@ impl RawArgs {
         }
     }
 
+    /// A scalar kwarg's value as text, as given (flag, environment, file),
+    /// else its default when that is a literal: what a `{name}` placeholder
+    /// in a check annotation stands for. `None` for lists and maps, and for
+    /// defaults that are expressions.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.find(name) {
+            Some(Found::Flag(values)) => values.last().cloned(),
+            Some(Found::Env(_, value)) => Some(value.to_string()),
+            Some(Found::File(_, Value::String(s))) => Some(s.clone()),
+            Some(Found::File(_, v @ (Value::Number(_) | Value::Bool(_)))) => Some(v.to_string()),
+            Some(Found::File(..)) => None,
+            None => literal_text(self.spec.param(name)?.default?),
+        }
+    }
+
     /// A required value.
     pub fn get<T>(&self, name: &str) -> Result<T, ArgError>
     where
@@ -471,6 +486,17 @@ pub(crate) fn parse_inventory(
     Ok(hosts)
 }
 
+/// The value of a literal default's source text: `"localhost"` →
+/// `localhost`, `15` → `15`; `None` for any other expression.
+fn literal_text(source: &str) -> Option<String> {
+    let source = source.trim();
+    if let Some(inner) = source.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        return (!inner.contains(['\\', '"'])).then(|| inner.to_string());
+    }
+    let is_literal = source.parse::<f64>().is_ok() || matches!(source, "true" | "false");
+    is_literal.then(|| source.to_string())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -511,6 +537,7 @@ pub(crate) mod tests {
                 plan: &[("sudo", 1), ("put", 1)],
             },
         ],
+        checks: super::super::CheckAnnotations::NONE,
     };
 
     fn raw(
@@ -653,5 +680,23 @@ pub(crate) mod tests {
         assert!(e.0[0].0.contains("unknown config format `.ini`"));
         let e = raw(&[], &[], Some(("c.yaml", "- 1\n- 2\n"))).unwrap_err();
         assert!(e.0[0].0.contains("expected a map"));
+    }
+
+    #[test]
+    fn text_of_a_kwarg_for_placeholders() {
+        let r = raw(
+            &[("version", &["16"])],
+            &[("OFF_LISTEN_ADDRESSES", "*")],
+            Some(("c.yaml", "ssl: true\npeers: [a]\n")),
+        )
+        .unwrap();
+        assert_eq!(r.text("version").as_deref(), Some("16"));
+        assert_eq!(r.text("listen_addresses").as_deref(), Some("*"));
+        assert_eq!(r.text("ssl").as_deref(), Some("true"));
+        assert_eq!(r.text("peers"), None);
+        assert_eq!(r.text("standby"), None);
+        assert_eq!(literal_text("\"localhost\"").as_deref(), Some("localhost"));
+        assert_eq!(literal_text("15").as_deref(), Some("15"));
+        assert_eq!(literal_text("vec![1]"), None);
     }
 }

@@ -25,12 +25,13 @@ pub(crate) struct Options {
     pub quiet: bool,
     pub verbose: u8,
     pub dry_run: bool,
+    pub resume: bool,
     /// Kwarg name → the values given on the command line (empty for a set bool flag).
     pub flags: Vec<(String, Vec<String>)>,
 }
 
 /// Flags reserved for later features: accepted by the parser, refused at run time.
-const RESERVED: &[&str] = &["check", "serve", "resume", "metrics"];
+const RESERVED: &[&str] = &["check", "serve", "metrics"];
 
 /// clap (without its `string` feature) wants `&'static str` names; the
 /// command is built once per process, so leaking a few short strings is fine.
@@ -180,7 +181,12 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         .arg(flag(
             "dry_run",
             "dry-run",
-            "Print the steps and planned operations; run nothing",
+            "Print every operation with its rendered command; run nothing",
+        ))
+        .arg(flag(
+            "resume",
+            "resume",
+            "Start each host at the first step it did not complete in the last run",
         ))
         .arg(flag(
             "sudo_password_stdin",
@@ -268,6 +274,7 @@ pub(crate) fn parse_argv(
         quiet: m.get_flag("quiet"),
         verbose: m.get_count("verbose"),
         dry_run: m.get_flag("dry_run"),
+        resume: m.get_flag("resume"),
         flags,
     })
 }
@@ -353,7 +360,8 @@ mod tests {
     fn usage_errors_exit_2() {
         assert_eq!(parse(&["--nope"]).unwrap_err().exit_code(), 2);
         assert_eq!(parse(&["--progress", "fancy"]).unwrap_err().exit_code(), 2);
-        assert_eq!(parse(&["--resume"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["--check"]).unwrap_err().exit_code(), 2);
+        assert!(parse(&["--resume"]).unwrap().resume);
         let help = command(&SPEC).render_long_help().to_string();
         assert!(
             help.contains("install    Install. [2 run, 3 sudo]"),

@@ -10,6 +10,7 @@
 mod args;
 mod cli;
 mod progress;
+mod resume;
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -19,8 +20,10 @@ use std::sync::Arc;
 pub use args::{ArgError, ArgErrors, RawArgs};
 pub use progress::ProgressMode;
 
+use crate::dry_run::DryRun;
 use crate::error::exit_code;
 use crate::executor::Executor;
+use crate::report::{Console, RunObserver};
 use crate::secret::Secret;
 use crate::target::Target;
 use crate::transport::SshOptions;
@@ -37,6 +40,52 @@ pub struct RecipeSpec {
     pub params: &'static [ParamSpec],
     /// The steps, in the order they run.
     pub steps: &'static [StepSpec],
+    /// `#[recipe(check(...))]`.
+    pub checks: CheckAnnotations,
+}
+
+/// What `#[recipe(check(...))]` adds to the spec `--check` derives from the
+/// recipe's effects. Strings may hold `{param}` placeholders, replaced by the
+/// kwargs' values at check time.
+#[derive(Debug)]
+pub struct CheckAnnotations {
+    pub version: Option<VersionAnnotation>,
+    pub alive: &'static [AliveAnnotation],
+    /// `Debian 12`, `Ubuntu 22.04`, ...
+    pub os: &'static [&'static str],
+    /// (service, state: running | stopped | enabled | disabled)
+    pub services: &'static [(&'static str, &'static str)],
+    pub ports: &'static [u16],
+    pub packages: &'static [&'static str],
+}
+
+impl CheckAnnotations {
+    /// No annotations.
+    pub const NONE: CheckAnnotations = CheckAnnotations {
+        version: None,
+        alive: &[],
+        os: &[],
+        services: &[],
+        ports: &[],
+        packages: &[],
+    };
+}
+
+/// `version(cmd = ..., regex = ..., expected = ...)`.
+#[derive(Debug)]
+pub struct VersionAnnotation {
+    pub cmd: &'static str,
+    pub regex: Option<&'static str>,
+    pub expected: Option<&'static str>,
+}
+
+/// `alive(shell = ..., cmd = ..., exit_code = ..., timeout = ...)`.
+#[derive(Debug)]
+pub struct AliveAnnotation {
+    pub shell: &'static str,
+    pub cmd: &'static str,
+    pub exit_code: u8,
+    pub timeout_ms: Option<u64>,
 }
 
 /// One kwarg of a recipe.
@@ -132,8 +181,7 @@ pub fn recipe_main<K: Send + Sync>(
         }
     };
     if prepared.options.dry_run {
-        print!("{}", dry_run_text(spec, &prepared));
-        return ExitCode::from(exit_code::OK);
+        return dry_run(spec, prepared, run_step);
     }
     let sudo_password = match sudo_password(&prepared.options) {
         Ok(password) => password,
@@ -154,7 +202,9 @@ struct Prepared<K> {
     kwargs: Option<K>,
     /// Per-host kwargs from `--inventory`.
     per_host: HashMap<Target, K>,
-    events: Option<Box<dyn std::io::Write + Send>>,
+    events: Option<Box<dyn std::io::Write + Send + Sync>>,
+    /// Completed steps per host; `None` in a dry run, which completes nothing.
+    record: Option<resume::StepRecord>,
 }
 
 fn prepare<K>(
@@ -225,9 +275,11 @@ fn prepare<K>(
     }
     let events = match options.events.as_deref() {
         None => None,
-        Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send>),
+        Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send + Sync>),
         Some(path) if errors.is_empty() => match std::fs::File::create(path) {
-            Ok(f) => Some(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write + Send>),
+            Ok(f) => {
+                Some(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write + Send + Sync>)
+            }
             Err(e) => {
                 errors.push(format!("cannot create --events {path}: {e}"));
                 None
@@ -236,7 +288,9 @@ fn prepare<K>(
         Some(_) => None,
     };
     errors.finish()?;
+    let record = (!options.dry_run).then(|| resume::StepRecord::for_recipe(spec.name, env));
     Ok(Prepared {
+        record,
         options,
         targets,
         selected: selected.unwrap_or_default(),
@@ -257,34 +311,107 @@ fn sudo_password(options: &cli::Options) -> std::io::Result<Option<Secret>> {
     Ok(std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new))
 }
 
-fn dry_run_text<K>(spec: &RecipeSpec, prepared: &Prepared<K>) -> String {
-    let mut text = format!("{} --dry-run: nothing is run.\n", spec.name);
-    let targets = if prepared.targets.is_empty() {
-        "local".to_string()
-    } else {
-        let names: Vec<String> = prepared.targets.iter().map(Target::to_string).collect();
-        names.join(", ")
-    };
-    text.push_str(&format!("targets: {targets}\n"));
-    for &i in &prepared.selected {
-        let step = &spec.steps[i];
-        text.push_str(&format!(
-            "step `{}`: {}\n  planned: {}\n",
-            step.name,
-            step.docs,
-            cli::plan_text(step.plan)
-        ));
-    }
+/// `--dry-run`: runs the steps against no host (see [`crate::dry_run`]),
+/// printing each operation with its rendered command.
+fn dry_run<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    mut prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+) -> ExitCode {
+    println!(
+        "{} --dry-run: nothing runs on any host; every command is assumed to succeed with empty output.",
+        spec.name
+    );
+    // A dry run runs no operation worth an event.
+    prepared.events = None;
+    let console = Arc::new(Console::new(true));
+    // One host at a time, so each host's operations print together.
+    let executor = Executor::new(prepared.targets.clone())
+        .parallel(1)
+        .observer(console.clone())
+        .dry_run(DryRun::new());
+    let report = executor.run(|| {
+        run_steps(spec, &prepared, run_step, &|host, step| {
+            console.message(&format!("[{host}] step `{step}`"));
+        })
+    });
     let total: u64 = spec.plan(&prepared.selected).iter().map(|(_, n)| n).sum();
-    text.push_str(&format!(
-        "{total} operations planned (an estimate: loops count once, both arms of a branch count; outputs are assumed empty)\n"
+    println!(
+        "{total} operations planned per host (an estimate: loops count once, both arms of a branch count)"
+    );
+    for host in report.hosts.iter().filter(|h| h.result.is_err()) {
+        if let Err(e) = &host.result {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Runs the selected steps on the current host — with `--resume`, from the
+/// first one not completed there in the last run — recording each completed
+/// step. `on_step(host, step)` is called as each step starts.
+fn run_steps<K>(
+    spec: &'static RecipeSpec,
+    prepared: &Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    on_step: &dyn Fn(&str, &'static str),
+) -> crate::Result<()> {
+    let host = crate::current_host();
+    let target = crate::context::current(|c| c.conn.target.clone());
+    let Some(kwargs) = prepared.per_host.get(&target).or(prepared.kwargs.as_ref()) else {
+        return Err(crate::Error::msg(format!(
+            "[{host}] no kwargs for this host"
+        )));
+    };
+    let record = prepared.record.as_ref();
+    let record_failed = |e: std::io::Error| {
+        crate::Error::msg(format!(
+            "[{host}] cannot record completed steps in {}: {e}",
+            record
+                .map(|r| r.path(&target).display().to_string())
+                .unwrap_or_default()
+        ))
+    };
+    let mut steps = prepared.selected.clone();
+    if let Some(record) = record {
+        if prepared.options.resume {
+            let completed = record.completed(&target).map_err(record_failed)?;
+            let names: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
+            steps = resume::resume_from(&steps, &names, &completed);
+            let skipped: Vec<&str> = prepared.selected[..prepared.selected.len() - steps.len()]
+                .iter()
+                .map(|&i| names[i])
+                .collect();
+            if !skipped.is_empty() {
+                on_step_note(&host, &skipped);
+            }
+        } else {
+            record.reset(&target).map_err(record_failed)?;
+        }
+    }
+    for i in steps {
+        let step = spec.steps[i].name;
+        on_step(&host, step);
+        run_step(kwargs, i)?;
+        if let Some(record) = record {
+            record.complete(&target, step).map_err(record_failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Tells which steps `--resume` skips on `host`.
+fn on_step_note(host: &str, skipped: &[&str]) {
+    let shared = crate::context::current(|c| c.shared.clone());
+    shared.observer.message(&format!(
+        "[{host}] --resume: skipping {}, completed in the last run",
+        skipped.join(", ")
     ));
-    text
 }
 
 fn run<K: Send + Sync>(
     spec: &'static RecipeSpec,
-    prepared: Prepared<K>,
+    mut prepared: Prepared<K>,
     run_step: fn(&K, usize) -> crate::Result<()>,
     sudo_password: Option<Secret>,
 ) -> ExitCode {
@@ -306,7 +433,10 @@ fn run<K: Send + Sync>(
         several,
         out,
         events_on_stdout,
-        prepared.events,
+        prepared
+            .events
+            .take()
+            .map(|e| e as Box<dyn std::io::Write + Send>),
     ));
     if options.verbose > 0 {
         let names: Vec<&str> = prepared
@@ -332,26 +462,18 @@ fn run<K: Send + Sync>(
         .sudo_password(sudo_password)
         .observer(progress.clone());
     let report = executor.run(|| {
+        let result = run_steps(spec, &prepared, run_step, &|host, step| {
+            progress.set_step(host, step);
+        });
         let host = crate::current_host();
-        let target = crate::context::current(|c| c.conn.target.clone());
-        let kwargs = match prepared.per_host.get(&target).or(prepared.kwargs.as_ref()) {
-            Some(k) => k,
-            None => {
-                return Err(crate::Error::msg(format!(
-                    "[{host}] no kwargs for this host"
-                )));
-            }
-        };
-        for &i in &prepared.selected {
-            let step = spec.steps[i].name;
-            progress.set_step(&host, step);
-            if let Err(e) = run_step(kwargs, i) {
+        match &result {
+            Ok(()) => progress.host_done(&host),
+            Err(_) => {
+                let step = progress.step(&host);
                 progress.line(&format!("[{host}] step `{step}` failed"));
-                return Err(e);
             }
         }
-        progress.host_done(&host);
-        Ok(())
+        result
     });
     progress.finish();
     if !(options.quiet && mode == ProgressMode::None) {
@@ -414,15 +536,13 @@ mod tests {
     }
 
     #[test]
-    fn dry_run_lists_steps_and_plan() {
+    fn dry_run_selects_steps_and_records_nothing() {
         let env = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
         let o = options(&["--dry-run", "--steps", "configure"]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
         assert_eq!(prepared.kwargs.as_ref().unwrap().version, 3);
-        let text = dry_run_text(&SPEC, &prepared);
-        assert!(text.contains("step `configure`: Configure.\n  planned: 1 sudo, 1 put\n"));
-        assert!(!text.contains("install"));
-        assert!(text.contains("outputs are assumed empty"));
+        assert_eq!(prepared.selected, [1]);
+        assert!(prepared.record.is_none());
     }
 
     #[test]

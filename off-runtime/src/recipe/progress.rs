@@ -185,6 +185,11 @@ impl Progress {
         f(state)
     }
 
+    /// The step `host` runs (`""` before its first).
+    pub(crate) fn step(&self, host: &str) -> &'static str {
+        self.with_host(host, |s| s.step)
+    }
+
     /// The step `host` runs from now on (for events).
     pub(crate) fn set_step(&self, host: &str, step: &'static str) {
         self.with_host(host, |s| s.step = step);
@@ -231,8 +236,12 @@ impl Progress {
     /// `host` succeeded: its progress ends at exactly 100%.
     pub(crate) fn host_done(&self, host: &str) {
         self.with_host(host, |state| {
+            let before = state.counts.total();
             state.counts.complete();
-            self.show(host, state, None);
+            // The last operation usually printed 100% already.
+            if state.counts.total() != before || before.1 == 0 {
+                self.show(host, state, None);
+            }
             if let Some(bar) = &state.bar {
                 bar.finish();
             }

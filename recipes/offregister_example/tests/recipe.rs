@@ -1,5 +1,6 @@
 //! The example recipe as a user runs it: on a test host over SSH (host 6 of
-//! the testbed), with progress lines, a config file, and bad input.
+//! the testbed), with progress lines, a config file, bad input, `--dry-run`
+//! and `--resume`.
 
 use std::process::{Command, Output};
 
@@ -8,9 +9,15 @@ use off_testbed::{Inventory, TestbedConfig, exec_in_host};
 const HOST: usize = 6;
 
 fn recipe(args: &[&str]) -> Output {
+    recipe_with_state(args, &std::env::temp_dir().join("off-example-state"))
+}
+
+/// [`recipe`], keeping the completed-steps records of `--resume` in `state`.
+fn recipe_with_state(args: &[&str], state: &std::path::Path) -> Output {
     let inv = Inventory::load().expect("test hosts are not up: run `cargo xtask testbed up`");
     let host = inv.host(HOST).unwrap();
     Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+        .env("OFF_STATE_DIR", state)
         .args(["-H", &format!("root@{}", host.address), "-i"])
         .arg(&inv.key)
         .arg("--ssh-config")
@@ -157,4 +164,85 @@ fn bad_input_exits_2_naming_the_key_and_runs_nothing() {
         on_host(&format!("test -e {root} && echo exists || echo absent")),
         "absent\n"
     );
+}
+
+#[test]
+fn dry_run_prints_every_operation_and_touches_nothing() {
+    let root = format!("/tmp/example-dry-{}", std::process::id());
+    let out = recipe(&["--root", &root, "--with-index", "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("assumed to succeed with empty output"),
+        "{stdout}"
+    );
+    let address = Inventory::load()
+        .unwrap()
+        .host(HOST)
+        .unwrap()
+        .address
+        .clone();
+    for expected in [
+        format!("[root@{address}] step `prepare`"),
+        format!("run: mkdir -p {root}/conf"),
+        format!("run: mkdir -p {root}/www"),
+        format!("upload_template: {root}/conf/motd"),
+        format!("append: {root}/conf/stages"),
+        format!("put: {root}/www/index.html"),
+    ] {
+        assert!(
+            stdout.contains(&expected),
+            "{expected:?} missing in:\n{stdout}"
+        );
+    }
+    assert_eq!(
+        on_host(&format!("test -e {root} && echo exists || echo absent")),
+        "absent\n"
+    );
+}
+
+#[test]
+fn resume_after_a_failed_step_skips_the_completed_ones() {
+    let root = format!("/tmp/example-resume-{}", std::process::id());
+    let state = std::env::temp_dir().join(format!("off-example-resume-{}", std::process::id()));
+    // A directory where the message of the day goes makes `configure` fail.
+    on_host(&format!("mkdir -p {root}/conf/motd/blocker"));
+    let out = recipe_with_state(&["--root", &root], &state);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("step `configure` failed"), "{stdout}");
+
+    // Repair the cause; remove what `prepare` made, to see it is not redone.
+    on_host(&format!("rm -rf {root}/conf/motd {root}/www"));
+    let out = recipe_with_state(&["--root", &root, "--resume"], &state);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("--resume: skipping prepare, completed in the last run"),
+        "{stdout}"
+    );
+    assert_eq!(
+        on_host(&format!(
+            "test -e {root}/www && echo www; test -f {root}/conf/motd && echo motd"
+        )),
+        "motd\n"
+    );
+
+    // Everything completed: a second resume has nothing left to do, and a
+    // run without --resume starts from the first step again.
+    let out = recipe_with_state(&["--root", &root, "--resume"], &state);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("skipping prepare, configure"), "{stdout}");
+    let out = recipe_with_state(&["--root", &root], &state);
+    assert!(out.status.success());
+    assert_eq!(on_host(&format!("test -d {root}/www && echo www")), "www\n");
 }

@@ -1,0 +1,198 @@
+//! Dry runs: a task executed against no host at all.
+//!
+//! In a dry run every command "succeeds" with empty output and no file is
+//! written or read, so a recipe runs through all its operations without
+//! touching anything. What the recipe would leave on each host — files with
+//! their exact content, services and their last action, packages — is
+//! recorded: `--dry-run` prints the operations, and `--check` derives the
+//! spec it verifies from the recording.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::connection::{Connection, HostFacts, PackageManager};
+use crate::ops::ServiceAction;
+use crate::target::Target;
+use crate::transport::{ExecOutput, ExecRequest, Transport, TransportError};
+
+/// The effects recorded during a dry run, per target.
+#[derive(Debug, Default)]
+pub struct DryRun {
+    effects: Mutex<HashMap<Target, HostEffects>>,
+}
+
+/// What a task would leave on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostEffects {
+    /// Files written by `put` and `upload_template`, in first-write order;
+    /// a later write to the same path replaces the earlier one.
+    pub files: Vec<WrittenFile>,
+    /// Services and the last action applied to each, in first-use order.
+    pub services: Vec<(String, ServiceAction)>,
+    /// Packages installed, deduplicated, in order.
+    pub packages: Vec<String>,
+}
+
+/// A file as the task would write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub path: String,
+    /// Hex sha256 of the content.
+    pub sha256: String,
+    pub size: u64,
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+impl WrittenFile {
+    pub fn new(path: impl Into<String>, content: &[u8]) -> Self {
+        WrittenFile {
+            path: path.into(),
+            sha256: Sha256::digest(content)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            size: content.len() as u64,
+            mode: None,
+            owner: None,
+            group: None,
+        }
+    }
+}
+
+impl DryRun {
+    pub fn new() -> Arc<DryRun> {
+        Arc::new(DryRun::default())
+    }
+
+    /// The effects recorded for `target` (empty when it ran no operation).
+    pub fn effects(&self, target: &Target) -> HostEffects {
+        self.lock().get(target).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn file(&self, target: &Target, file: WrittenFile) {
+        let mut all = self.lock();
+        let files = &mut all.entry(target.clone()).or_default().files;
+        match files.iter_mut().find(|f| f.path == file.path) {
+            Some(old) => *old = file,
+            None => files.push(file),
+        }
+    }
+
+    pub(crate) fn service(&self, target: &Target, name: &str, action: ServiceAction) {
+        let mut all = self.lock();
+        let services = &mut all.entry(target.clone()).or_default().services;
+        match services.iter_mut().find(|(n, _)| n == name) {
+            Some((_, old)) => *old = action,
+            None => services.push((name.to_string(), action)),
+        }
+    }
+
+    pub(crate) fn packages(&self, target: &Target, names: &[String]) {
+        let mut all = self.lock();
+        let packages = &mut all.entry(target.clone()).or_default().packages;
+        for name in names {
+            if !packages.contains(name) {
+                packages.push(name.clone());
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, HostEffects>> {
+        self.effects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A connection to `target` that never reaches it: the facts are assumed
+/// (apt, init scripts, sudo available) and the transport refuses every
+/// request, so an operation that forgot the dry-run short cut fails loudly
+/// instead of touching a host.
+pub(crate) fn assumed_connection(target: &Target) -> Arc<Connection> {
+    let user = match target {
+        Target::Ssh(t) => t.user.clone().unwrap_or_else(|| "root".to_string()),
+        Target::Local => std::env::var("USER").unwrap_or_else(|_| "root".to_string()),
+    };
+    let facts = HostFacts {
+        uid: if user == "root" { 0 } else { 1000 },
+        user: user.clone(),
+        has_sudo: true,
+        has_timeout: true,
+        systemd: false,
+        has_service: true,
+        package_manager: Some(PackageManager::Apt),
+    };
+    let label = match target {
+        Target::Local => "local".to_string(),
+        Target::Ssh(t) if t.user.is_some() => t.to_string(),
+        Target::Ssh(t) => format!("{user}@{t}"),
+    };
+    Arc::new(Connection {
+        target: target.clone(),
+        label,
+        facts,
+        transport: Box::new(Nowhere),
+    })
+}
+
+/// The transport of a dry run.
+struct Nowhere;
+
+impl Nowhere {
+    fn refuse<T>(&self) -> Result<T, TransportError> {
+        Err(TransportError::Io(
+            "a dry run does not reach the host".to_string(),
+        ))
+    }
+}
+
+impl Transport for Nowhere {
+    fn exec(&self, _: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
+        self.refuse()
+    }
+    fn read_file(&self, _: &str) -> Result<Vec<u8>, TransportError> {
+        self.refuse()
+    }
+    fn write_file(&self, _: &str, _: &[u8], _: u32) -> Result<(), TransportError> {
+        self.refuse()
+    }
+    fn rename(&self, _: &str, _: &str) -> Result<(), TransportError> {
+        self.refuse()
+    }
+    fn remove_file(&self, _: &str) -> Result<(), TransportError> {
+        self.refuse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_writes_and_actions_replace_earlier_ones() {
+        let dry = DryRun::new();
+        let t = Target::Local;
+        dry.file(&t, WrittenFile::new("/a", b"one"));
+        dry.file(&t, WrittenFile::new("/b", b""));
+        dry.file(&t, WrittenFile::new("/a", b"two"));
+        dry.service(&t, "pg", ServiceAction::Start);
+        dry.service(&t, "pg", ServiceAction::Restart);
+        dry.packages(&t, &["a".into(), "b".into()]);
+        dry.packages(&t, &["a".into()]);
+        let e = dry.effects(&t);
+        assert_eq!(e.files.len(), 2);
+        assert_eq!(e.files[0], WrittenFile::new("/a", b"two"));
+        assert_eq!(
+            e.files[1].sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(e.services, vec![("pg".to_string(), ServiceAction::Restart)]);
+        assert_eq!(e.packages, vec!["a", "b"]);
+        assert_eq!(
+            dry.effects(&"x".parse::<Target>().unwrap()),
+            HostEffects::default()
+        );
+    }
+}
