@@ -1,6 +1,5 @@
 //! `cargo xtask ci`: the whole check, as CI runs it.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -22,7 +21,7 @@ pub struct CiArgs {
 }
 
 pub fn exec(args: CiArgs) -> Result<()> {
-    let root = workspace_root();
+    let root = crate::workspace_root();
     if !args.no_install {
         let mut packages: Vec<&str> = off_testbed::required_debian_packages().to_vec();
         packages.extend_from_slice(TEST_PACKAGES);
@@ -30,11 +29,11 @@ pub fn exec(args: CiArgs) -> Result<()> {
     }
     step(
         "format",
-        cargo(&root).args(["fmt", "--all", "--", "--check"]),
+        crate::cargo(&root).args(["fmt", "--all", "--", "--check"]),
     )?;
     step(
         "clippy",
-        cargo(&root).args([
+        crate::cargo(&root).args([
             "clippy",
             "--workspace",
             "--all-targets",
@@ -49,12 +48,12 @@ pub fn exec(args: CiArgs) -> Result<()> {
     if nextest {
         step(
             "build tests",
-            cargo(&root).args(["nextest", "run", "--workspace", "--no-run"]),
+            crate::cargo(&root).args(["nextest", "run", "--workspace", "--no-run"]),
         )?;
     } else {
         step(
             "build tests",
-            cargo(&root).args(["test", "--workspace", "--no-run"]),
+            crate::cargo(&root).args(["test", "--workspace", "--no-run"]),
         )?;
     }
 
@@ -64,12 +63,12 @@ pub fn exec(args: CiArgs) -> Result<()> {
     let tests = if nextest {
         step(
             "tests",
-            cargo(&root).args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+            crate::cargo(&root).args(["nextest", "run", "--workspace", "--no-fail-fast"]),
         )
     } else {
         step(
             "tests",
-            cargo(&root).args(["test", "--workspace", "--no-fail-fast"]),
+            crate::cargo(&root).args(["test", "--workspace", "--no-fail-fast"]),
         )
     };
     if !args.keep_testbed {
@@ -77,19 +76,6 @@ pub fn exec(args: CiArgs) -> Result<()> {
         off_testbed::down(&config).context("tearing down the test hosts")?;
     }
     tests
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
-
-fn cargo(root: &Path) -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root);
-    cmd
 }
 
 fn has_nextest() -> bool {

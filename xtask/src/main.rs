@@ -24,6 +24,22 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// The checkout's root directory.
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// `cargo`, as the one running xtask, in `dir`.
+fn cargo(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(dir);
+    cmd
+}
+
 fn main() -> std::process::ExitCode {
     let result = match Command::parse() {
         Command::Ci(args) => ci::exec(args),

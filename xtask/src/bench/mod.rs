@@ -6,17 +6,23 @@
 //! plain function build, …) right before or after the thing it measures and
 //! prints the ratio next to the target.
 
+mod compile;
+
 use anyhow::Result;
 
 #[derive(clap::Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Incremental rebuild after editing a step: #[recipe] vs plain functions.
+    Compile(compile::CompileArgs),
+}
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
-    match cmd {}
+    match cmd {
+        BenchCommand::Compile(args) => compile::exec(args),
+    }
 }
 
 /// Prints one result line: `name: ratio (target)`, and whether it is met.
-#[allow(dead_code)] // used by the benchmarks as they land
 pub fn report_ratio(name: &str, ours: f64, floor: f64, target: &str, met: bool) {
     let verdict = if met { "meets" } else { "MISSES" };
     println!(
