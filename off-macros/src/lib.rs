@@ -21,7 +21,12 @@ pub fn sh(input: TokenStream) -> TokenStream {
 /// the module gains `pub fn main() -> ExitCode`. See the off documentation.
 #[proc_macro_attribute]
 pub fn recipe(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    // Template paths are relative to the crate's Cargo.toml. The macro's UI
+    // tests compile in a crate trybuild generates elsewhere, so they point
+    // the macro back at their own crate; nothing else sets this variable.
+    let manifest_dir = std::env::var_os("OFF_UI_TESTS_MANIFEST_DIR")
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
+        .unwrap_or_default();
     off_analysis::expand_recipe(
         attr.into(),
         item.into(),

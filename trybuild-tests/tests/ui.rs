@@ -3,6 +3,10 @@
 
 #[test]
 fn ui() {
+    // Template paths in the cases are relative to this crate (see the
+    // `#[recipe]` entry point in off-macros).
+    // SAFETY: set before trybuild starts any thread or child process.
+    unsafe { std::env::set_var("OFF_UI_TESTS_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR")) };
     let t = trybuild::TestCases::new();
     t.pass("tests/ui/pass/*.rs");
     t.compile_fail("tests/ui/params/*.rs");
