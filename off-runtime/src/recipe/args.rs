@@ -395,9 +395,23 @@ fn check_keys(
     })
 }
 
-/// The 1-based line where `key` is written as a key (`key:`, `"key" =`, …).
+/// The 1-based line where `key` is written as a key (`key:`, `"key" =`, …),
+/// at the start of a line or, as in compact JSON, anywhere as `"key":`.
 fn find_line(text: &str, key: &str) -> Option<usize> {
     let variants = [key.to_string(), key.replace('_', "-")];
+    find_line_start(text, &variants).or_else(|| {
+        text.lines()
+            .position(|line| {
+                variants.iter().any(|k| {
+                    line.match_indices(&format!("\"{k}\""))
+                        .any(|(i, m)| line[i + m.len()..].trim_start().starts_with(':'))
+                })
+            })
+            .map(|i| i + 1)
+    })
+}
+
+fn find_line_start(text: &str, variants: &[String]) -> Option<usize> {
     text.lines()
         .position(|line| {
             let t = line.trim_start().trim_start_matches("- ");
@@ -698,5 +712,13 @@ pub(crate) mod tests {
         assert_eq!(literal_text("\"localhost\"").as_deref(), Some("localhost"));
         assert_eq!(literal_text("15").as_deref(), Some("15"));
         assert_eq!(literal_text("vec![1]"), None);
+    }
+
+    #[test]
+    fn finds_keys_in_compact_json() {
+        let json = "{\n  \"a\": 1, \"with_index\": \"maybe\"}";
+        assert_eq!(find_line(json, "with_index"), Some(2));
+        assert_eq!(find_line("{\"x\": \"with_index\"}", "with_index"), None);
+        assert_eq!(find_line("with-index: true", "with_index"), Some(1));
     }
 }

@@ -142,6 +142,10 @@ fn bad_input_exits_2_naming_the_key_and_runs_nothing() {
             "invalid value `maybe` for --with-index",
         ),
         (
+            vec!["-c", wrong_type.to_str().unwrap()],
+            "wrong.json line 1)",
+        ),
+        (
             vec!["--root", &root, "--steps", "prepare,nope"],
             "unknown step `nope`",
         ),
