@@ -853,7 +853,7 @@ fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
 
 /// A string literal or a `format!` with named placeholders only (see
 /// [`FileEffect`]), through `&`, parentheses and `.to_string()`-like calls.
-fn string_template(expr: &Expr) -> Option<(String, Span)> {
+pub(crate) fn string_template(expr: &Expr) -> Option<(String, Span)> {
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
@@ -900,7 +900,7 @@ fn is_format_macro(path: &syn::Path) -> bool {
 }
 
 /// `format!("/etc/{version}/x")` or `format!("/etc/{v}/x", v = version)`.
-fn format_template(mac: &Macro) -> Option<(String, Span)> {
+pub(crate) fn format_template(mac: &Macro) -> Option<(String, Span)> {
     let args = mac
         .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
         .ok()?;
