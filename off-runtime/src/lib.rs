@@ -20,6 +20,7 @@ pub mod connection;
 mod context;
 pub mod error;
 pub mod executor;
+pub mod manifest;
 pub mod ops;
 mod output;
 pub mod prelude;
