@@ -11,6 +11,7 @@ use std::path::Path;
 
 use off_analysis::{FileState, HostState, ParamKind, Recipe, ServiceState};
 use quote::ToTokens;
+use sha2::{Digest, Sha256};
 use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
 /// The lines between the marker lines, each ending with `\n`.
@@ -147,6 +148,11 @@ fn render_file(out: &mut String, file: &FileState) {
     if file.exists() == Some(false) {
         line(out, 2, "exists", "false");
     }
+    if let Some(content) = &file.content {
+        let digest = Sha256::digest(content);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        line(out, 2, "sha256", &string(&hex));
+    }
     if let Some(mode) = file.mode {
         line(out, 2, "mode", &string(&format!("{mode:04o}")));
     }
@@ -242,6 +248,61 @@ mod tests {
         assert_eq!(string("two\nlines"), "\"two\\nlines\"");
         assert_eq!(string(""), "\"\"");
         assert_eq!(string("Vec<String>"), "\"Vec<String>\"");
+    }
+
+    #[test]
+    fn check_section_of_a_recipe() {
+        let recipe = off_analysis::parse_recipe(
+            quote::quote!(check(
+                os = ["Debian 12"],
+                port = 8080,
+                package = "curl",
+                service(name = "cron", state = "enabled"),
+                alive(cmd = "curl -fs localhost:8080"),
+            )),
+            quote::quote! {
+                mod web {
+                    #[step]
+                    fn install(version: u32) -> Result<()> {
+                        package([format!("web-{version}"), "curl".to_owned()])?;
+                        put(b"[Unit]\n", remote_path("/etc/systemd/system/web.service").mode(0o644).owner("root"))?;
+                        sudo("rm -f /etc/web/old.conf")?;
+                        service("web", Enable)?;
+                        service("web", Restart)?;
+                        service("cron", Start)?;
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .unwrap();
+        let text = render(&recipe, Path::new("src/main.rs"));
+        let check = &text[text.find("check:\n").unwrap()..];
+        assert_eq!(
+            check,
+            "check:
+  os: [Debian 12]
+  config:
+  - path: /etc/systemd/system/web.service  # written by put
+    sha256: ae6c63cff33bcfa3b6a2d6d0c9dd19521dedaa351146b1a642d2bfc9cf5a1e1f
+    mode: \"0644\"
+    owner: root
+    init: true
+  - path: /etc/web/old.conf  # removed by a command
+    exists: false
+  service:
+  - web: running
+  - cron: enabled
+  package:
+  - \"web-{version}\"
+  - curl
+  port: [8080]
+  alive_script:
+  - shell: /bin/sh
+    cmd: \"curl -fs localhost:8080\"
+    exit_code: 0
+"
+        );
     }
 
     #[test]

@@ -788,7 +788,7 @@ fn is_template_macro(path: &syn::Path) -> bool {
 /// The destination of `put`/`upload_template`/`append`: a string template
 /// (see [`string_template`]) or `remote_path(<string template>)` followed by
 /// `.mode(..)`, `.owner(..)`, `.group(..)`, `.sudo()` calls.
-fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
+pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
     if let Some((path_template, span)) = string_template(dest) {
         return Some(FileEffect {
             op,

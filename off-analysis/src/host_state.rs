@@ -19,6 +19,10 @@
 //!   Only plain absolute paths or paths starting with a placeholder count;
 //!   globs, quotes and variables of the shell are skipped.
 //!
+//! - the content of a `put` whose source is a string or byte-string literal:
+//!   when that is the only way the recipe writes the file, its content is
+//!   known ([`FileState::content`]).
+//!
 //! The walk that finds these calls matches callee paths by name (`service`,
 //! `self::service`, `off_runtime::{ops,prelude}::service`); a service call is
 //! only taken when `count.rs` recognised the same name as an operation.
@@ -30,7 +34,7 @@ use syn::{Expr, ExprCall, Macro, Token};
 
 use crate::ast::{Recipe, push_unique};
 use crate::attr::ServiceState;
-use crate::count::{OpKind, format_template, string_template};
+use crate::count::{OpKind, file_effect, format_template, string_template};
 
 /// Files, services and packages with the state the recipe leaves them in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +58,9 @@ pub struct FileState {
     pub mode: Option<u32>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// The file's bytes when every write is a `put` of the same literal and
+    /// nothing removes it.
+    pub content: Option<Vec<u8>>,
 }
 
 impl FileState {
@@ -112,6 +119,7 @@ impl HostState {
                     mode: effect.mode,
                     owner: effect.owner.clone(),
                     group: effect.group.clone(),
+                    content: None,
                 }),
             }
         }
@@ -125,8 +133,12 @@ impl HostState {
                     mode: None,
                     owner: None,
                     group: None,
+                    content: None,
                 }),
             }
+        }
+        for file in &mut files {
+            file.content = known_content(file, &calls.puts);
         }
 
         let services = recipe
@@ -151,6 +163,21 @@ impl HostState {
             packages: recipe.effects.packages.clone(),
         }
     }
+}
+
+/// The content of `file` when it is written only by `put`s of one literal.
+fn known_content(file: &FileState, puts: &[(String, Option<Vec<u8>>)]) -> Option<Vec<u8>> {
+    if file.removed || file.written_by != [OpKind::Put] {
+        return None;
+    }
+    let mut contents = puts
+        .iter()
+        .filter(|(path, _)| *path == file.path_template)
+        .map(|(_, content)| content.as_ref());
+    let first = contents.next()??;
+    contents
+        .all(|content| content == Some(first))
+        .then(|| first.clone())
 }
 
 /// The state a sequence of actions (in source order) leaves a service in.
@@ -187,6 +214,8 @@ struct CallFinder {
     /// `(service name template, state of the action)`.
     service_actions: Vec<(String, Option<ServiceState>)>,
     removed: Vec<String>,
+    /// `(destination template, literal content)` of each `put`.
+    puts: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl<'ast> Visit<'ast> for CallFinder {
@@ -198,6 +227,12 @@ impl<'ast> Visit<'ast> for CallFinder {
                     if let Some((name, _)) = arg(0).and_then(string_template) {
                         let state = arg(1).and_then(action_state);
                         self.service_actions.push((name, state));
+                    }
+                }
+                OpKind::Put => {
+                    if let Some(effect) = arg(1).and_then(|dest| file_effect(op, dest)) {
+                        let content = arg(0).and_then(literal_bytes);
+                        self.puts.push((effect.path_template, content));
                     }
                 }
                 OpKind::Run | OpKind::Sudo | OpKind::SudoAs => {
@@ -245,6 +280,20 @@ fn op_name(func: &Expr) -> Option<OpKind> {
     match prefix.as_slice() {
         [] | ["self"] if plain => OpKind::from_name(last),
         ["off_runtime"] | ["off_runtime", "ops" | "prelude"] => OpKind::from_name(last),
+        _ => None,
+    }
+}
+
+/// The bytes of `"text"`, `b"bytes"` (or a reference to one).
+fn literal_bytes(expr: &Expr) -> Option<Vec<u8>> {
+    match expr {
+        Expr::Lit(syn::ExprLit { lit, .. }) => match lit {
+            syn::Lit::Str(text) => Some(text.value().into_bytes()),
+            syn::Lit::ByteStr(bytes) => Some(bytes.value()),
+            _ => None,
+        },
+        Expr::Reference(inner) => literal_bytes(&inner.expr),
+        Expr::Paren(inner) => literal_bytes(&inner.expr),
         _ => None,
     }
 }
@@ -393,6 +442,45 @@ mod tests {
         assert_eq!(state.files[0].mode, Some(0o644));
         assert_eq!(state.files[0].owner.as_deref(), Some("root"));
         assert!(!state.files[1].is_init_file());
+        assert_eq!(state.files[0].content.as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn literal_put_content_is_known() {
+        let state = state_of(quote! {
+            fn r(body: String, flag: bool) -> Result<()> {
+                put(b"one\n", "/etc/one")?;
+                put("two", remote_path("/etc/two").mode(0o600))?;
+                put(b"same", "/etc/same")?;
+                put(&b"same"[..], "/etc/same")?;
+                put(b"a", "/etc/differs")?;
+                put(b"b", "/etc/differs")?;
+                put(body, "/etc/variable")?;
+                put(b"x", "/etc/appended")?;
+                append("/etc/appended", "y")?;
+                put(b"x", "/etc/removed")?;
+                if flag { run("rm /etc/removed")?; }
+                Ok(())
+            }
+        });
+        let contents: Vec<(&str, Option<&[u8]>)> = state
+            .files
+            .iter()
+            .map(|f| (f.path_template.as_str(), f.content.as_deref()))
+            .collect();
+        assert_eq!(
+            contents,
+            [
+                ("/etc/one", Some(&b"one\n"[..])),
+                ("/etc/two", Some(&b"two"[..])),
+                // `&b"same"[..]` is not a literal the analysis reads.
+                ("/etc/same", None),
+                ("/etc/differs", None),
+                ("/etc/variable", None),
+                ("/etc/appended", None),
+                ("/etc/removed", None),
+            ]
+        );
     }
 
     #[test]
