@@ -176,17 +176,14 @@ impl Manifest {
     /// overrides over the generated block.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
         let block = BlockLocation::find(text, origin)?;
-        let cx = Cx {
+        let mut cx = Cx {
             origin,
             warnings: Vec::new(),
         };
-        let root: Node = if text.trim().is_empty() {
-            Node::new(1, Tree::Map(Vec::new()))
-        } else {
-            serde_saphyr::from_str::<Option<Node>>(text)
-                .map_err(|e| cx.yaml_error(&e))?
-                .unwrap_or_else(|| Node::new(1, Tree::Map(Vec::new())))
-        };
+        // An empty document (only the markers and comments) is an empty map.
+        let root = serde_saphyr::from_str::<Option<Node>>(text)
+            .map_err(|e| cx.yaml_error(&e))?
+            .unwrap_or_else(|| Node::new(1, Tree::Map(Vec::new())));
         let Tree::Map(entries) = root.tree else {
             return Err(cx.error(
                 root.line,
@@ -250,7 +247,6 @@ impl Manifest {
                     .collect(),
             ),
         );
-        let mut cx = cx;
         if let Some(overrides) = overrides {
             match overrides.tree {
                 Tree::Scalar(Value::Null) => {}
@@ -1082,6 +1078,14 @@ overrides:
             "/x/{b}/{ c }/}"
         );
         assert_eq!(resolve("{missing}", &lookup).unwrap_err(), "missing");
+    }
+
+    #[test]
+    fn an_empty_block_is_an_empty_manifest() {
+        let m = Manifest::parse(&manifest("", "# nothing else\n"), "off.yaml").unwrap();
+        assert!(m.kwargs().is_empty());
+        assert_eq!(m.recipe_name(), None);
+        assert_eq!(m.check_spec_value(&HashMap::new()).unwrap(), json!({}));
     }
 
     #[test]
