@@ -62,14 +62,37 @@ fn render_check(out: &mut String, recipe: &Recipe) {
     let state = HostState::of(recipe);
     let annotations = &recipe.check;
     let mut body = String::new();
+    // A placeholder naming a local variable (`for dir in ..`) has no value
+    // when the spec is checked: such items are left out, and said so.
+    let kwargs: Vec<String> = recipe.kwargs().into_iter().map(|k| k.param.name).collect();
+    let mut unlisted: Vec<String> = Vec::new();
+    let mut listable = |what: &str, templates: &[&str]| {
+        let unknown = templates
+            .iter()
+            .find_map(|template| unknown_placeholder(template, &kwargs));
+        if let Some(name) = &unknown {
+            unlisted.push(format!("{what} {} ({{{name}}})", string(templates[0])));
+        }
+        unknown.is_none()
+    };
 
     if !annotations.os.is_empty() {
         let os: Vec<String> = annotations.os.iter().map(|o| string(o)).collect();
         line(&mut body, 1, "os", &flow(&os));
     }
-    if !state.files.is_empty() {
+    let files: Vec<&FileState> = state
+        .files
+        .iter()
+        .filter(|file| {
+            let mut templates = vec![file.path_template.as_str()];
+            templates.extend(file.owner.as_deref());
+            templates.extend(file.group.as_deref());
+            listable("config", &templates)
+        })
+        .collect();
+    if !files.is_empty() {
         body.push_str("  config:\n");
-        for file in &state.files {
+        for file in files {
             render_file(&mut body, file);
         }
     }
@@ -87,6 +110,7 @@ fn render_check(out: &mut String, recipe: &Recipe) {
             None => services.push((check.name.clone(), check.state)),
         }
     }
+    services.retain(|(name, _)| listable("service", &[name]));
     if !services.is_empty() {
         body.push_str("  service:\n");
         for (name, service_state) in services {
@@ -104,6 +128,7 @@ fn render_check(out: &mut String, recipe: &Recipe) {
             packages.push(package.clone());
         }
     }
+    packages.retain(|package| listable("package", &[package]));
     if !packages.is_empty() {
         body.push_str("  package:\n");
         for package in packages {
@@ -123,12 +148,27 @@ fn render_check(out: &mut String, recipe: &Recipe) {
         }
     }
 
-    if body.is_empty() {
+    if !unlisted.is_empty() {
+        body.push_str(
+            "  # Not listed: a placeholder is not a keyword argument (add them in overrides):\n",
+        );
+        for item in &unlisted {
+            let _ = writeln!(body, "  # - {item}");
+        }
+    }
+
+    if body.trim_start().starts_with('#') || body.is_empty() {
         out.push_str("check: {}\n");
     } else {
         out.push_str("check:\n");
-        out.push_str(&body);
     }
+    out.push_str(&body);
+}
+
+/// The first `{name}` in `template` that is not one of `kwargs`.
+fn unknown_placeholder(template: &str, kwargs: &[String]) -> Option<String> {
+    let known = |name: &str| kwargs.iter().any(|k| k == name).then(String::new);
+    off_runtime::manifest::resolve(template, &known).err()
 }
 
 fn render_file(out: &mut String, file: &FileState) {
@@ -151,7 +191,8 @@ fn render_file(out: &mut String, file: &FileState) {
     if let Some(content) = &file.content {
         let digest = Sha256::digest(content);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        line(out, 2, "sha256", &string(&hex));
+        // Always quoted: a digest of digits only would otherwise read as a number.
+        line(out, 2, "sha256", &format!("\"{hex}\""));
     }
     if let Some(mode) = file.mode {
         line(out, 2, "mode", &string(&format!("{mode:04o}")));
@@ -284,7 +325,7 @@ mod tests {
   os: [Debian 12]
   config:
   - path: /etc/systemd/system/web.service  # written by put
-    sha256: ae6c63cff33bcfa3b6a2d6d0c9dd19521dedaa351146b1a642d2bfc9cf5a1e1f
+    sha256: \"ae6c63cff33bcfa3b6a2d6d0c9dd19521dedaa351146b1a642d2bfc9cf5a1e1f\"
     mode: \"0644\"
     owner: root
     init: true
@@ -301,6 +342,37 @@ mod tests {
   - shell: /bin/sh
     cmd: \"curl -fs localhost:8080\"
     exit_code: 0
+"
+        );
+    }
+
+    #[test]
+    fn items_with_local_placeholders_are_left_out() {
+        let recipe = off_analysis::parse_recipe(
+            quote::quote!(),
+            quote::quote! {
+                fn web(root: String) -> Result<()> {
+                    for site in ["a", "b"] {
+                        put(b"x", format!("{root}/{site}/index.html"))?;
+                        service(format!("web@{site}"), Start)?;
+                    }
+                    put(b"x", format!("{root}/index.html"))?;
+                    Ok(())
+                }
+            },
+        )
+        .unwrap();
+        let text = render(&recipe, Path::new("src/main.rs"));
+        let check = &text[text.find("check:\n").unwrap()..];
+        assert_eq!(
+            check,
+            "check:
+  config:
+  - path: \"{root}/index.html\"  # written by put
+    sha256: \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"
+  # Not listed: a placeholder is not a keyword argument (add them in overrides):
+  # - config \"{root}/{site}/index.html\" ({site})
+  # - service \"web@{site}\" ({site})
 "
         );
     }
