@@ -167,9 +167,8 @@ impl Manifest {
     /// True when `text` looks like a manifest (has the generated block's
     /// start marker or a top-level `recipe:` key) rather than a plain check spec.
     pub fn is_manifest(text: &str) -> bool {
-        text.lines().any(|line| {
-            line.trim_end() == BLOCK_START || line.starts_with("recipe:") && !line.starts_with(' ')
-        })
+        text.lines()
+            .any(|line| line.trim_end() == BLOCK_START || line.starts_with("recipe:"))
     }
 
     /// Parses `text` (read from `origin`, used in messages) and merges the
@@ -191,38 +190,10 @@ impl Manifest {
             ));
         };
 
-        let mut generated: Vec<(Key, Node)> = Vec::new();
-        let mut overrides: Option<Node> = None;
-        for (key, value) in entries {
-            if GENERATED_KEYS.contains(&key.name.as_str()) {
-                if !block.contains_line(key.line) {
-                    return Err(cx.error(
-                        key.line,
-                        format!(
-                            "`{}` belongs inside the generated block; put changes under `overrides:`",
-                            key.name
-                        ),
-                    ));
-                }
-                generated.push((key, value));
-            } else if key.name == OVERRIDES_KEY {
-                if block.contains_line(key.line) {
-                    return Err(cx.error(
-                        key.line,
-                        "`overrides` belongs outside the generated block (it would be lost on regeneration)",
-                    ));
-                }
-                overrides = Some(value);
-            } else {
-                return Err(cx.error(
-                    key.line,
-                    format!(
-                        "unknown top-level key `{}`; expected recipe, kwargs, check (generated) or overrides",
-                        key.name
-                    ),
-                ));
-            }
-        }
+        let TopLevel {
+            generated,
+            overrides,
+        } = split_top_level(entries, &block, &cx)?;
 
         let section = |name: &str, empty: Tree| {
             generated
@@ -248,30 +219,7 @@ impl Manifest {
             ),
         );
         if let Some(overrides) = overrides {
-            match overrides.tree {
-                Tree::Scalar(Value::Null) => {}
-                Tree::Map(ref entries) => {
-                    if let Some((key, _)) = entries
-                        .iter()
-                        .find(|(key, _)| !GENERATED_KEYS.contains(&key.name.as_str()))
-                    {
-                        return Err(cx.error(
-                            key.line,
-                            format!(
-                                "unknown key `overrides.{}`; expected recipe, kwargs or check",
-                                key.name
-                            ),
-                        ));
-                    }
-                    merge(&mut merged, overrides, &mut Vec::new(), &mut cx)?;
-                }
-                _ => {
-                    return Err(cx.error(
-                        overrides.line,
-                        "`overrides` must be a map with recipe, kwargs or check keys",
-                    ));
-                }
-            }
+            apply_overrides(&mut merged, overrides, &mut cx)?;
         }
 
         let Tree::Map(sections) = merged.tree else {
@@ -348,6 +296,83 @@ impl Manifest {
         let mut spec = self.check.clone();
         resolve_spec(&mut spec, &lookup, &self.origin)?;
         Ok(spec.to_value())
+    }
+}
+
+/// The top-level entries: the generated sections (which must lie inside the
+/// block) and `overrides` (which must lie outside it).
+fn split_top_level(
+    entries: Vec<(Key, Node)>,
+    block: &BlockLocation,
+    cx: &Cx,
+) -> Result<TopLevel, ManifestError> {
+    let mut generated: Vec<(Key, Node)> = Vec::new();
+    let mut overrides: Option<Node> = None;
+    for (key, value) in entries {
+        if GENERATED_KEYS.contains(&key.name.as_str()) {
+            if !block.contains_line(key.line) {
+                return Err(cx.error(
+                    key.line,
+                    format!(
+                        "`{}` belongs inside the generated block; put changes under `overrides:`",
+                        key.name
+                    ),
+                ));
+            }
+            generated.push((key, value));
+        } else if key.name == OVERRIDES_KEY {
+            if block.contains_line(key.line) {
+                return Err(cx.error(
+                    key.line,
+                    "`overrides` belongs outside the generated block (it would be lost on regeneration)",
+                ));
+            }
+            overrides = Some(value);
+        } else {
+            return Err(cx.error(
+                key.line,
+                format!(
+                    "unknown top-level key `{}`; expected recipe, kwargs, check (generated) or overrides",
+                    key.name
+                ),
+            ));
+        }
+    }
+    Ok(TopLevel {
+        generated,
+        overrides,
+    })
+}
+
+/// The top-level sections of the file.
+struct TopLevel {
+    generated: Vec<(Key, Node)>,
+    overrides: Option<Node>,
+}
+
+/// Merges the `overrides` section over the generated sections.
+fn apply_overrides(merged: &mut Node, overrides: Node, cx: &mut Cx) -> Result<(), ManifestError> {
+    match overrides.tree {
+        Tree::Scalar(Value::Null) => Ok(()),
+        Tree::Map(ref entries) => {
+            if let Some((key, _)) = entries
+                .iter()
+                .find(|(key, _)| !GENERATED_KEYS.contains(&key.name.as_str()))
+            {
+                return Err(cx.error(
+                    key.line,
+                    format!(
+                        "unknown key `overrides.{}`; expected recipe, kwargs or check",
+                        key.name
+                    ),
+                ));
+            }
+            merge(merged, overrides, &mut Vec::new(), cx)
+        }
+        _ => Err(cx.error(
+            overrides.line,
+            "`overrides` must be a map with recipe, kwargs or check keys",
+        )),
     }
 }
 
