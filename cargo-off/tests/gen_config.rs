@@ -363,3 +363,37 @@ fn usage_errors_exit_2() {
     let output = cargo_off(&["gen-config", "--bogus"]);
     assert_eq!(code(&output), 2);
 }
+
+#[test]
+fn the_generated_manifest_loads_and_resolves() {
+    use off_runtime::manifest::Manifest;
+    use std::collections::HashMap;
+
+    let path = workspace().join("recipes/offregister_example/off.yaml");
+    let text = read(&path);
+    assert!(Manifest::is_manifest(&text));
+    let manifest = Manifest::parse(&text, "off.yaml").unwrap();
+    assert_eq!(manifest.recipe_name(), Some("offregister_example"));
+    let kwargs: Vec<&str> = manifest.kwargs().iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(kwargs, ["root", "greeting", "with_index", "lines"]);
+
+    let paths = |values: &HashMap<String, String>| -> Vec<String> {
+        let spec = manifest.check_spec_value(values).unwrap();
+        spec["config"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        paths(&HashMap::new()),
+        [
+            "/srv/example/conf/motd",
+            "/srv/example/www/index.html",
+            "/srv/example/conf/stages"
+        ]
+    );
+    let values = HashMap::from([("root".to_owned(), "/opt/web".to_owned())]);
+    assert_eq!(paths(&values)[0], "/opt/web/conf/motd");
+}
