@@ -1,10 +1,20 @@
 //! `cargo off`: tooling for off recipe crates, working from their source
 //! (the same analysis the `#[recipe]` macro does; nothing is built).
+//!
+//! Exit codes: 0 success, 1 `gen-config --check` found `off.yaml` stale or
+//! missing, 2 usage or input error (bad manifest path, no recipe, malformed
+//! `off.yaml`).
 
-use std::path::PathBuf;
+mod block;
+mod gen_config;
+mod recipe_crate;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use crate::recipe_crate::RecipeCrate;
 
 #[derive(Parser)]
 #[command(name = "cargo", bin_name = "cargo")]
@@ -22,77 +32,77 @@ enum OffCommand {
         #[arg(long, default_value = "Cargo.toml")]
         manifest_path: PathBuf,
     },
+    /// Write off.yaml beside Cargo.toml: the recipe's keyword arguments and
+    /// the check spec derived from its source (only the generated block is
+    /// rewritten; `overrides:` and everything else outside it are kept).
+    GenConfig {
+        /// Path to the recipe crate's Cargo.toml.
+        #[arg(long, default_value = "Cargo.toml")]
+        manifest_path: PathBuf,
+        /// Write nothing; exit 1 when off.yaml is missing or its generated
+        /// block differs from what would be generated now (for CI).
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// Why a command did not succeed, with its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// `off.yaml` is stale or missing (`--check`): exit 1.
+    Stale(String),
+    /// Bad input (flags, paths, sources, a malformed `off.yaml`): exit 2.
+    Usage(String),
 }
 
 fn main() -> ExitCode {
-    let Cargo::Off(command) = Cargo::parse();
+    let command = match Cargo::try_parse() {
+        Ok(Cargo::Off(command)) => command,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
     let result = match command {
         OffCommand::Plan { manifest_path } => plan(&manifest_path),
+        OffCommand::GenConfig {
+            manifest_path,
+            check,
+        } => gen_config::run(&manifest_path, check).map(|message| println!("{message}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failure::Stale(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
     }
 }
 
-fn plan(manifest: &std::path::Path) -> Result<(), String> {
-    let dir = manifest
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                std::path::Path::new(".")
-            } else {
-                p
-            }
-        })
-        .ok_or_else(|| format!("{}: not a path to a Cargo.toml", manifest.display()))?;
-    if !manifest.is_file() {
-        return Err(format!("{}: no such manifest", manifest.display()));
-    }
-    let mut found = 0;
-    for source in rust_files(&dir.join("src")) {
-        let text =
-            std::fs::read_to_string(&source).map_err(|e| format!("{}: {e}", source.display()))?;
-        let recipes = off_analysis::parse_recipe_file(&text)
-            .map_err(|e| format!("{}: {e}", source.display()))?;
-        for recipe in recipes {
-            found += 1;
-            println!("recipe {} ({})", recipe.name, source.display());
-            for step in &recipe.steps {
-                println!("  step {}: {}", step.name, step.plan);
-            }
-            for kwarg in recipe.kwargs() {
-                let p = &kwarg.param;
-                let ty = quote::ToTokens::to_token_stream(&p.ty)
-                    .to_string()
-                    .replace(' ', "");
-                println!("  --{} <{ty}>  {}", p.name.replace('_', "-"), p.docs);
-            }
-            println!("  total: {}", recipe.plan);
+fn plan(manifest: &Path) -> Result<(), Failure> {
+    let krate = RecipeCrate::load(manifest)?;
+    for (recipe, source) in &krate.recipes {
+        println!(
+            "recipe {} ({})",
+            recipe.name,
+            krate.dir.join(source).display()
+        );
+        for step in &recipe.steps {
+            println!("  step {}: {}", step.name, step.plan);
         }
-    }
-    if found == 0 {
-        return Err(format!("no #[recipe] in {}", dir.join("src").display()));
+        for kwarg in recipe.kwargs() {
+            let p = &kwarg.param;
+            let ty = quote::ToTokens::to_token_stream(&p.ty)
+                .to_string()
+                .replace(' ', "");
+            println!("  --{} <{ty}>  {}", p.name.replace('_', "-"), p.docs);
+        }
+        println!("  total: {}", recipe.plan);
     }
     Ok(())
-}
-
-fn rust_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return files;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -797,7 +797,7 @@ fn is_template_macro(path: &syn::Path) -> bool {
 /// The destination of `put`/`upload_template`/`append`: a string template
 /// (see [`string_template`]) or `remote_path(<string template>)` followed by
 /// `.mode(..)`, `.owner(..)`, `.group(..)`, `.sudo()` calls.
-fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
+pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
     if let Some((path_template, span)) = string_template(dest) {
         return Some(FileEffect {
             op,
@@ -862,7 +862,7 @@ fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
 
 /// A string literal or a `format!` with named placeholders only (see
 /// [`FileEffect`]), through `&`, parentheses and `.to_string()`-like calls.
-fn string_template(expr: &Expr) -> Option<(String, Span)> {
+pub(crate) fn string_template(expr: &Expr) -> Option<(String, Span)> {
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
@@ -909,7 +909,7 @@ fn is_format_macro(path: &syn::Path) -> bool {
 }
 
 /// `format!("/etc/{version}/x")` or `format!("/etc/{v}/x", v = version)`.
-fn format_template(mac: &Macro) -> Option<(String, Span)> {
+pub(crate) fn format_template(mac: &Macro) -> Option<(String, Span)> {
     let args = mac
         .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
         .ok()?;

@@ -12,6 +12,9 @@
 //!    and collects template paths and [`Effects`].
 //! 4. `valid.rs` checks the model's semantics.
 //!
+//! Beside the pipeline, `host_state.rs` derives from a model the state the
+//! recipe leaves a host in ([`HostState`]), for `cargo off gen-config`.
+//!
 //! Every stage records its errors instead of stopping at the first, and
 //! [`parse_recipe`] returns them all combined into one [`syn::Error`].
 //! [`parse_recipe`] is what the proc macro calls; [`parse_recipe_file`] finds
@@ -78,6 +81,7 @@ mod count;
 mod ctxt;
 mod expand;
 mod fallback;
+mod host_state;
 mod templates;
 mod valid;
 
@@ -93,6 +97,7 @@ pub use crate::attr::{
     is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
 };
 pub use crate::count::{OpKind, OpPlan};
+pub use crate::host_state::{FileState, HostState, ServiceEffect};
 pub use crate::templates::check_templates;
 pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS, stray_step_error};
 

@@ -21,6 +21,7 @@ mod context;
 pub mod dry_run;
 pub mod error;
 pub mod executor;
+pub mod manifest;
 pub mod ops;
 mod output;
 pub mod prelude;
