@@ -171,8 +171,12 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
                     other => other.to_string(),
                 })
             });
-            spec.validate()
-                .map_err(|(field, message)| format!("--inventory {shown} host `{}`: {field}: {message}", host.host))?;
+            spec.validate().map_err(|(field, message)| {
+                format!(
+                    "--inventory {shown} host `{}`: {field}: {message}",
+                    host.host
+                )
+            })?;
             jobs.push((target, spec));
         }
     }

@@ -230,8 +230,13 @@ pub(crate) fn evaluate(spec: &CheckSpec, facts: &Facts) -> (Vec<ItemResult>, boo
                 problems.push(format!("stdout lacks `{wanted}`"));
             }
         }
+        // `^` and `$` match at line boundaries: output is lines.
         if let Some(r) = &c.stdout_regex
-            && !r.0.is_match(&out.stdout)
+            && !regex::RegexBuilder::new(r.0.as_str())
+                .multi_line(true)
+                .build()
+                .unwrap_or_else(|_| r.0.clone())
+                .is_match(&out.stdout)
         {
             problems.push(format!("stdout does not match /{}/", r.0.as_str()));
         }
