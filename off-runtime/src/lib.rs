@@ -16,6 +16,7 @@
 //! target once, [`ops`] gives Fabric's semantics on top of any transport,
 //! and [`executor`] runs a task on many hosts.
 
+pub mod check;
 pub mod connection;
 mod context;
 pub mod dry_run;

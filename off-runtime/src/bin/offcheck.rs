@@ -1,0 +1,187 @@
+//! `offcheck`: checks hosts against a spec, locally or over SSH.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use off_runtime::check::{self, CheckOptions, CheckSpec, ReportFormat, Retry, parse_duration};
+use off_runtime::error::exit_code;
+use off_runtime::transport::SshOptions;
+use off_runtime::{Secret, Target};
+
+const AFTER_HELP: &str = "\
+Spec (YAML, or JSON for .json files; see docs/check.md):
+  version: {cmd: \"psql --version\", expected: \">=15, <16\"}
+  os: [Debian 12, Ubuntu 22.04]
+  config:
+  - {path: /etc/postgresql/15/main/postgresql.conf, sha256: 2100…, size: 22K, mode: \"0644\", owner: postgres}
+  - {path: /etc/old.conf, exists: false}
+  service:
+  - postgresql: running            # running | stopped | enabled | disabled
+  alive_script:
+  - {shell: /bin/sh, cmd: pg_isready, exit_code: 0, timeout: 5s}
+  port: [5432]
+  package: [postgresql-15, {name: libpq5, version: \">=15\"}]
+  command:
+  - {cmd: \"id postgres\", exit_code: 0, stdout_contains: [postgres]}
+
+Everything for one host is gathered by one script in one SSH round trip; as a
+login user other than root it runs through sudo.
+
+Examples:
+  offcheck -c spec.yaml                           check this machine
+  offcheck -c spec.yaml -H root@db1,deploy@db2:2222 --format junit > report.xml
+  offcheck -c spec.yaml -H db1 --retry-timeout 2m --sleep 5s   wait for a deploy to settle
+
+Exit codes: 0 every item passed; 1 drift, or a host not bootstrapped (none of
+the spec's files, packages or services present); 2 bad spec or flags (nothing
+was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed.";
+
+/// Check hosts against a spec: files (checksum, size, mode, owner), services,
+/// listening ports, packages, versions, OS and commands.
+#[derive(Parser, Debug)]
+#[command(name = "offcheck", version, after_help = AFTER_HELP)]
+struct Args {
+    /// The spec to check (YAML, or JSON for a .json file)
+    #[arg(short = 'c', long = "config", value_name = "SPEC")]
+    spec: PathBuf,
+    /// Targets: user@host:port,host2 (none: this machine)
+    #[arg(short = 'H', long, value_name = "HOSTS")]
+    hosts: Option<String>,
+    /// Targets from a YAML file: `hosts: [{host: user@h:22, vars: {name: value}}]`;
+    /// a host's vars fill `{name}` placeholders in the spec
+    #[arg(long, value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    /// SSH private key
+    #[arg(short = 'i', long, value_name = "KEY")]
+    identity: Option<PathBuf>,
+    /// ssh_config file instead of ~/.ssh/config
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// Report format
+    #[arg(long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json", "junit", "tap"])]
+    format: String,
+    /// Re-check until every item passes, for at most this long (30s, 2m, …)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    retry_timeout: Option<Duration>,
+    /// Pause between re-checks
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s", requires = "retry_timeout")]
+    sleep: Duration,
+    /// At most N hosts at a time
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    parallel: usize,
+    /// Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)
+    #[arg(long)]
+    sudo_password_stdin: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Inventory {
+    hosts: Vec<InventoryHost>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryHost {
+    host: String,
+    #[serde(default)]
+    vars: serde_json::Map<String, serde_json::Value>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let jobs = match jobs(&args) {
+        Ok(jobs) => jobs,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+    let sudo_password = if args.sudo_password_stdin {
+        let mut line = String::new();
+        if let Err(e) = std::io::stdin().lock().read_line(&mut line) {
+            eprintln!("error: cannot read the sudo password from standard input: {e}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+        Some(Secret::new(line.trim_end_matches(['\n', '\r'])))
+    } else {
+        std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new)
+    };
+    let options = CheckOptions {
+        ssh: SshOptions {
+            identity: args.identity.clone(),
+            ssh_config: args.ssh_config.clone(),
+            ..SshOptions::default()
+        },
+        sudo_password,
+        parallel: args.parallel.max(1),
+        retry: args.retry_timeout.map(|timeout| Retry {
+            timeout,
+            sleep: args.sleep,
+        }),
+        ..CheckOptions::default()
+    };
+    let run = check::run(jobs, &options);
+    let format: ReportFormat = args.format.parse().expect("clap checked the format");
+    print!("{}", run.render(format));
+    for host in &run.hosts {
+        if let Some(e) = &host.error {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(run.exit_code())
+}
+
+/// Every target with its spec, or the first input error.
+fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
+    let spec = CheckSpec::from_path(&args.spec).map_err(|e| e.to_string())?;
+    let mut jobs: Vec<(Target, CheckSpec)> = Vec::new();
+    if let Some(hosts) = &args.hosts {
+        let targets = Target::parse_list(hosts).map_err(|e| format!("-H: {e}"))?;
+        jobs.extend(targets.into_iter().map(|t| (t, spec.clone())));
+    }
+    if let Some(path) = &args.inventory {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --inventory {shown}: {e}"))?;
+        let inventory: Inventory = serde_saphyr::from_str(&text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(":{}", l.line()))
+                .unwrap_or_default();
+            let message = e.without_snippet().to_string();
+            let message = message.lines().next().unwrap_or_default();
+            format!("--inventory {shown}{at}: {message}")
+        })?;
+        if inventory.hosts.is_empty() {
+            return Err(format!("--inventory {shown}: no hosts"));
+        }
+        for host in inventory.hosts {
+            let target: Target = host
+                .host
+                .parse()
+                .map_err(|e| format!("--inventory {shown}: {e}"))?;
+            let mut spec = spec.clone();
+            spec.resolve(&|name| {
+                host.vars.get(name).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            });
+            spec.validate().map_err(|(field, message)| {
+                format!(
+                    "--inventory {shown} host `{}`: {field}: {message}",
+                    host.host
+                )
+            })?;
+            jobs.push((target, spec));
+        }
+    }
+    if jobs.is_empty() {
+        jobs.push((Target::Local, spec));
+    }
+    Ok(jobs)
+}

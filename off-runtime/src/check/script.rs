@@ -1,0 +1,509 @@
+//! The one script that gathers everything a spec asks about a host, and the
+//! parser of what it prints.
+//!
+//! The script is plain POSIX `sh` (every spec value shell-quoted), sent on
+//! standard input so its size is not limited by the command line. It only
+//! *collects* facts (stat lines, checksums, command outputs, /proc/net/tcp);
+//! every comparison happens on the control machine, so the report can show
+//! the actual value of everything.
+//!
+//! Output protocol, parsed by [`Facts::parse`]:
+//! - `@@SECTION` lines start a section whose plain lines follow
+//!   (`@@stat`, `@@sha256`, `@@pkg`);
+//! - `@@blob KEY LEN` is followed by exactly LEN bytes and a newline;
+//! - `@@code KEY N`, `@@svc I EXISTS RUNNING ENABLED` are one-line facts;
+//! - `@@end` says the script ran to its end.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::spec::CheckSpec;
+use crate::shell::quote;
+
+/// How many paths one `stat` or `sha256sum` invocation gets.
+const PATHS_PER_CALL: usize = 200;
+/// How much of a command's output the report can show.
+const MAX_STDOUT: usize = 64 * 1024;
+const MAX_STDERR: usize = 8 * 1024;
+/// Timeout of the version command.
+const VERSION_TIMEOUT_SECS: u64 = 30;
+
+const PRELUDE: &str = r#"set +e
+umask 077
+T=$(mktemp -d 2>/dev/null) || T=/tmp/off-check.$$
+mkdir -p "$T" || exit 90
+trap 'rm -rf "$T"' EXIT
+off_blob() {
+  printf '@@blob %s %s\n' "$1" "$(wc -c < "$2" | tr -d ' ')"
+  cat "$2"
+  echo
+}
+off_run() {
+  k=$1; t=$2; shift 2
+  if command -v timeout >/dev/null 2>&1; then
+    (cd / && exec timeout -k 2 "$t" "$@") </dev/null >"$T/o" 2>"$T/e"
+  else
+    (cd / && exec "$@") </dev/null >"$T/o" 2>"$T/e"
+  fi
+  c=$?
+  head -c MAX_STDOUT "$T/o" >"$T/o2"; head -c MAX_STDERR "$T/e" >"$T/e2"
+  off_blob "$k.out" "$T/o2"
+  off_blob "$k.err" "$T/e2"
+  printf '@@code %s %s\n' "$k" "$c"
+}
+off_svc() {
+  i=$1; s=$2; exists=0; running=0; enabled=0
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if [ "$(systemctl show -p LoadState --value -- "$s" 2>/dev/null)" = loaded ]; then exists=1; fi
+    systemctl is-active --quiet -- "$s" 2>/dev/null && running=1
+    systemctl is-enabled --quiet -- "$s" 2>/dev/null && enabled=1
+  elif [ -x "/etc/init.d/$s" ]; then
+    exists=1
+    "/etc/init.d/$s" status </dev/null >/dev/null 2>&1 && running=1
+    for l in /etc/rc[2345].d/S[0-9][0-9]"$s"; do [ -e "$l" ] && enabled=1; done
+  else
+    short=$(printf %.15s "$s")
+    for f in /proc/[0-9]*/comm; do
+      { IFS= read -r p < "$f"; } 2>/dev/null || continue
+      if [ "$p" = "$short" ]; then exists=1; running=1; break; fi
+    done
+  fi
+  printf '@@svc %s %s %s %s\n' "$i" "$exists" "$running" "$enabled"
+}
+echo '@@off-check 1'
+"#;
+
+/// The script for `spec`.
+pub(crate) fn build(spec: &CheckSpec) -> String {
+    let mut s = PRELUDE
+        .replace("MAX_STDOUT", &MAX_STDOUT.to_string())
+        .replace("MAX_STDERR", &MAX_STDERR.to_string());
+    if let Some(v) = &spec.version {
+        let _ = writeln!(
+            s,
+            "off_run v {VERSION_TIMEOUT_SECS} /bin/sh -c {}",
+            quote(&v.cmd)
+        );
+    }
+    if !spec.os.is_empty() {
+        s.push_str(
+            "if [ -r /etc/os-release ]; then off_blob os /etc/os-release; \
+             elif [ -r /usr/lib/os-release ]; then off_blob os /usr/lib/os-release; fi\n",
+        );
+    }
+    let paths: Vec<&str> = spec.config.iter().map(|f| f.path.as_str()).collect();
+    if !paths.is_empty() {
+        s.push_str("echo @@stat\n");
+        for chunk in paths.chunks(PATHS_PER_CALL) {
+            // -L: a config file that is a symlink is checked by its target,
+            // as sha256sum reads it.
+            s.push_str("stat -L -c '%s\t%a\t%u\t%U\t%g\t%G\t%F\t%n' --");
+            for p in chunk {
+                s.push(' ');
+                s.push_str(&quote(p));
+            }
+            s.push_str(" 2>/dev/null\n");
+        }
+    }
+    let hashed: Vec<&str> = spec
+        .config
+        .iter()
+        .filter(|f| f.sha256.is_some())
+        .map(|f| f.path.as_str())
+        .collect();
+    if !hashed.is_empty() {
+        s.push_str("echo @@sha256\n");
+        for chunk in hashed.chunks(PATHS_PER_CALL) {
+            s.push_str("sha256sum --");
+            for p in chunk {
+                s.push(' ');
+                s.push_str(&quote(p));
+            }
+            s.push_str(" 2>/dev/null\n");
+        }
+    }
+    for (i, svc) in spec.service.iter().enumerate() {
+        let _ = writeln!(s, "off_svc {i} {}", quote(&svc.name));
+    }
+    if !spec.package.is_empty() {
+        let mut names = String::new();
+        for p in &spec.package {
+            names.push(' ');
+            names.push_str(&quote(&p.name));
+        }
+        let _ = writeln!(
+            s,
+            "echo @@pkg\n\
+             if command -v dpkg-query >/dev/null 2>&1; then echo dpkg; \
+             dpkg-query -W -f='${{Package}}\\t${{Status}}\\t${{Version}}\\n' --{names} 2>/dev/null; \
+             elif command -v rpm >/dev/null 2>&1; then echo rpm; \
+             rpm -q --qf '%{{NAME}}\\tinstall ok installed\\t%{{VERSION}}-%{{RELEASE}}\\n' --{names} 2>/dev/null | grep '\t'; \
+             else echo none; fi"
+        );
+    }
+    if !spec.port.is_empty() {
+        s.push_str("for p in tcp tcp6; do [ -r /proc/net/$p ] && off_blob $p /proc/net/$p; done\n");
+    }
+    for (i, a) in spec.alive_script.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "off_run a{i} {:.3} {} -c {}",
+            a.timeout.as_secs_f64(),
+            quote(&a.shell),
+            quote(&a.cmd)
+        );
+    }
+    for (i, c) in spec.command.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "off_run c{i} {:.3} /bin/sh -c {}",
+            c.timeout.as_secs_f64(),
+            quote(&c.cmd)
+        );
+    }
+    s.push_str("echo @@end\n");
+    s
+}
+
+/// `stat` of one existing file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileFacts {
+    pub size: u64,
+    pub mode: u32,
+    pub uid: String,
+    pub user: String,
+    pub gid: String,
+    pub group: String,
+    /// `regular file`, `directory`, ...
+    pub kind: String,
+}
+
+/// A command's outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Captured {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ServiceFacts {
+    pub exists: bool,
+    pub running: bool,
+    pub enabled: bool,
+}
+
+/// What the script found.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// The script printed `@@end`.
+    pub complete: bool,
+    pub files: HashMap<String, FileFacts>,
+    pub sha256: HashMap<String, String>,
+    pub services: HashMap<usize, ServiceFacts>,
+    /// `dpkg`, `rpm` or `none`.
+    pub package_manager: Option<String>,
+    /// Installed packages and their versions.
+    pub packages: HashMap<String, Vec<String>>,
+    blobs: HashMap<String, String>,
+    codes: HashMap<String, i32>,
+}
+
+impl Facts {
+    pub fn parse(output: &[u8]) -> Facts {
+        let mut facts = Facts::default();
+        let mut section = "";
+        let mut rest = output;
+        while !rest.is_empty() {
+            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+            rest = &rest[(end + 1).min(rest.len())..];
+            if let Some(header) = line.strip_prefix("@@blob ") {
+                let mut words = header.split(' ');
+                let (Some(key), Some(Ok(len))) = (words.next(), words.next().map(str::parse))
+                else {
+                    continue;
+                };
+                let len: usize = len;
+                let len = len.min(rest.len());
+                facts.blobs.insert(
+                    key.to_string(),
+                    String::from_utf8_lossy(&rest[..len]).into(),
+                );
+                rest = &rest[len..];
+                rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+                continue;
+            }
+            if let Some(header) = line.strip_prefix("@@") {
+                let words: Vec<&str> = header.split(' ').collect();
+                match words.as_slice() {
+                    ["code", key, code] => {
+                        if let Ok(code) = code.parse() {
+                            facts.codes.insert(key.to_string(), code);
+                        }
+                    }
+                    ["svc", i, exists, running, enabled] => {
+                        if let Ok(i) = i.parse() {
+                            facts.services.insert(
+                                i,
+                                ServiceFacts {
+                                    exists: *exists == "1",
+                                    running: *running == "1",
+                                    enabled: *enabled == "1",
+                                },
+                            );
+                        }
+                    }
+                    ["end"] => facts.complete = true,
+                    ["stat"] => section = "stat",
+                    ["sha256"] => section = "sha256",
+                    ["pkg"] => section = "pkg",
+                    _ => section = "",
+                }
+                continue;
+            }
+            match section {
+                "stat" => facts.parse_stat(&line),
+                "sha256" => facts.parse_sha256(&line),
+                "pkg" if facts.package_manager.is_none() => {
+                    facts.package_manager = Some(line.trim().to_string())
+                }
+                "pkg" => {
+                    let fields: Vec<&str> = line.split('\t').collect();
+                    if let [name, status, version] = fields.as_slice()
+                        && status.ends_with(" installed")
+                    {
+                        // dpkg shows multi-arch packages as `name:arch` only with
+                        // ${binary:Package}; ${Package} is the plain name.
+                        facts
+                            .packages
+                            .entry(name.to_string())
+                            .or_default()
+                            .push(version.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+
+    fn parse_stat(&mut self, line: &str) {
+        let fields: Vec<&str> = line.splitn(8, '\t').collect();
+        if let [size, mode, uid, user, gid, group, kind, path] = fields.as_slice()
+            && let (Ok(size), Ok(mode)) = (size.parse(), u32::from_str_radix(mode, 8))
+        {
+            self.files.insert(
+                path.to_string(),
+                FileFacts {
+                    size,
+                    mode,
+                    uid: uid.to_string(),
+                    user: user.to_string(),
+                    gid: gid.to_string(),
+                    group: group.to_string(),
+                    kind: kind.to_string(),
+                },
+            );
+        }
+    }
+
+    /// `HASH  PATH`; GNU sha256sum writes `\HASH  PATH` with `\\` and `\n`
+    /// escaped when the path has a backslash or newline.
+    fn parse_sha256(&mut self, line: &str) {
+        let (escaped, line) = match line.strip_prefix('\\') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        let Some((hash, path)) = line.split_once("  ").or_else(|| line.split_once(" *")) else {
+            return;
+        };
+        let path = if escaped {
+            path.replace("\\n", "\n").replace("\\\\", "\\")
+        } else {
+            path.to_string()
+        };
+        self.sha256.insert(path, hash.to_ascii_lowercase());
+    }
+
+    pub fn blob(&self, key: &str) -> Option<&str> {
+        self.blobs.get(key).map(String::as_str)
+    }
+
+    /// The outcome of the command run under `key` (`v`, `a0`, `c1`).
+    pub fn captured(&self, key: &str) -> Option<Captured> {
+        let code = self.codes.get(key).copied();
+        let stdout = self.blobs.get(&format!("{key}.out"));
+        if code.is_none() && stdout.is_none() {
+            return None;
+        }
+        Some(Captured {
+            stdout: stdout.cloned().unwrap_or_default(),
+            stderr: self
+                .blobs
+                .get(&format!("{key}.err"))
+                .cloned()
+                .unwrap_or_default(),
+            code,
+        })
+    }
+
+    /// Ports in state LISTEN in /proc/net/tcp and tcp6.
+    pub fn listening_ports(&self) -> Option<Vec<u16>> {
+        let tables: Vec<&str> = ["tcp", "tcp6"]
+            .iter()
+            .filter_map(|k| self.blob(k))
+            .collect();
+        if tables.is_empty() {
+            return None;
+        }
+        let mut ports = Vec::new();
+        for table in tables {
+            for line in table.lines().skip(1) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                // sl local_address rem_address st ...; 0A is TCP_LISTEN.
+                if fields.len() > 3
+                    && fields[3] == "0A"
+                    && let Some((_, port)) = fields[1].rsplit_once(':')
+                    && let Ok(port) = u16::from_str_radix(port, 16)
+                {
+                    ports.push(port);
+                }
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        Some(ports)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::spec::{
+        AliveScript, CommandCheck, FileCheck, PortCheck, ServiceCheck, VersionCheck,
+    };
+
+    #[test]
+    fn parses_every_kind_of_record() {
+        let tcp = "  sl  local_address rem_address   st tx_queue\n   0: 00000000:1538 00000000:0000 0A 0\n";
+        let out = format!(
+            "@@off-check 1\n\
+            @@blob v.out 13\npsql (x) 15.4\n\
+            @@blob v.err 0\n\n@@code v 0\n\
+            @@stat\n22\t644\t0\troot\t0\troot\tregular file\t/etc/a b\n\
+            @@sha256\nABCD  /etc/a b\n\\ef01  /etc/x\\\\y\n\
+            @@svc 0 1 1 0\n\
+            @@pkg\ndpkg\npostgresql-15\tinstall ok installed\t15.4-1\ngone\tdeinstall ok config-files\t1\n\
+            @@blob tcp {}\n{tcp}\n\
+            @@end\n",
+            tcp.len()
+        );
+        let facts = Facts::parse(out.as_bytes());
+        assert!(facts.complete);
+        let v = facts.captured("v").unwrap();
+        assert_eq!(v.stdout, "psql (x) 15.4");
+        assert_eq!(v.code, Some(0));
+        let f = &facts.files["/etc/a b"];
+        assert_eq!((f.size, f.mode, f.user.as_str()), (22, 0o644, "root"));
+        assert_eq!(facts.sha256["/etc/a b"], "abcd");
+        assert_eq!(facts.sha256["/etc/x\\y"], "ef01");
+        assert_eq!(
+            facts.services[&0],
+            ServiceFacts {
+                exists: true,
+                running: true,
+                enabled: false
+            }
+        );
+        assert_eq!(facts.package_manager.as_deref(), Some("dpkg"));
+        assert_eq!(facts.packages["postgresql-15"], ["15.4-1"]);
+        assert!(!facts.packages.contains_key("gone"));
+        assert_eq!(facts.listening_ports(), Some(vec![0x1538]));
+        assert!(facts.captured("c0").is_none());
+    }
+
+    #[test]
+    fn a_truncated_output_is_not_complete() {
+        let facts = Facts::parse(b"@@off-check 1\n@@blob v.out 100\nshort");
+        assert!(!facts.complete);
+        assert_eq!(facts.blob("v.out"), Some("short"));
+    }
+
+    /// The generated script, run by the local /bin/sh, with hostile values.
+    #[test]
+    fn the_script_runs_and_quotes_every_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("it's $(id) a\\file");
+        std::fs::write(&odd, "hello\n").unwrap();
+        let odd = odd.to_str().unwrap().to_string();
+        let missing = dir.path().join("missing").to_str().unwrap().to_string();
+        let spec = CheckSpec {
+            version: Some(VersionCheck {
+                cmd: "echo 'v 1.2.3' >&2".into(),
+                regex: None,
+                expected: "1".parse().unwrap(),
+            }),
+            config: vec![
+                FileCheck {
+                    path: odd.clone(),
+                    sha256: Some("0".repeat(64)),
+                    ..FileCheck::default()
+                },
+                FileCheck {
+                    path: missing.clone(),
+                    sha256: Some("0".repeat(64)),
+                    ..FileCheck::default()
+                },
+            ],
+            service: vec![ServiceCheck {
+                name: "no-such-service".into(),
+                state: Default::default(),
+            }],
+            alive_script: vec![AliveScript {
+                cmd: "exit 3".into(),
+                ..AliveScript::default()
+            }],
+            port: vec![PortCheck {
+                port: 1,
+                listening: true,
+            }],
+            command: vec![CommandCheck {
+                cmd: "printf 'a\\n@@end\\nb'; echo err >&2; exit 4".into(),
+                ..CommandCheck::default()
+            }],
+            ..CheckSpec::default()
+        };
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(build(&spec).as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let facts = Facts::parse(&out.stdout);
+        assert!(facts.complete, "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(facts.captured("v").unwrap().stderr, "v 1.2.3\n");
+        assert_eq!(facts.files[&odd].size, 6);
+        assert!(!facts.files.contains_key(&missing));
+        assert_eq!(
+            facts.sha256[&odd],
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert!(!facts.services[&0].exists);
+        assert_eq!(facts.captured("a0").unwrap().code, Some(3));
+        let c = facts.captured("c0").unwrap();
+        assert_eq!(c.stdout, "a\n@@end\nb");
+        assert_eq!(c.stderr, "err\n");
+        assert_eq!(c.code, Some(4));
+        assert!(facts.listening_ports().is_some());
+    }
+}
