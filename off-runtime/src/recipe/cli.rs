@@ -26,12 +26,22 @@ pub(crate) struct Options {
     pub verbose: u8,
     pub dry_run: bool,
     pub resume: bool,
+    /// `--check`, with its report format, retries and manifest.
+    pub check: Option<CheckFlags>,
     /// Kwarg name → the values given on the command line (empty for a set bool flag).
     pub flags: Vec<(String, Vec<String>)>,
 }
 
+/// What `--check` was asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckFlags {
+    pub format: crate::check::ReportFormat,
+    pub retry: Option<crate::check::Retry>,
+    pub manifest: Option<PathBuf>,
+}
+
 /// Flags reserved for later features: accepted by the parser, refused at run time.
-const RESERVED: &[&str] = &["check", "serve", "metrics"];
+const RESERVED: &[&str] = &["serve", "metrics"];
 
 /// clap (without its `string` feature) wants `&'static str` names; the
 /// command is built once per process, so leaking a few short strings is fine.
@@ -188,6 +198,44 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             "resume",
             "Start each host at the first step it did not complete in the last run",
         ))
+        .next_help_heading("Checking (--check)")
+        .arg(flag(
+            "check",
+            "check",
+            "Verify the hosts against the spec derived from this recipe and its kwargs; change nothing",
+        ))
+        .arg(
+            value("format", "format", "FORMAT", "Report format of --check")
+                .value_parser(["yaml", "json", "junit", "tap"])
+                .default_value("yaml")
+                .requires("check"),
+        )
+        .arg(
+            value(
+                "retry_timeout",
+                "retry-timeout",
+                "DURATION",
+                "Re-check until every item passes, for at most this long (30s, 2m)",
+            )
+            .value_parser(crate::check::parse_duration)
+            .requires("check"),
+        )
+        .arg(
+            value("sleep", "sleep", "DURATION", "Pause between re-checks")
+                .value_parser(crate::check::parse_duration)
+                .default_value("1s")
+                .requires("retry_timeout"),
+        )
+        .arg(
+            value(
+                "manifest",
+                "manifest",
+                "FILE",
+                "Also check the spec of this off.yaml (generated block + overrides)",
+            )
+            .requires("check"),
+        )
+        .next_help_heading(None::<&'static str>)
         .arg(flag(
             "sudo_password_stdin",
             "sudo-password-stdin",
@@ -275,6 +323,22 @@ pub(crate) fn parse_argv(
         verbose: m.get_count("verbose"),
         dry_run: m.get_flag("dry_run"),
         resume: m.get_flag("resume"),
+        check: m.get_flag("check").then(|| CheckFlags {
+            format: string("format")
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or(crate::check::ReportFormat::Yaml),
+            retry: m
+                .get_one::<std::time::Duration>("retry_timeout")
+                .map(|&timeout| crate::check::Retry {
+                    timeout,
+                    sleep: m
+                        .get_one::<std::time::Duration>("sleep")
+                        .copied()
+                        .unwrap_or(std::time::Duration::from_secs(1)),
+                }),
+            manifest: path("manifest"),
+        }),
         flags,
     })
 }
@@ -360,7 +424,20 @@ mod tests {
     fn usage_errors_exit_2() {
         assert_eq!(parse(&["--nope"]).unwrap_err().exit_code(), 2);
         assert_eq!(parse(&["--progress", "fancy"]).unwrap_err().exit_code(), 2);
-        assert_eq!(parse(&["--check"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["--serve"]).unwrap_err().exit_code(), 2);
+        assert!(
+            parse(&["--check", "--format", "tap"])
+                .unwrap()
+                .check
+                .is_some()
+        );
+        assert_eq!(parse(&["--format", "tap"]).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            parse(&["--check", "--retry-timeout", "soon"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
         assert!(parse(&["--resume"]).unwrap().resume);
         let help = command(&SPEC).render_long_help().to_string();
         assert!(

@@ -8,6 +8,7 @@
 //! [`recipe_main`].
 
 mod args;
+mod check;
 mod cli;
 mod progress;
 mod resume;
@@ -190,6 +191,9 @@ pub fn recipe_main<K: Send + Sync>(
             return ExitCode::from(exit_code::USAGE);
         }
     };
+    if prepared.options.check.is_some() {
+        return check_hosts(spec, prepared, run_step, sudo_password);
+    }
     run(spec, prepared, run_step, sudo_password)
 }
 
@@ -202,6 +206,10 @@ struct Prepared<K> {
     kwargs: Option<K>,
     /// Per-host kwargs from `--inventory`.
     per_host: HashMap<Target, K>,
+    /// The raw inputs behind `kwargs` and `per_host`, for the placeholders
+    /// of `--check`.
+    raw: Option<RawArgs>,
+    raw_per_host: HashMap<Target, RawArgs>,
     events: Option<Box<dyn std::io::Write + Send + Sync>>,
     /// Completed steps per host; `None` in a dry run, which completes nothing.
     record: Option<resume::StepRecord>,
@@ -240,6 +248,7 @@ fn prepare<K>(
     ));
     let mut kwargs = None;
     let mut per_host = HashMap::new();
+    let mut raw_per_host = HashMap::new();
     if let Some(raw) = &raw {
         let inventory = match &options.inventory {
             None => Vec::new(),
@@ -258,6 +267,7 @@ fn prepare<K>(
             if let Some(k) = errors.take(parse(&layered)) {
                 per_host.insert(host.target.clone(), k);
             }
+            raw_per_host.insert(host.target.clone(), layered);
             if !targets.contains(&host.target) {
                 targets.push(host.target);
             }
@@ -288,9 +298,13 @@ fn prepare<K>(
         Some(_) => None,
     };
     errors.finish()?;
-    let record = (!options.dry_run).then(|| resume::StepRecord::for_recipe(spec.name, env));
+    // Dry runs and checks complete no step.
+    let record = (!options.dry_run && options.check.is_none())
+        .then(|| resume::StepRecord::for_recipe(spec.name, env));
     Ok(Prepared {
         record,
+        raw,
+        raw_per_host,
         options,
         targets,
         selected: selected.unwrap_or_default(),
@@ -345,6 +359,82 @@ fn dry_run<K: Send + Sync>(
         }
     }
     ExitCode::from(report.exit_code())
+}
+
+/// `--check`: derives each host's spec from a dry run of the recipe with
+/// its kwargs (see [`check`]) and verifies the hosts against it.
+fn check_hosts<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    mut prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    sudo_password: Option<Secret>,
+) -> ExitCode {
+    prepared.events = None;
+    let flags = prepared.options.check.clone().expect("--check was given");
+    let dry_run = DryRun::new();
+    let derivation = Executor::new(prepared.targets.clone())
+        .observer(Arc::new(Console::new(false)))
+        .dry_run(dry_run.clone())
+        .run(|| run_steps(spec, &prepared, run_step, &|_, _| {}));
+    let targets: Vec<Target> = derivation.hosts.iter().map(|h| h.target.clone()).collect();
+    let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+    let mut jobs = Vec::new();
+    for host in &derivation.hosts {
+        let target = &host.target;
+        let derived = host
+            .result
+            .as_ref()
+            .map_err(|e| format!("cannot derive the check spec of the recipe: {e}"))
+            .and_then(|()| {
+                let raw = prepared
+                    .raw_per_host
+                    .get(target)
+                    .or(prepared.raw.as_ref())
+                    .ok_or_else(|| format!("[{target}] no kwargs for this host"))?;
+                let value = |name: &str| raw.text(name);
+                let mut derived =
+                    check::derive_spec(&spec.checks, &dry_run.effects(target), &value)?;
+                if let Some(path) = &flags.manifest {
+                    check::add_spec(&mut derived, check::manifest_spec(path, raw, &names)?);
+                }
+                derived
+                    .validate()
+                    .map_err(|(field, reason)| format!("derived check spec, {field}: {reason}"))?;
+                Ok(derived)
+            });
+        match derived {
+            Ok(derived) => jobs.push((target.clone(), derived)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(exit_code::USAGE);
+            }
+        }
+    }
+    debug_assert_eq!(jobs.len(), targets.len());
+    let options = crate::check::CheckOptions {
+        ssh: ssh_options(&prepared.options),
+        sudo_password,
+        parallel: prepared.options.parallel,
+        retry: flags.retry,
+        ..Default::default()
+    };
+    let run = crate::check::run(jobs, &options);
+    print!("{}", run.render(flags.format));
+    for host in &run.hosts {
+        if let Some(e) = &host.error {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(run.exit_code())
+}
+
+/// The SSH settings of the command line.
+fn ssh_options(options: &cli::Options) -> SshOptions {
+    SshOptions {
+        identity: options.identity.clone(),
+        ssh_config: options.ssh_config.clone(),
+        ..SshOptions::default()
+    }
 }
 
 /// Runs the selected steps on the current host — with `--resume`, from the
@@ -454,11 +544,7 @@ fn run<K: Send + Sync>(
     let executor = Executor::new(prepared.targets.clone())
         .parallel(options.parallel)
         .fail_fast(options.fail_fast)
-        .ssh_options(SshOptions {
-            identity: options.identity.clone(),
-            ssh_config: options.ssh_config.clone(),
-            ..SshOptions::default()
-        })
+        .ssh_options(ssh_options(options))
         .sudo_password(sudo_password)
         .observer(progress.clone());
     let report = executor.run(|| {

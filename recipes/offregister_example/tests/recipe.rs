@@ -2,9 +2,9 @@
 //! the testbed), with progress lines, a config file, bad input, `--dry-run`
 //! and `--resume`.
 
-use std::process::{Command, Output};
+mod common;
 
-use off_testbed::{Inventory, TestbedConfig, exec_in_host};
+use std::process::Output;
 
 const HOST: usize = 6;
 
@@ -14,36 +14,11 @@ fn recipe(args: &[&str]) -> Output {
 
 /// [`recipe`], keeping the completed-steps records of `--resume` in `state`.
 fn recipe_with_state(args: &[&str], state: &std::path::Path) -> Output {
-    let inv = Inventory::load().expect("test hosts are not up: run `cargo xtask testbed up`");
-    let host = inv.host(HOST).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-        .env("OFF_STATE_DIR", state)
-        .args(["-H", &format!("root@{}", host.address), "-i"])
-        .arg(&inv.key)
-        .arg("--ssh-config")
-        .arg(ssh_config(&inv))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// An ssh_config that verifies the test hosts' keys against the testbed's known_hosts.
-fn ssh_config(inv: &Inventory) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("off-example-ssh-config-{}", std::process::id()));
-    std::fs::write(
-        &path,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
-            inv.known_hosts.display()
-        ),
-    )
-    .unwrap();
-    path
+    common::recipe_on(HOST, args, state)
 }
 
 fn on_host(cmd: &str) -> String {
-    let out = exec_in_host(&TestbedConfig::default(), HOST, cmd).unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::on_host(HOST, cmd)
 }
 
 #[test]
@@ -108,10 +83,7 @@ fn config_file_with_a_flag_override() {
     let motd = on_host(&format!("cat {root}/conf/motd"));
     assert_eq!(
         motd,
-        format!(
-            "from-flag from root@{}\none\ntwo\n",
-            Inventory::load().unwrap().host(HOST).unwrap().address
-        )
+        format!("from-flag from root@{}\none\ntwo\n", common::address(HOST))
     );
 }
 
@@ -184,12 +156,7 @@ fn dry_run_prints_every_operation_and_touches_nothing() {
         stdout.contains("assumed to succeed with empty output"),
         "{stdout}"
     );
-    let address = Inventory::load()
-        .unwrap()
-        .host(HOST)
-        .unwrap()
-        .address
-        .clone();
+    let address = common::address(HOST);
     for expected in [
         format!("[root@{address}] step `prepare`"),
         format!("run: mkdir -p {root}/conf"),

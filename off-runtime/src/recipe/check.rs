@@ -1,0 +1,272 @@
+//! `--check`: verifies hosts against the spec the recipe derives from its
+//! own code.
+//!
+//! The recipe first runs as a dry run ([`crate::dry_run`]) with each host's
+//! kwargs, touching nothing. What it would leave behind becomes the spec: the
+//! files it writes, with the sha256 of exactly what these kwargs render (and
+//! their mode and owner when the recipe sets them), the services it leaves
+//! running, stopped, enabled or disabled, and the packages it installs. The
+//! `#[recipe(check(...))]` annotations are added, their `{param}` placeholders
+//! filled with the kwargs' values, and `--manifest off.yaml` adds the
+//! manifest's spec (its generated block with the overrides merged). The check
+//! engine then gathers everything on each host in one round trip.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{CheckAnnotations, RawArgs};
+use crate::check::{
+    AliveScript, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck, ServiceState,
+    VersionCheck, VersionConstraint,
+};
+use crate::dry_run::HostEffects;
+use crate::manifest::{self, Manifest};
+use crate::ops::ServiceAction;
+
+/// The spec for one host: its recorded `effects`, then the annotations with
+/// placeholders looked up in `value`. Errors name the annotation.
+pub(crate) fn derive_spec(
+    annotations: &CheckAnnotations,
+    effects: &HostEffects,
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Result<CheckSpec, String> {
+    let fill = |what: &str, text: &str| {
+        manifest::resolve(text, value).map_err(|name| {
+            format!("#[recipe(check({what}))]: no value for `{{{name}}}` (a kwarg without a value, or not a kwarg)")
+        })
+    };
+    let mut spec = CheckSpec {
+        config: effects
+            .files
+            .iter()
+            .map(|f| FileCheck {
+                path: f.path.clone(),
+                sha256: Some(f.sha256.clone()),
+                mode: f.mode,
+                owner: f.owner.clone(),
+                group: f.group.clone(),
+                ..FileCheck::default()
+            })
+            .collect(),
+        service: effects
+            .services
+            .iter()
+            .map(|(name, action)| ServiceCheck {
+                name: name.clone(),
+                state: state_after(*action),
+            })
+            .collect(),
+        package: effects
+            .packages
+            .iter()
+            .map(|p| package_check(p))
+            .collect::<Result<_, _>>()?,
+        ..CheckSpec::default()
+    };
+
+    if let Some(v) = &annotations.version {
+        let expected = fill("version", v.expected.unwrap_or(">=0"))?;
+        spec.version = Some(VersionCheck {
+            cmd: fill("version", v.cmd)?,
+            regex: v
+                .regex
+                .map(crate::check::Pattern::new)
+                .transpose()
+                .map_err(|e| format!("#[recipe(check(version))]: {e}"))?,
+            expected: expected.parse::<VersionConstraint>().map_err(|e| {
+                format!("#[recipe(check(version))]: expected version `{expected}`: {e}")
+            })?,
+        });
+    }
+    for os in annotations.os {
+        spec.os.push(fill("os", os)?);
+    }
+    for a in annotations.alive {
+        spec.alive_script.push(AliveScript {
+            shell: fill("alive", a.shell)?,
+            cmd: fill("alive", a.cmd)?,
+            exit_code: a.exit_code.into(),
+            timeout: a
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(AliveScript::default().timeout),
+        });
+    }
+    for (name, state) in annotations.services {
+        let name = fill("service", name)?;
+        let state = match *state {
+            "stopped" => ServiceState::Stopped,
+            "enabled" => ServiceState::Enabled,
+            "disabled" => ServiceState::Disabled,
+            _ => ServiceState::Running,
+        };
+        // The annotation states what the service should be, over what the
+        // recipe's last action on it implies.
+        spec.service.retain(|s| s.name != name);
+        spec.service.push(ServiceCheck { name, state });
+    }
+    for &port in annotations.ports {
+        spec.port.push(PortCheck {
+            port,
+            listening: true,
+        });
+    }
+    for package in annotations.packages {
+        let check = package_check(&fill("package", package)?)?;
+        if !spec.package.iter().any(|p| p.name == check.name) {
+            spec.package.push(check);
+        }
+    }
+    Ok(spec)
+}
+
+/// The state a service is left in by the last action on it.
+fn state_after(action: ServiceAction) -> ServiceState {
+    match action {
+        ServiceAction::Start | ServiceAction::Restart | ServiceAction::Reload => {
+            ServiceState::Running
+        }
+        ServiceAction::Stop => ServiceState::Stopped,
+        ServiceAction::Enable => ServiceState::Enabled,
+        ServiceAction::Disable => ServiceState::Disabled,
+    }
+}
+
+/// `name` or apt's pinned `name=version`.
+fn package_check(package: &str) -> Result<PackageCheck, String> {
+    match package.split_once('=') {
+        None => Ok(PackageCheck {
+            name: package.to_string(),
+            version: None,
+        }),
+        Some((name, version)) => Ok(PackageCheck {
+            name: name.to_string(),
+            version: Some(
+                version
+                    .parse()
+                    .map_err(|e| format!("package `{package}`: {e}"))?,
+            ),
+        }),
+    }
+}
+
+/// The spec of the manifest at `path`, placeholders filled from `raw`.
+pub(crate) fn manifest_spec(
+    path: &Path,
+    raw: &RawArgs,
+    names: &[&str],
+) -> Result<CheckSpec, String> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --manifest {origin}: {e}"))?;
+    let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
+    for warning in manifest.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let values: HashMap<String, String> = names
+        .iter()
+        .filter_map(|n| Some((n.to_string(), raw.text(n)?)))
+        .collect();
+    let value = manifest
+        .check_spec_value(&values)
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+    CheckSpec::from_str(&json, crate::check::SpecFormat::Json, &origin).map_err(|e| e.to_string())
+}
+
+/// Adds every item of `other` to `spec`: both must hold.
+pub(crate) fn add_spec(spec: &mut CheckSpec, other: CheckSpec) {
+    if spec.version.is_none() {
+        spec.version = other.version;
+    }
+    for os in other.os {
+        if !spec.os.contains(&os) {
+            spec.os.push(os);
+        }
+    }
+    spec.config.extend(other.config);
+    spec.service.extend(other.service);
+    spec.alive_script.extend(other.alive_script);
+    spec.port.extend(other.port);
+    spec.package.extend(other.package);
+    spec.command.extend(other.command);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dry_run::WrittenFile;
+    use crate::recipe::{AliveAnnotation, VersionAnnotation};
+
+    static ANNOTATIONS: CheckAnnotations = CheckAnnotations {
+        version: Some(VersionAnnotation {
+            cmd: "psql --version",
+            regex: Some(r"(\d+\.\d+)"),
+            expected: Some("{version}"),
+        }),
+        alive: &[AliveAnnotation {
+            shell: "/bin/sh",
+            cmd: "pg_isready -p {port}",
+            exit_code: 0,
+            timeout_ms: Some(5000),
+        }],
+        os: &["Debian 12"],
+        services: &[("postgresql", "running")],
+        ports: &[5432],
+        packages: &["postgresql-{version}"],
+    };
+
+    fn values(name: &str) -> Option<String> {
+        match name {
+            "version" => Some("15".into()),
+            "port" => Some("5433".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn effects_and_annotations_make_the_spec() {
+        let effects = HostEffects {
+            files: vec![WrittenFile {
+                mode: Some(0o640),
+                owner: Some("postgres".into()),
+                ..WrittenFile::new("/etc/pg.conf", b"port = 5433\n")
+            }],
+            services: vec![("postgresql".into(), ServiceAction::Stop)],
+            packages: vec!["postgresql-15".into(), "curl=7.88".into()],
+        };
+        let spec = derive_spec(&ANNOTATIONS, &effects, &values).unwrap();
+        assert_eq!(spec.config.len(), 1);
+        assert_eq!(spec.config[0].mode, Some(0o640));
+        assert_eq!(
+            spec.config[0].sha256,
+            Some(WrittenFile::new("", b"port = 5433\n").sha256)
+        );
+        // The annotation wins over the state the last action implies.
+        assert_eq!(
+            spec.service,
+            [ServiceCheck {
+                name: "postgresql".into(),
+                state: ServiceState::Running
+            }]
+        );
+        let packages: Vec<&str> = spec.package.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(packages, ["postgresql-15", "curl"]);
+        assert!(spec.package[1].version.is_some());
+        assert_eq!(spec.alive_script[0].cmd, "pg_isready -p 5433");
+        assert_eq!(spec.alive_script[0].timeout, Duration::from_secs(5));
+        let version = spec.version.as_ref().unwrap();
+        assert!(version.expected.matches("15.8"));
+        assert!(!version.expected.matches("16.1"));
+        assert!(spec.validate().is_ok());
+    }
+
+    #[test]
+    fn a_placeholder_without_a_value_is_an_error_naming_it() {
+        let none = |_: &str| None;
+        let err = derive_spec(&ANNOTATIONS, &HostEffects::default(), &none).unwrap_err();
+        assert!(err.contains("#[recipe(check(version))]"), "{err}");
+        assert!(err.contains("no value for `{version}`"), "{err}");
+    }
+}
