@@ -30,6 +30,9 @@ pub struct Recipe {
     /// Module functions without `#[step]`.
     pub helpers: Vec<Helper>,
     pub check: CheckAttr,
+    /// `#[recipe(validate = f)]`: the module fn that checks combinations of
+    /// kwargs; `valid.rs` makes sure it is a helper whose parameters are kwargs.
+    pub validate: Option<Ident>,
     /// Sum of the steps' plans: the denominators of the progress display.
     pub plan: OpPlan,
     /// Every literal template path of an `upload_template` call, in source order.
@@ -248,6 +251,7 @@ impl Recipe {
             steps,
             helpers,
             check: attr.check,
+            validate: attr.validate,
             plan,
             templates,
             effects,
@@ -289,6 +293,27 @@ impl Recipe {
             }
         }
         kwargs
+    }
+
+    /// The `validate` fn and the names of its parameters, once `valid.rs`
+    /// accepted it.
+    pub fn validator(&self) -> Option<(&Helper, Vec<String>)> {
+        let name = self.validate.as_ref()?.unraw().to_string();
+        let helper = self.helpers.iter().find(|h| h.name == name)?;
+        let params = helper
+            .fn_item
+            .sig
+            .inputs
+            .iter()
+            .filter_map(|input| match input {
+                FnArg::Typed(pat) => match &*pat.pat {
+                    Pat::Ident(p) => Some(p.ident.unraw().to_string()),
+                    _ => None,
+                },
+                FnArg::Receiver(_) => None,
+            })
+            .collect();
+        Some((helper, params))
     }
 
     /// The step called `name`.

@@ -32,6 +32,7 @@ mod kw {
     syn::custom_keyword!(short);
     syn::custom_keyword!(state);
     syn::custom_keyword!(timeout);
+    syn::custom_keyword!(validate);
     syn::custom_keyword!(version);
 }
 
@@ -42,6 +43,9 @@ pub struct RecipeAttr {
     pub name: Option<LitStr>,
     /// `check(...)`: what `--check` verifies besides the recipe's own effects.
     pub check: CheckAttr,
+    /// `validate = inputs`: a module fn that checks combinations of kwargs
+    /// (its parameters, by reference) before any host is touched.
+    pub validate: Option<Ident>,
 }
 
 /// Arguments of `check(...)` inside `#[recipe(...)]`.
@@ -173,6 +177,7 @@ impl Parse for RecipeAttr {
         let cx = Ctxt::new();
         let mut name = None;
         let mut check = None;
+        let mut validate = None;
         parse_entries(input, &cx, |input| {
             if input.peek(kw::name) {
                 let key: kw::name = input.parse()?;
@@ -185,14 +190,19 @@ impl Parse for RecipeAttr {
                 parenthesized!(content in input);
                 let value: CheckAttr = content.parse()?;
                 set_once(&mut check, value, key.span, "check", RECIPE)
+            } else if input.peek(kw::validate) {
+                let key: kw::validate = input.parse()?;
+                let value: Ident = parse_value(input)?;
+                set_once(&mut validate, value, key.span, "validate", RECIPE)
             } else {
-                Err(unknown_key(input, RECIPE, &["check", "name"]))
+                Err(unknown_key(input, RECIPE, &["check", "name", "validate"]))
             }
         });
         cx.check()?;
         Ok(RecipeAttr {
             name,
             check: check.unwrap_or_default(),
+            validate,
         })
     }
 }
@@ -793,7 +803,7 @@ mod tests {
         assert_eq!(
             messages(error),
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name; did you mean `name`?"
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?"
             ]
         );
     }
@@ -803,7 +813,7 @@ mod tests {
         let error = syn::parse2::<RecipeAttr>(quote!(foo = 1)).unwrap_err();
         assert_eq!(
             messages(error),
-            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name"]
+            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name, validate"]
         );
     }
 
@@ -842,12 +852,12 @@ mod tests {
         assert_eq!(
             messages(error),
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
                 "unknown key `verison` in check(...); expected one of: alive, os, package, port, service, version; did you mean `version`?",
                 "invalid port `88426`: expected 1..=65535",
                 "invalid exit code `300`: expected 0..=255",
                 "unknown key `prot` in check(...); expected one of: alive, os, package, port, service, version; did you mean `port`?",
-                "unknown key `naem` in #[recipe(...)]; expected one of: check, name; did you mean `name`?",
+                "unknown key `naem` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
             ]
         );
     }

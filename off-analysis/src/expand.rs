@@ -162,6 +162,25 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
     });
 
     let checks = check_annotations(&recipe.check);
+    // `#[recipe(validate = f)]`: combinations of kwargs, checked once each
+    // has parsed; an `Err` is one more input error (exit 2, nothing runs).
+    let validate_call = recipe.validator().map(|(helper, params)| {
+        let ident = &helper.fn_item.sig.ident;
+        let args = params.iter().filter_map(|name| {
+            kwargs
+                .iter()
+                .find(|k| &k.param.name == name)
+                .map(|k| &k.param.ident)
+        });
+        quote! {
+            if let ::core::result::Result::Err(e) = #ident(#(&kwargs.#args),*) {
+                let mut errors = #private::ArgErrors::default();
+                errors.push(e);
+                return ::core::result::Result::Err(errors);
+            }
+        }
+    });
+
     let spec_ident = format_ident!("__OFF_RECIPE");
     quote! {
         #[doc(hidden)]
@@ -182,7 +201,9 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
             let mut errors = #private::ArgErrors::default();
             #(#parse_lets)*
             errors.finish()?;
-            ::core::result::Result::Ok(__OffKwargs { #(#field_inits,)* })
+            let kwargs = __OffKwargs { #(#field_inits,)* };
+            #validate_call
+            ::core::result::Result::Ok(kwargs)
         }
 
         #[doc(hidden)]
@@ -327,6 +348,27 @@ mod tests {
         assert!(out.contains("raw . get_bool (\"force\")"), "{out}");
         assert!(out.contains("plan : & [(\"run\" , 1u64)]"), "{out}");
         assert!(out.contains("docs : \"Install it.\""), "{out}");
+    }
+
+    #[test]
+    fn validator_runs_after_every_kwarg_parsed() {
+        let out = crate::expand_recipe(
+            quote!(validate = inputs),
+            quote! {
+                mod demo {
+                    #[step]
+                    fn s(role: String, primary: Option<String>) -> Result<()> { Ok(()) }
+                    fn inputs(primary: &Option<String>, role: &String) -> ::core::result::Result<(), String> { Ok(()) }
+                }
+            },
+            std::path::Path::new("."),
+        )
+        .to_string();
+        assert!(
+            out.contains("if let :: core :: result :: Result :: Err (e) = inputs (& kwargs . primary , & kwargs . role)"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
     }
 
     #[test]

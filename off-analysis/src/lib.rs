@@ -493,7 +493,7 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
                 "parameter `host` clashes with the built-in `--host` flag of the generated binary; rename the parameter",
             ]
         );
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
                 "a #[recipe] module needs at least one #[step] fn",
             ]
         );

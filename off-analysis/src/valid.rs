@@ -72,11 +72,45 @@ pub(crate) fn check(cx: &Ctxt, recipe: &Recipe) {
     check_shared_params(cx, recipe);
     check_short_flags(cx, recipe);
     check_attr_placement(cx, recipe);
+    check_validator(cx, recipe);
     for expr in &recipe.non_literal_templates {
         cx.error_spanned_by(
             expr,
             "upload_template needs a string literal template path (templates are embedded in the binary at compile time)",
         );
+    }
+}
+
+/// `#[recipe(validate = f)]`: `f` is a module fn (not a step) whose
+/// parameters are plain identifiers naming kwargs.
+fn check_validator(cx: &Ctxt, recipe: &Recipe) {
+    let Some(ident) = &recipe.validate else {
+        return;
+    };
+    let Some((helper, names)) = recipe.validator() else {
+        cx.error_spanned_by(
+            ident,
+            format!(
+                "`validate = {ident}` needs a fn `{ident}` in the recipe module (not a #[step]) taking kwargs by reference and returning `Result<(), String>`"
+            ),
+        );
+        return;
+    };
+    let kwargs: Vec<String> = recipe.kwargs().into_iter().map(|k| k.param.name).collect();
+    let inputs = &helper.fn_item.sig.inputs;
+    if names.len() != inputs.len() {
+        cx.error_spanned_by(
+            inputs,
+            "parameters of a `validate` fn must be plain identifiers naming kwargs",
+        );
+    }
+    for (input, name) in inputs.iter().zip(&names) {
+        if !kwargs.contains(name) {
+            cx.error_spanned_by(
+                input,
+                format!("`{name}` is not a kwarg of this recipe (a parameter of a #[step] fn)"),
+            );
+        }
     }
 }
 
@@ -483,6 +517,50 @@ mod tests {
                 }
             )),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn validator_must_exist_and_take_kwargs() {
+        let errs = errors(quote! {
+            mod r {
+                #[step]
+                fn a(role: String) -> Result<()> { Ok(()) }
+                fn inputs(role: &String, nope: &u32) -> Result<(), String> { Ok(()) }
+            }
+        });
+        assert!(errs.is_empty(), "no validate = …, no check: {errs:?}");
+        let errs = crate::expand_recipe(
+            quote!(validate = inputs),
+            quote! {
+                mod r {
+                    #[step]
+                    fn a(role: String) -> Result<()> { Ok(()) }
+                    fn inputs(role: &String, nope: &u32) -> Result<(), String> { Ok(()) }
+                }
+            },
+            std::path::Path::new("."),
+        )
+        .to_string();
+        assert!(
+            errs.contains("`nope` is not a kwarg of this recipe"),
+            "{errs}"
+        );
+        assert!(!errs.contains("`role` is not a kwarg"), "{errs}");
+        let errs = crate::expand_recipe(
+            quote!(validate = missing),
+            quote! {
+                mod r {
+                    #[step]
+                    fn a(role: String) -> Result<()> { Ok(()) }
+                }
+            },
+            std::path::Path::new("."),
+        )
+        .to_string();
+        assert!(
+            errs.contains("`validate = missing` needs a fn `missing`"),
+            "{errs}"
         );
     }
 

@@ -196,12 +196,15 @@ pub(crate) fn spawn(config: &TestbedConfig, index: usize, script_text: &str) -> 
     Ok(())
 }
 
-/// Waits until every host's sshd sends its banner. Fails early when a host's processes are gone
-/// (its boot script failed), quoting the host's log.
-pub(crate) fn wait_for_ssh(config: &TestbedConfig, hosts: usize) -> Result<()> {
+/// Waits until the sshd of every host in `indices` sends its banner. Fails early when a host's
+/// processes are gone (its boot script failed), quoting the host's log.
+pub(crate) fn wait_for_ssh(
+    config: &TestbedConfig,
+    indices: impl IntoIterator<Item = usize>,
+) -> Result<()> {
     let start = Instant::now();
     let deadline = start + SSH_READY_TIMEOUT;
-    let mut pending: Vec<usize> = (0..hosts).collect();
+    let mut pending: Vec<usize> = indices.into_iter().collect();
     while !pending.is_empty() {
         let mut still = Vec::new();
         for &i in &pending {

@@ -218,7 +218,7 @@ fn start(config: &TestbedConfig, hosts: usize, rootfs: &Path) -> Result<Inventor
         let script = host::boot_script(config, i, rootfs, host_key, &client_pub, &etc_hosts_path);
         host::spawn(config, i, &script).with_context(|| format!("cannot start host {name}"))?;
     }
-    host::wait_for_ssh(config, hosts)?;
+    host::wait_for_ssh(config, 0..hosts)?;
 
     let mut known_hosts = String::new();
     for (i, host_key) in host_keys.iter().enumerate() {
@@ -260,6 +260,30 @@ fn start(config: &TestbedConfig, hosts: usize, rootfs: &Path) -> Result<Inventor
         0o644,
     )?;
     Ok(inventory)
+}
+
+/// Restarts host `index` as it was booted: kills every process of the host (its PID 1 first,
+/// which ends its PID namespace, and with it the private tmpfs holding its writable layer), then
+/// runs the host's boot script again in the same network namespace. The host comes back with a
+/// fresh root, the same address and the same host key, so known_hosts entries stay valid.
+/// Returns when its sshd answers. For tests that need a host nothing has touched yet.
+pub fn reset_host(config: &TestbedConfig, index: usize) -> Result<()> {
+    util::require_root()?;
+    let _lock = util::FileLock::acquire(&config.state_dir.join(".lock"))?;
+    let name = config.host_name(index);
+    let pid1 = host_pid1(config, index).with_context(|| format!("cannot reset host {name}"))?;
+    let files = host::host_files(config, index);
+    let script = fs::read_to_string(&files.script).with_context(|| {
+        format!(
+            "cannot reset host {name}: no boot script {}",
+            files.script.display()
+        )
+    })?;
+    let killed = network::kill_namespace_processes(&name, pid1)
+        .with_context(|| format!("cannot stop host {name}"))?;
+    network::wait_reaped(&killed, Duration::from_secs(5))?;
+    host::spawn(config, index, &script).with_context(|| format!("cannot restart host {name}"))?;
+    host::wait_for_ssh(config, [index])
 }
 
 /// Removes the testbed: kills every process in its namespaces, deletes them and the bridge, and

@@ -98,8 +98,24 @@ pub(crate) fn create_host_network(config: &TestbedConfig, index: usize, ns: &str
 /// Kills every process in namespace `ns`, waits until none is left in it, and deletes the
 /// namespace. Returns the killed pids.
 pub(crate) fn delete_namespace(ns: &str) -> Result<Vec<u32>> {
+    let killed = kill_all(ns, Vec::new())?;
+    ip(&["netns", "del", ns]).with_context(|| format!("cannot delete network namespace {ns}"))?;
+    Ok(killed)
+}
+
+/// Kills `pid1` (a host's PID 1: the kernel then kills the rest of its PID namespace) and any
+/// process left in network namespace `ns`, and waits until none is left; the namespace stays.
+/// Returns the killed pids.
+pub(crate) fn kill_namespace_processes(ns: &str, pid1: u32) -> Result<Vec<u32>> {
+    // SAFETY: plain kill(2); a pid that has already exited just yields ESRCH.
+    unsafe { libc::kill(pid1 as libc::pid_t, libc::SIGKILL) };
+    kill_all(ns, vec![pid1])
+}
+
+/// SIGKILLs the processes of network namespace `ns` until there are none; returns `killed` with
+/// the pids it killed added.
+fn kill_all(ns: &str, mut killed: Vec<u32>) -> Result<Vec<u32>> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut killed = Vec::new();
     loop {
         let pids = namespace_pids(ns)?;
         if pids.is_empty() {
@@ -117,7 +133,6 @@ pub(crate) fn delete_namespace(ns: &str) -> Result<Vec<u32>> {
         }
         thread::sleep(Duration::from_millis(20));
     }
-    ip(&["netns", "del", ns]).with_context(|| format!("cannot delete network namespace {ns}"))?;
     Ok(killed)
 }
 

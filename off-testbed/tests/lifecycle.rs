@@ -165,3 +165,69 @@ fn failed_boot_is_reported_and_cleaned_up() {
     let links = stdout(Command::new("ip").args(["-o", "link", "show"]));
     assert!(!links.contains("offbr8"), "{links}");
 }
+
+#[test]
+fn reset_host_gives_a_fresh_root_with_the_same_address_and_key() {
+    if !is_root() {
+        eprintln!("SKIPPED: the testbed needs root");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let config = independent_config("off-lr", "offbr7", "10.250.7", &state);
+    let _guard = DownOnDrop(config.clone());
+    let inventory = up(&config, 2).unwrap_or_else(|e| panic!("up: {e:#}"));
+    for i in 0..2 {
+        let out = exec_in_host(
+            &config,
+            i,
+            "echo dirty > /etc/off-lr-marker && (sleep 600 >/dev/null 2>&1 &)",
+        )
+        .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let pid1_of_other = off_testbed::host_pid1(&config, 1).unwrap();
+    let known_hosts_before = fs::read_to_string(&inventory.known_hosts).unwrap();
+
+    off_testbed::reset_host(&config, 0).unwrap_or_else(|e| panic!("reset: {e:#}"));
+
+    // Host 0: a fresh root and no process of the old one; the same hostname.
+    let out = exec_in_host(
+        &config,
+        0,
+        "test ! -e /etc/off-lr-marker && ! pgrep -x sleep && hostname",
+    )
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "off-lr-0\n");
+    // Its host key is still the one in known_hosts: strict checking lets ssh in.
+    let ssh = Command::new("ssh")
+        .args(["-i"])
+        .arg(&inventory.key)
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            inventory.known_hosts.display()
+        ))
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+        ])
+        .arg(format!("root@{}", inventory.hosts[0].address))
+        .arg("hostname")
+        .output()
+        .unwrap();
+    assert!(ssh.status.success(), "{ssh:?}");
+    assert_eq!(String::from_utf8_lossy(&ssh.stdout), "off-lr-0\n");
+    assert_eq!(
+        fs::read_to_string(&inventory.known_hosts).unwrap(),
+        known_hosts_before
+    );
+    // Host 1 was not touched.
+    assert_eq!(off_testbed::host_pid1(&config, 1).unwrap(), pid1_of_other);
+    let out = exec_in_host(&config, 1, "cat /etc/off-lr-marker").unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "dirty\n");
+}

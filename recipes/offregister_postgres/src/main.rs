@@ -1,1 +1,416 @@
-fn main() {}
+//! Deploys PostgreSQL from Debian's packages: one server, or a primary and
+//! replicas kept current by streaming replication.
+//!
+//! ```text
+//! offregister_postgres --version 15                       # this machine
+//! offregister_postgres -c db.yaml -H root@db1             # users from db.yaml
+//! offregister_postgres -c cluster.yaml -H root@db1 --role primary
+//! offregister_postgres -c cluster.yaml -H root@db2,root@db3 --role replica --primary-host db1
+//! ```
+//!
+//! The steps run in order: `install` the packages, `configure` the cluster
+//! (created only if absent; a replica starts as a copy of its primary),
+//! `serve` it, `setup_users`, and join the replication `cluster`. Running
+//! the recipe again changes only what differs.
+
+// Steps take their kwargs as parameters; a deployment has many settings.
+#![allow(clippy::too_many_arguments)]
+
+mod config;
+mod inputs;
+mod sql;
+
+use off_runtime::prelude::*;
+
+use config::{HbaSettings, Layout, POSTGRES_HOME, ServerSettings, conf_string, pgpass_line};
+use inputs::{AptSource, ClusterRole, DbUser, Network, Password, WalLevel};
+
+/// Install, configure and serve PostgreSQL: a single node, or a primary and
+/// its streaming replicas.
+#[recipe(
+    validate = check_inputs,
+    check(
+        version(cmd = "psql --version", regex = r"\(PostgreSQL\) (\d+)", expected = "{version}"),
+        alive(cmd = "pg_isready -q -p {port}", timeout = "10s"),
+        os = ["Debian 12", "Ubuntu 22.04", "Ubuntu 24.04"],
+        service(name = "postgresql", state = "running"),
+        port = 5432,
+        package = "postgresql-common",
+    )
+)]
+mod offregister_postgres {
+    use super::*;
+
+    /// Install the server and client packages.
+    #[step]
+    fn install(
+        /// PostgreSQL major version
+        #[arg(default = 15)]
+        version: u32,
+        /// Package repository: `distribution` (the OS's own) or `pgdg`
+        /// (apt.postgresql.org, for versions the distribution lacks)
+        #[arg(default = AptSource::Distribution)]
+        apt_source: AptSource,
+    ) -> Result<()> {
+        // The recipe creates the cluster itself (`configure`): a replica's
+        // data directory must stay empty until it is copied from the primary.
+        sudo("mkdir -p /etc/postgresql-common/createcluster.d")?;
+        put(
+            b"# Written by offregister_postgres: clusters are created by the recipe.\ncreate_main_cluster = false\n",
+            remote_path("/etc/postgresql-common/createcluster.d/offregister.conf").sudo(),
+        )?;
+        if apt_source == AptSource::Pgdg {
+            add_pgdg_source()?;
+        }
+        package([
+            format!("postgresql-{version}"),
+            format!("postgresql-client-{version}"),
+        ])?;
+        Ok(())
+    }
+
+    /// The PostgreSQL project's apt repository, trusted through its own
+    /// keyring file (`signed-by`), not the deprecated global `apt-key`.
+    fn add_pgdg_source() -> Result<()> {
+        const KEYRING: &str = "/etc/apt/keyrings/apt.postgresql.org.asc";
+        package(["ca-certificates", "curl"])?;
+        if !exists(remote_path(KEYRING).sudo())? {
+            sudo("install -d -m 0755 /etc/apt/keyrings")?;
+            sudo(sh!(
+                "curl -fsSL --proto '=https' -o {KEYRING} https://www.postgresql.org/media/keys/ACCC4CF8.asc"
+            ))?;
+        }
+        let codename = run(". /etc/os-release && echo \"$VERSION_CODENAME\"")?;
+        let codename = codename.stdout.trim().to_string();
+        upload_template(
+            "templates/pgdg.list.j2",
+            remote_path("/etc/apt/sources.list.d/pgdg.list").sudo(),
+            context! { codename, keyring => KEYRING },
+        )?;
+        Ok(())
+    }
+
+    /// Create the cluster if absent; write postgresql.conf and pg_hba.conf.
+    ///
+    /// A replica's cluster starts as a copy of its primary.
+    #[step]
+    fn configure(
+        version: u32,
+        /// Addresses to listen on (`*` for all)
+        #[arg(default = "localhost")]
+        listen_addresses: String,
+        /// TCP port
+        #[arg(default = 5432)]
+        port: u16,
+        #[arg(default = 100)] max_connections: u32,
+        /// Shared memory for caching data, e.g. 128MB
+        #[arg(default = "128MB")]
+        shared_buffers: String,
+        /// minimal, replica or logical
+        #[arg(default = WalLevel::Replica)]
+        wal_level: WalLevel,
+        /// Replicas (and base backups) that may stream at once
+        #[arg(default = 10)]
+        max_wal_senders: u32,
+        /// Networks whose clients may connect with a password, e.g.
+        /// 10.0.0.0/24 (repeatable); local and loopback always may
+        allowed_networks: Vec<Network>,
+        /// standalone, primary or replica
+        #[arg(default = ClusterRole::Standalone)]
+        role: ClusterRole,
+        /// The primary a replica copies and streams from
+        primary_host: Option<String>,
+        /// Role replicas connect as
+        #[arg(default = "replicator")]
+        replication_user: String,
+        /// Its password (from the -c file or OFF_REPLICATION_PASSWORD)
+        replication_password: Option<Password>,
+        /// Replace a replica's data directory with a fresh copy of the
+        /// primary (the old one is kept beside it)
+        force_resync: bool,
+    ) -> Result<()> {
+        let layout = Layout::new(version);
+        if role == ClusterRole::Replica {
+            let primary = primary_host.as_deref().unwrap_or_default();
+            let password = replication_password.as_ref().map(Password::expose);
+            copy_primary(
+                &layout,
+                primary,
+                port,
+                &replication_user,
+                password.unwrap_or_default(),
+                force_resync,
+            )?;
+        }
+        let conf = format!("{}/postgresql.conf", layout.conf_dir);
+        if !exists(remote_path(&conf).sudo())? {
+            // Adopts a data directory that exists (a replica's copy, or a
+            // cluster whose configuration was removed): never re-initialises.
+            sudo(sh!("pg_createcluster {version} main"))?;
+        }
+        let replicating = role != ClusterRole::Standalone;
+        let settings = ServerSettings {
+            layout: layout.clone(),
+            listen_addresses: conf_string(&listen_addresses),
+            port,
+            max_connections,
+            shared_buffers: conf_string(&shared_buffers),
+            wal_level,
+            max_wal_senders,
+            wal_keep_size: conf_string(if replicating { "256MB" } else { "0" }),
+        };
+        let hba = HbaSettings::new(
+            version,
+            &allowed_networks,
+            replicating.then_some(replication_user.as_str()),
+        );
+        let owned = |path: String, mode: u32| {
+            remote_path(path)
+                .owner("postgres")
+                .group("postgres")
+                .mode(mode)
+                .sudo()
+        };
+        let conf_changed = upload_template(
+            "templates/postgresql.conf.j2",
+            owned(conf, 0o644),
+            &settings,
+        )?
+        .changed;
+        let hba_changed = upload_template(
+            "templates/pg_hba.conf.j2",
+            owned(format!("{}/pg_hba.conf", layout.conf_dir), 0o640),
+            &hba,
+        )?
+        .changed;
+        // A running server reads listen_addresses, port and shared_buffers
+        // only when it starts.
+        if (conf_changed || hba_changed) && cluster_running(version)? {
+            sudo(sh!("pg_ctlcluster {version} main restart"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether cluster `<version>/main` is running.
+    fn cluster_running(version: u32) -> Result<bool> {
+        let _quiet = settings(Settings::new().warn_only(true).quiet(true));
+        Ok(sudo(sh!("pg_ctlcluster {version} main status"))?.code == 0)
+    }
+
+    /// Makes the replica's data directory a copy of the primary with
+    /// `pg_basebackup -R` (which also writes the settings that make it
+    /// stream): only into an empty data directory, or with `force_resync`.
+    /// A directory that already is a replica is left alone.
+    fn copy_primary(
+        layout: &Layout,
+        primary: &str,
+        port: u16,
+        user: &str,
+        password: &str,
+        force_resync: bool,
+    ) -> Result<()> {
+        let data = &layout.data_dir;
+        let has_data = exists(remote_path(format!("{data}/PG_VERSION")).sudo())?;
+        let is_replica = exists(remote_path(format!("{data}/standby.signal")).sudo())?;
+        if has_data && !force_resync {
+            if is_replica {
+                return Ok(());
+            }
+            return Err(Error::msg(format!(
+                "[{}] {data} holds a database that is not a replica; refusing to overwrite it (--force-resync replaces it with a copy of the primary and keeps the old directory beside it)",
+                current_host()
+            )));
+        }
+        // libpq reads the password from postgres's ~/.pgpass (mode 0600):
+        // it never appears on a command line. The replica's walreceiver
+        // uses the same file later.
+        put(
+            pgpass_line(primary, port, "replication", user, password).into_bytes(),
+            remote_path(format!("{POSTGRES_HOME}/.pgpass"))
+                .owner("postgres")
+                .group("postgres")
+                .mode(0o600)
+                .sudo(),
+        )?;
+        if has_data {
+            let version = layout.version;
+            if cluster_running(version)? {
+                sudo(sh!("pg_ctlcluster {version} main stop"))?;
+            }
+            sudo(sh!("mv {data} {data}.before-resync-$(date +%Y%m%d%H%M%S)"))?;
+        }
+        let _env = shell_env([("PGCONNECT_TIMEOUT", "10")]);
+        sudo_as(
+            "postgres",
+            sh!("pg_basebackup -h {primary} -p {port} -U {user} -D {data} -R -X stream -c fast -w"),
+        )?;
+        Ok(())
+    }
+
+    /// Start the server and wait until it accepts connections.
+    #[step]
+    fn serve(version: u32, port: u16) -> Result<()> {
+        service("postgresql", Start)?;
+        // pg_isready, once per half second, for at most 30 seconds.
+        let wait = sh!(
+            "i=0; until pg_isready -q -p {port}; do i=$((i+1)); [ $i -ge 60 ] && exit 1; sleep 0.5; done"
+        );
+        let _warn = settings(Settings::new().warn_only(true));
+        if run(wait)?.code != 0 {
+            return Err(Error::msg(format!(
+                "[{}] PostgreSQL {version}/main does not accept connections on port {port} after 30s; see /var/log/postgresql/postgresql-{version}-main.log",
+                current_host()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Create or update the users and their databases.
+    ///
+    /// Not on a replica: it gets them from its primary.
+    #[step]
+    fn setup_users(
+        /// Users: a list of {user, password, dbname, superuser} in the -c
+        /// file (passwords do not belong on a command line)
+        users: Vec<DbUser>,
+        role: ClusterRole,
+        port: u16,
+    ) -> Result<()> {
+        if role == ClusterRole::Replica || users.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::new();
+        for u in &users {
+            let attrs = if u.superuser {
+                "SUPERUSER"
+            } else {
+                "NOSUPERUSER"
+            };
+            script.push_str(&sql::ensure_role(&u.user, u.password.expose(), &[attrs]));
+            if let Some(db) = &u.dbname {
+                script.push_str(&sql::ensure_database(db, &u.user));
+            }
+        }
+        psql(port, &script)?;
+        Ok(())
+    }
+
+    /// Runs `script` with psql as the postgres superuser. The SQL (with its
+    /// passwords) goes over standard input; terse errors do not quote it.
+    fn psql(port: u16, script: &str) -> Result<Output> {
+        sudo_as_with_input(
+            "postgres",
+            sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres"),
+            script,
+        )
+    }
+
+    /// Primary: create the replication role; replica: wait until it streams.
+    #[step]
+    fn cluster(
+        role: ClusterRole,
+        port: u16,
+        replication_user: String,
+        replication_password: Option<Password>,
+    ) -> Result<()> {
+        match role {
+            ClusterRole::Standalone => Ok(()),
+            ClusterRole::Primary => {
+                let password = replication_password.as_ref().map(Password::expose);
+                let script = sql::ensure_role(
+                    &replication_user,
+                    password.unwrap_or_default(),
+                    &["REPLICATION"],
+                );
+                psql(port, &script)?;
+                Ok(())
+            }
+            ClusterRole::Replica => {
+                let query = "SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'";
+                let wait = sh!(
+                    "i=0; until [ \"$(psql -X -At -p {port} -c {query})\" = 1 ]; do i=$((i+1)); [ $i -ge 60 ] && exit 1; sleep 0.5; done"
+                );
+                let _warn = settings(Settings::new().warn_only(true));
+                if sudo_as("postgres", wait)?.code != 0 {
+                    return Err(Error::msg(format!(
+                        "[{}] the replica does not stream from its primary after 30s; see the server log in /var/log/postgresql",
+                        current_host()
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Combinations of kwargs no single value shows wrong.
+    fn check_inputs(
+        version: &u32,
+        role: &ClusterRole,
+        primary_host: &Option<String>,
+        replication_user: &str,
+        replication_password: &Option<Password>,
+        listen_addresses: &str,
+        shared_buffers: &str,
+        users: &[DbUser],
+    ) -> std::result::Result<(), String> {
+        inputs::check_version(*version)?;
+        config::check_listen_addresses(listen_addresses)?;
+        config::check_size("shared-buffers", shared_buffers)?;
+        if let Some(host) = primary_host {
+            inputs::check_host(host)?;
+        }
+        let simple_name = |s: &str| {
+            s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        if !simple_name(replication_user) {
+            return Err(format!(
+                "invalid value `{replication_user}` for --replication-user: expected lowercase letters, digits and `_`"
+            ));
+        }
+        match role {
+            ClusterRole::Replica if primary_host.is_none() => {
+                return Err("--role replica needs --primary-host (the primary's address)".into());
+            }
+            ClusterRole::Primary | ClusterRole::Replica if replication_password.is_none() => {
+                return Err(format!(
+                    "--role {} needs --replication-password (in the -c file or OFF_REPLICATION_PASSWORD)",
+                    if *role == ClusterRole::Primary {
+                        "primary"
+                    } else {
+                        "replica"
+                    }
+                ));
+            }
+            _ => {}
+        }
+        for (i, u) in users.iter().enumerate() {
+            if u.user.is_empty() || u.user.contains('\0') {
+                return Err(format!("users[{i}]: `user` must be a non-empty name"));
+            }
+            if u.dbname
+                .as_deref()
+                .is_some_and(|d| d.is_empty() || d.contains('\0'))
+            {
+                return Err(format!(
+                    "users[{i}] ({}): `dbname` must be a non-empty name",
+                    u.user
+                ));
+            }
+            if u.password.expose().contains('\0') {
+                return Err(format!(
+                    "users[{i}] ({}): the password contains a NUL byte",
+                    u.user
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    offregister_postgres::main()
+}
