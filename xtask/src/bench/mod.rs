@@ -6,13 +6,20 @@
 //! plain function build, …) right before or after the thing it measures and
 //! prints the ratio next to the target.
 
+mod check;
+
 use anyhow::Result;
 
 #[derive(clap::Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// offcheck on 1000 files + 5 services + 3 commands vs one `ssh sha256sum` of the files (target <= 1.5x)
+    Check(check::CheckBench),
+}
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
-    match cmd {}
+    match cmd {
+        BenchCommand::Check(args) => check::exec(args),
+    }
 }
 
 /// Prints one result line: `name: ratio (target)`, and whether it is met.
