@@ -117,7 +117,7 @@ pub struct ServiceCheck {
     pub state: ServiceState,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceState {
     #[default]
