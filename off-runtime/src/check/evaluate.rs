@@ -107,10 +107,10 @@ pub(crate) fn evaluate(spec: &CheckSpec, facts: &Facts) -> (Vec<ItemResult>, boo
     for f in &spec.config {
         items.push(file_item(f, facts));
     }
-    for (i, s) in spec.service.iter().enumerate() {
+    for s in &spec.service {
         let mut item = ItemResult::new("service", "name", s.name.clone());
         item.expected = json!(s.state.as_str());
-        let found = facts.services.get(&i).copied().unwrap_or_default();
+        let found = facts.services.get(&s.name).copied().unwrap_or_default();
         let (actual, ok) = match s.state {
             ServiceState::Running | ServiceState::Stopped => {
                 let actual = match (found.exists, found.running) {
@@ -431,7 +431,7 @@ mod tests {
         let out = format!(
             "@@blob v.out 10\npsql 15.18\n@@code v 0\n@@blob os {}\n{OS}\n\
              @@stat\n1000\t600\t0\troot\t0\troot\tregular file\t/a\n\
-             @@svc 0 1 1 1\n@@svc 1 0 0 0\n@@pkg\ndpkg\npg\tinstall ok installed\t15.4-1\n\
+             @@svc pg 1 1 1\n@@svc cron 0 0 0\n@@pkg\ndpkg\npg\tinstall ok installed\t15.4-1\n\
              @@blob tcp {}\n{TCP}\n\
              @@blob c0.out 2\nno\n@@code c0 0\n@@end\n",
             OS.len(),
@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn a_host_without_any_trace_is_not_bootstrapped() {
         let s = spec("config:\n- path: /a\nservice:\n- pg: running\npackage: [pg]\n");
-        let facts = Facts::parse(b"@@svc 0 0 0 0\n@@pkg\ndpkg\n@@end\n");
+        let facts = Facts::parse(b"@@svc pg 0 0 0\n@@pkg\ndpkg\n@@end\n");
         let (items, bootstrapped) = evaluate(&s, &facts);
         assert!(!bootstrapped);
         assert!(items.iter().all(|i| !i.ok));
@@ -489,7 +489,7 @@ mod tests {
             evaluate(&spec("port: [1]\n"), &facts).1,
             "nothing to judge by"
         );
-        let facts = Facts::parse(b"@@svc 0 1 0 0\n@@pkg\ndpkg\n@@end\n");
+        let facts = Facts::parse(b"@@svc pg 1 0 0\n@@pkg\ndpkg\n@@end\n");
         assert!(evaluate(&s, &facts).1, "one service is a trace");
     }
 }

@@ -26,6 +26,7 @@ mod engine;
 mod evaluate;
 mod report;
 mod script;
+mod serialize;
 mod size;
 mod spec;
 mod version;

@@ -11,13 +11,13 @@
 //! - `@@SECTION` lines start a section whose plain lines follow
 //!   (`@@stat`, `@@sha256`, `@@pkg`);
 //! - `@@blob KEY LEN` is followed by exactly LEN bytes and a newline;
-//! - `@@code KEY N`, `@@svc I EXISTS RUNNING ENABLED` are one-line facts;
+//! - `@@code KEY N`, `@@svc NAME EXISTS RUNNING ENABLED` are one-line facts;
 //! - `@@end` says the script ran to its end.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::spec::CheckSpec;
+use super::spec::{CheckSpec, ServiceState};
 use crate::shell::quote;
 
 /// How many paths one `stat` or `sha256sum` invocation gets.
@@ -41,25 +41,25 @@ off_blob() {
 off_run() {
   k=$1; t=$2; shift 2
   if command -v timeout >/dev/null 2>&1; then
-    (cd / && exec timeout -k 2 "$t" "$@") </dev/null >"$T/o" 2>"$T/e"
+    (cd / && exec timeout -k 2 "$t" "$@") </dev/null >"$T/$k.o" 2>"$T/$k.e"
   else
-    (cd / && exec "$@") </dev/null >"$T/o" 2>"$T/e"
+    (cd / && exec "$@") </dev/null >"$T/$k.o" 2>"$T/$k.e"
   fi
   c=$?
-  head -c MAX_STDOUT "$T/o" >"$T/o2"; head -c MAX_STDERR "$T/e" >"$T/e2"
-  off_blob "$k.out" "$T/o2"
-  off_blob "$k.err" "$T/e2"
+  head -c MAX_STDOUT "$T/$k.o" >"$T/$k.o2"; head -c MAX_STDERR "$T/$k.e" >"$T/$k.e2"
+  off_blob "$k.out" "$T/$k.o2"
+  off_blob "$k.err" "$T/$k.e2"
   printf '@@code %s %s\n' "$k" "$c"
 }
 off_svc() {
-  i=$1; s=$2; exists=0; running=0; enabled=0
+  s=$1; status=$2; exists=0; running=0; enabled=0
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     if [ "$(systemctl show -p LoadState --value -- "$s" 2>/dev/null)" = loaded ]; then exists=1; fi
     systemctl is-active --quiet -- "$s" 2>/dev/null && running=1
     systemctl is-enabled --quiet -- "$s" 2>/dev/null && enabled=1
   elif [ -x "/etc/init.d/$s" ]; then
     exists=1
-    "/etc/init.d/$s" status </dev/null >/dev/null 2>&1 && running=1
+    [ "$status" = 1 ] && "/etc/init.d/$s" status </dev/null >/dev/null 2>&1 && running=1
     for l in /etc/rc[2345].d/S[0-9][0-9]"$s"; do [ -e "$l" ] && enabled=1; done
   else
     short=$(printf %.15s "$s")
@@ -68,85 +68,27 @@ off_svc() {
       if [ "$p" = "$short" ]; then exists=1; running=1; break; fi
     done
   fi
-  printf '@@svc %s %s %s %s\n' "$i" "$exists" "$running" "$enabled"
+  printf '@@svc %s %s %s %s\n' "$s" "$exists" "$running" "$enabled"
 }
 echo '@@off-check 1'
 "#;
 
-/// The script for `spec`.
+/// The script for `spec`. Independent parts run as background jobs (the
+/// files' stat, their checksums, each service, the commands), each writing to
+/// its own file; the outputs are printed in a fixed order once all are done.
 pub(crate) fn build(spec: &CheckSpec) -> String {
-    let mut s = PRELUDE
-        .replace("MAX_STDOUT", &MAX_STDOUT.to_string())
-        .replace("MAX_STDERR", &MAX_STDERR.to_string());
+    let mut jobs: Vec<String> = Vec::new();
+    let mut commands = String::new();
     if let Some(v) = &spec.version {
         let _ = writeln!(
-            s,
+            commands,
             "off_run v {VERSION_TIMEOUT_SECS} /bin/sh -c {}",
             quote(&v.cmd)
         );
     }
-    if !spec.os.is_empty() {
-        s.push_str(
-            "if [ -r /etc/os-release ]; then off_blob os /etc/os-release; \
-             elif [ -r /usr/lib/os-release ]; then off_blob os /usr/lib/os-release; fi\n",
-        );
-    }
-    let paths: Vec<&str> = spec.config.iter().map(|f| f.path.as_str()).collect();
-    if !paths.is_empty() {
-        s.push_str("echo @@stat\n");
-        for chunk in paths.chunks(PATHS_PER_CALL) {
-            // -L: a config file that is a symlink is checked by its target,
-            // as sha256sum reads it.
-            s.push_str("stat -L -c '%s\t%a\t%u\t%U\t%g\t%G\t%F\t%n' --");
-            for p in chunk {
-                s.push(' ');
-                s.push_str(&quote(p));
-            }
-            s.push_str(" 2>/dev/null\n");
-        }
-    }
-    let hashed: Vec<&str> = spec
-        .config
-        .iter()
-        .filter(|f| f.sha256.is_some())
-        .map(|f| f.path.as_str())
-        .collect();
-    if !hashed.is_empty() {
-        s.push_str("echo @@sha256\n");
-        for chunk in hashed.chunks(PATHS_PER_CALL) {
-            s.push_str("sha256sum --");
-            for p in chunk {
-                s.push(' ');
-                s.push_str(&quote(p));
-            }
-            s.push_str(" 2>/dev/null\n");
-        }
-    }
-    for (i, svc) in spec.service.iter().enumerate() {
-        let _ = writeln!(s, "off_svc {i} {}", quote(&svc.name));
-    }
-    if !spec.package.is_empty() {
-        let mut names = String::new();
-        for p in &spec.package {
-            names.push(' ');
-            names.push_str(&quote(&p.name));
-        }
-        let _ = writeln!(
-            s,
-            "echo @@pkg\n\
-             if command -v dpkg-query >/dev/null 2>&1; then echo dpkg; \
-             dpkg-query -W -f='${{Package}}\\t${{Status}}\\t${{Version}}\\n' --{names} 2>/dev/null; \
-             elif command -v rpm >/dev/null 2>&1; then echo rpm; \
-             rpm -q --qf '%{{NAME}}\\tinstall ok installed\\t%{{VERSION}}-%{{RELEASE}}\\n' --{names} 2>/dev/null | grep '\t'; \
-             else echo none; fi"
-        );
-    }
-    if !spec.port.is_empty() {
-        s.push_str("for p in tcp tcp6; do [ -r /proc/net/$p ] && off_blob $p /proc/net/$p; done\n");
-    }
     for (i, a) in spec.alive_script.iter().enumerate() {
         let _ = writeln!(
-            s,
+            commands,
             "off_run a{i} {:.3} {} -c {}",
             a.timeout.as_secs_f64(),
             quote(&a.shell),
@@ -155,13 +97,104 @@ pub(crate) fn build(spec: &CheckSpec) -> String {
     }
     for (i, c) in spec.command.iter().enumerate() {
         let _ = writeln!(
-            s,
+            commands,
             "off_run c{i} {:.3} /bin/sh -c {}",
             c.timeout.as_secs_f64(),
             quote(&c.cmd)
         );
     }
+    if !commands.is_empty() {
+        jobs.push(commands);
+    }
+    let mut quick = String::new();
+    if !spec.os.is_empty() {
+        quick.push_str(
+            "if [ -r /etc/os-release ]; then off_blob os /etc/os-release; \
+             elif [ -r /usr/lib/os-release ]; then off_blob os /usr/lib/os-release; fi\n",
+        );
+    }
+    if !spec.port.is_empty() {
+        quick.push_str(
+            "for p in tcp tcp6; do [ -r /proc/net/$p ] && off_blob $p /proc/net/$p; done\n",
+        );
+    }
+    if !spec.package.is_empty() {
+        let mut names = String::new();
+        for p in &spec.package {
+            names.push(' ');
+            names.push_str(&quote(&p.name));
+        }
+        let _ = writeln!(
+            quick,
+            "echo @@pkg\n\
+             if command -v dpkg-query >/dev/null 2>&1; then echo dpkg; \
+             dpkg-query -W -f='${{Package}}\\t${{Status}}\\t${{Version}}\\n' --{names} 2>/dev/null; \
+             elif command -v rpm >/dev/null 2>&1; then echo rpm; \
+             rpm -q --qf '%{{NAME}}\\tinstall ok installed\\t%{{VERSION}}-%{{RELEASE}}\\n' --{names} 2>/dev/null | grep '\t'; \
+             else echo none; fi"
+        );
+    }
+    if !quick.is_empty() {
+        jobs.push(quick);
+    }
+    let paths: Vec<&str> = spec.config.iter().map(|f| f.path.as_str()).collect();
+    if !paths.is_empty() {
+        // -L: a config file that is a symlink is checked by its target, as
+        // sha256sum reads it.
+        jobs.push(path_calls(
+            "@@stat",
+            "stat -L -c '%s\t%a\t%u\t%U\t%g\t%G\t%F\t%n' --",
+            &paths,
+        ));
+    }
+    let hashed: Vec<&str> = spec
+        .config
+        .iter()
+        .filter(|f| f.sha256.is_some())
+        .map(|f| f.path.as_str())
+        .collect();
+    if !hashed.is_empty() {
+        jobs.push(path_calls("@@sha256", "sha256sum --", &hashed));
+    }
+    // Each service once, asking its init script for its status only when a
+    // running/stopped state is expected (Debian's scripts are slow to load).
+    let mut services: Vec<(&str, bool)> = Vec::new();
+    for svc in &spec.service {
+        let status = matches!(svc.state, ServiceState::Running | ServiceState::Stopped);
+        match services.iter_mut().find(|(n, _)| *n == svc.name) {
+            Some((_, s)) => *s |= status,
+            None => services.push((&svc.name, status)),
+        }
+    }
+    for (name, status) in services {
+        jobs.push(format!("off_svc {} {}\n", quote(name), u8::from(status)));
+    }
+
+    let mut s = PRELUDE
+        .replace("MAX_STDOUT", &MAX_STDOUT.to_string())
+        .replace("MAX_STDERR", &MAX_STDERR.to_string());
+    for (i, job) in jobs.iter().enumerate() {
+        let _ = write!(s, "{{\n{job}}} >\"$T/job{i}\" 2>/dev/null &\n");
+    }
+    s.push_str("wait\n");
+    for i in 0..jobs.len() {
+        let _ = writeln!(s, "cat \"$T/job{i}\"");
+    }
     s.push_str("echo @@end\n");
+    s
+}
+
+/// `header`, then `command` on every path, at most PATHS_PER_CALL per call.
+fn path_calls(header: &str, command: &str, paths: &[&str]) -> String {
+    let mut s = format!("echo {header}\n");
+    for chunk in paths.chunks(PATHS_PER_CALL) {
+        s.push_str(command);
+        for p in chunk {
+            s.push(' ');
+            s.push_str(&quote(p));
+        }
+        s.push_str(" 2>/dev/null\n");
+    }
     s
 }
 
@@ -200,7 +233,8 @@ pub(crate) struct Facts {
     pub complete: bool,
     pub files: HashMap<String, FileFacts>,
     pub sha256: HashMap<String, String>,
-    pub services: HashMap<usize, ServiceFacts>,
+    /// By service name.
+    pub services: HashMap<String, ServiceFacts>,
     /// `dpkg`, `rpm` or `none`.
     pub package_manager: Option<String>,
     /// Installed packages and their versions.
@@ -242,17 +276,15 @@ impl Facts {
                             facts.codes.insert(key.to_string(), code);
                         }
                     }
-                    ["svc", i, exists, running, enabled] => {
-                        if let Ok(i) = i.parse() {
-                            facts.services.insert(
-                                i,
-                                ServiceFacts {
-                                    exists: *exists == "1",
-                                    running: *running == "1",
-                                    enabled: *enabled == "1",
-                                },
-                            );
-                        }
+                    ["svc", name, exists, running, enabled] => {
+                        facts.services.insert(
+                            name.to_string(),
+                            ServiceFacts {
+                                exists: *exists == "1",
+                                running: *running == "1",
+                                enabled: *enabled == "1",
+                            },
+                        );
                     }
                     ["end"] => facts.complete = true,
                     ["stat"] => section = "stat",
@@ -393,7 +425,7 @@ mod tests {
             @@blob v.err 0\n\n@@code v 0\n\
             @@stat\n22\t644\t0\troot\t0\troot\tregular file\t/etc/a b\n\
             @@sha256\nABCD  /etc/a b\n\\ef01  /etc/x\\\\y\n\
-            @@svc 0 1 1 0\n\
+            @@svc postgresql 1 1 0\n\
             @@pkg\ndpkg\npostgresql-15\tinstall ok installed\t15.4-1\ngone\tdeinstall ok config-files\t1\n\
             @@blob tcp {}\n{tcp}\n\
             @@end\n",
@@ -409,7 +441,7 @@ mod tests {
         assert_eq!(facts.sha256["/etc/a b"], "abcd");
         assert_eq!(facts.sha256["/etc/x\\y"], "ef01");
         assert_eq!(
-            facts.services[&0],
+            facts.services["postgresql"],
             ServiceFacts {
                 exists: true,
                 running: true,
@@ -498,7 +530,7 @@ mod tests {
             facts.sha256[&odd],
             "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
         );
-        assert!(!facts.services[&0].exists);
+        assert!(!facts.services["no-such-service"].exists);
         assert_eq!(facts.captured("a0").unwrap().code, Some(3));
         let c = facts.captured("c0").unwrap();
         assert_eq!(c.stdout, "a\n@@end\nb");

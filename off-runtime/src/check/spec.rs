@@ -117,7 +117,7 @@ pub struct ServiceCheck {
     pub state: ServiceState,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceState {
     #[default]
@@ -483,9 +483,30 @@ fn strip_location(text: &str) -> String {
         .iter()
         .filter_map(|m| text.rfind(m))
         .min();
-    match cut {
+    let text = match cut {
         Some(i) => text[..i].to_string(),
         None => text,
+    };
+    with_suggestion(text)
+}
+
+/// Adds "did you mean `service`?" to serde's "unknown field `servce`,
+/// expected one of …".
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message;
+    };
+    let Some((name, expected)) = rest.split_once('`') else {
+        return message;
+    };
+    let candidates = expected
+        .trim_start_matches(", expected one of ")
+        .trim_start_matches(", expected ")
+        .split(", ")
+        .map(|c| c.trim_matches('`'));
+    match crate::recipe::did_you_mean(name, candidates) {
+        Some(best) => format!("{message}; did you mean `{best}`?"),
+        None => message,
     }
 }
 
@@ -910,7 +931,7 @@ command:
     #[test]
     fn bad_input_names_the_field_and_line() {
         let cases: &[(&str, &str, u64)] = &[
-            ("servce:\n- a: running\n", "unknown field `servce`", 1),
+            ("servce:\n- a: running\n", "did you mean `service`?", 1),
             (
                 "config:\n- path: /a\n  colour: red\n",
                 "unknown field `colour`",

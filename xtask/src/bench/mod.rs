@@ -6,19 +6,23 @@
 //! plain function build, …) right before or after the thing it measures and
 //! prints the ratio next to the target.
 
+mod check;
 mod compile;
 
 use anyhow::Result;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Incremental rebuild after editing a step: #[recipe] vs plain functions.
+    /// Incremental rebuild after editing a step: #[recipe] vs plain functions (target <= 1.3x).
     Compile(compile::CompileArgs),
+    /// offcheck on 1000 files + 5 services + 3 commands vs one `ssh sha256sum` of the files (target <= 1.5x).
+    Check(check::CheckBench),
 }
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Compile(args) => compile::exec(args),
+        BenchCommand::Check(args) => check::exec(args),
     }
 }
 
