@@ -344,3 +344,81 @@ fn retry_timeout_exits_4() {
     assert!(stdout(&out).contains("timed_out: true"), "{}", stdout(&out));
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Host 16: the example recipe's committed `off.yaml` as a spec.
+const MANIFEST_HOST: usize = 16;
+
+#[test]
+fn a_recipe_manifest_is_a_spec_with_overrides_and_kwargs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = format!("/tmp/offcheck-manifest-{}", std::process::id());
+    let manifest_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../recipes/offregister_example/off.yaml")
+        .canonicalize()
+        .unwrap();
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    in_host(
+        MANIFEST_HOST,
+        &format!(
+            "mkdir -p {root}/conf {root}/www && echo hi > {root}/conf/motd && \
+             touch {root}/conf/stages {root}/www/index.html && chmod 600 {root}/conf/motd"
+        ),
+    );
+    let inventory = write(
+        dir.path(),
+        "hosts.yaml",
+        &format!(
+            "hosts:\n- host: {}\n  vars: {{root: {root}}}\n",
+            host(MANIFEST_HOST, "root")
+        ),
+    );
+    let ssh = ssh_config(dir.path());
+    let check = |spec: &Path| {
+        offcheck(&[
+            "-c",
+            spec.to_str().unwrap(),
+            "--inventory",
+            inventory.to_str().unwrap(),
+            "--ssh-config",
+            &ssh,
+        ])
+    };
+
+    // The generated block alone: the kwarg fills `{root}`, every file exists.
+    let out = check(&manifest_path);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains(&format!("{root}/conf/motd")));
+
+    // An override adds a mode to one file: merged over the block, checked.
+    let with_override = manifest.replace(
+        "overrides: {}",
+        "overrides:\n  check:\n    config:\n    - path: \"{root}/conf/motd\"\n      mode: \"0644\"\n",
+    );
+    let out = check(&write(dir.path(), "off.yaml", &with_override));
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("mode"), "{}", stdout(&out));
+
+    // Without a value for `{root}`, the kwarg's default is used.
+    let out = offcheck(&[
+        "-c",
+        manifest_path.to_str().unwrap(),
+        "-H",
+        &host(MANIFEST_HOST, "root"),
+        "--ssh-config",
+        &ssh,
+    ]);
+    assert_eq!(
+        code(&out),
+        1,
+        "/srv/example is not deployed: {}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("/srv/example/conf/motd"));
+
+    // A malformed manifest is exit 2 naming the line.
+    let broken = manifest.replace("overrides: {}", "overrides: [unclosed");
+    let out = check(&write(dir.path(), "broken.yaml", &broken));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken.yaml:"), "{}", stderr(&out));
+    in_host(MANIFEST_HOST, &format!("rm -rf {root}"));
+}

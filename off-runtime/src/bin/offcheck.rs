@@ -6,8 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use off_runtime::check::{self, CheckOptions, CheckSpec, ReportFormat, Retry, parse_duration};
+use std::collections::HashMap;
+
+use off_runtime::check::{
+    self, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, parse_duration,
+};
 use off_runtime::error::exit_code;
+use off_runtime::manifest::Manifest;
 use off_runtime::transport::SshOptions;
 use off_runtime::{Secret, Target};
 
@@ -44,7 +49,7 @@ was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed.";
 #[derive(Parser, Debug)]
 #[command(name = "offcheck", version, after_help = AFTER_HELP)]
 struct Args {
-    /// The spec to check (YAML, or JSON for a .json file)
+    /// The spec to check (YAML, or JSON for a .json file), or a recipe's off.yaml
     #[arg(short = 'c', long = "config", value_name = "SPEC")]
     spec: PathBuf,
     /// Targets: user@host:port,host2 (none: this machine)
@@ -135,9 +140,44 @@ fn main() -> ExitCode {
     ExitCode::from(run.exit_code())
 }
 
+/// The spec in `path`: a plain spec, or a recipe's `off.yaml` manifest (its
+/// generated block with the overrides merged, `{kwarg}` placeholders filled
+/// from `vars`, else from the kwargs' defaults).
+fn load_spec(
+    path: &std::path::Path,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<CheckSpec, String> {
+    let origin = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read -c {origin}: {e}"))?;
+    let value_text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if !Manifest::is_manifest(&text) {
+        let mut spec = CheckSpec::from_path(path).map_err(|e| e.to_string())?;
+        spec.resolve(&|name| vars.get(name).map(value_text));
+        return Ok(spec);
+    }
+    let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
+    for warning in manifest.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let values: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), value_text(v)))
+        .collect();
+    let value = manifest
+        .check_spec_value(&values)
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+    CheckSpec::from_str(&json, SpecFormat::Json, &format!("{origin} (merged)"))
+        .map_err(|e| e.to_string())
+}
+
 /// Every target with its spec, or the first input error.
 fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
-    let spec = CheckSpec::from_path(&args.spec).map_err(|e| e.to_string())?;
+    let spec = load_spec(&args.spec, &Default::default())?;
     let mut jobs: Vec<(Target, CheckSpec)> = Vec::new();
     if let Some(hosts) = &args.hosts {
         let targets = Target::parse_list(hosts).map_err(|e| format!("-H: {e}"))?;
@@ -164,13 +204,7 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
                 .host
                 .parse()
                 .map_err(|e| format!("--inventory {shown}: {e}"))?;
-            let mut spec = spec.clone();
-            spec.resolve(&|name| {
-                host.vars.get(name).map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-            });
+            let spec = load_spec(&args.spec, &host.vars)?;
             spec.validate().map_err(|(field, message)| {
                 format!(
                     "--inventory {shown} host `{}`: {field}: {message}",
