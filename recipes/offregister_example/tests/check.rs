@@ -49,6 +49,26 @@ fn check_passes_after_deploy_and_names_a_drifted_file() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
+    // The manifest's overrides add what the code cannot know.
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("off.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "overrides: {}",
+        "overrides:\n  check:\n    config:\n    - path: \"{root}/conf/stages\"\n      size: 5M\n",
+    );
+    let manifest_path =
+        std::env::temp_dir().join(format!("off-example-{}.yaml", std::process::id()));
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let out = check(&["--manifest", manifest_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{root}/conf/stages")),
+        "{}",
+        text(&out)
+    );
+
     // A changed managed file is drift, and the report names it.
     common::on_host(HOST, &format!("echo edited >> {root}/www/index.html"));
     let out = check(&["--format", "json"]);
