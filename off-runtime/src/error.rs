@@ -14,6 +14,18 @@ pub mod exit_code {
     /// A command, a retry loop or a discovery wait timed out.
     pub const TIMEOUT: u8 = 4;
     pub const INTERRUPTED: u8 = 130;
+
+    /// The code of a run over many hosts, from each host's: 0 when all
+    /// passed, else the most telling one: unreachable before timed out
+    /// before failed before any other.
+    pub fn of_hosts(codes: impl IntoIterator<Item = u8>) -> u8 {
+        let codes: Vec<u8> = codes.into_iter().collect();
+        [UNREACHABLE, TIMEOUT, FAILED]
+            .into_iter()
+            .find(|c| codes.contains(c))
+            .or_else(|| codes.into_iter().find(|&c| c != OK))
+            .unwrap_or(OK)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

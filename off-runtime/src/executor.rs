@@ -196,16 +196,7 @@ impl RunReport {
     /// 0 when every host succeeded; otherwise the most telling of the hosts'
     /// codes: unreachable (3) before timeout (4) before failed (1).
     pub fn exit_code(&self) -> u8 {
-        let codes: Vec<u8> = self.hosts.iter().map(HostReport::exit_code).collect();
-        [
-            exit_code::UNREACHABLE,
-            exit_code::TIMEOUT,
-            exit_code::FAILED,
-        ]
-        .into_iter()
-        .find(|c| codes.contains(c))
-        .or_else(|| codes.into_iter().find(|&c| c != exit_code::OK))
-        .unwrap_or(exit_code::OK)
+        exit_code::of_hosts(self.hosts.iter().map(HostReport::exit_code))
     }
 
     /// The per-host summary: status, operation counts, duration, and for a

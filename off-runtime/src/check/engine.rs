@@ -98,15 +98,7 @@ impl CheckRun {
     /// 0 when every host passed; else the most telling of the hosts' codes:
     /// unreachable (3) before retry timeout (4) before drift (1).
     pub fn exit_code(&self) -> u8 {
-        let codes: Vec<u8> = self.hosts.iter().map(HostCheck::exit_code).collect();
-        [
-            exit_code::UNREACHABLE,
-            exit_code::TIMEOUT,
-            exit_code::FAILED,
-        ]
-        .into_iter()
-        .find(|c| codes.contains(c))
-        .unwrap_or(exit_code::OK)
+        exit_code::of_hosts(self.hosts.iter().map(HostCheck::exit_code))
     }
 }
 
