@@ -22,6 +22,7 @@ mod context;
 pub mod dry_run;
 pub mod error;
 pub mod executor;
+pub mod inventory;
 pub mod manifest;
 pub mod ops;
 mod output;
@@ -41,7 +42,7 @@ pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
 pub use off_macros::{recipe, sh, step};
 pub use output::Output;
-pub use secret::Secret;
+pub use secret::{Secret, sudo_password};
 pub use target::{SshTarget, Target};
 pub use template::{Template, check_syntax, render_str};
 

@@ -20,6 +20,18 @@ impl Secret {
     }
 }
 
+/// The sudo password of a run: one line of standard input when
+/// `from_stdin` (`--sudo-password-stdin`), else `OFF_SUDO_PASSWORD`, else
+/// none (sudo must then need no password).
+pub fn sudo_password(from_stdin: bool) -> std::io::Result<Option<Secret>> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
+        return Ok(Some(Secret::new(line.trim_end_matches(['\n', '\r']))));
+    }
+    Ok(std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new))
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")

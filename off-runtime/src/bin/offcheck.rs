@@ -1,6 +1,5 @@
 //! `offcheck`: checks hosts against a spec, locally or over SSH.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,9 +11,10 @@ use off_runtime::check::{
     self, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, parse_duration,
 };
 use off_runtime::error::exit_code;
+use off_runtime::inventory::{self, var_text};
 use off_runtime::manifest::Manifest;
 use off_runtime::transport::SshOptions;
-use off_runtime::{Secret, Target};
+use off_runtime::{Target, sudo_password};
 
 const AFTER_HELP: &str = "\
 Spec (YAML, or JSON for .json files; see docs/check.md):
@@ -82,20 +82,6 @@ struct Args {
     sudo_password_stdin: bool,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Inventory {
-    hosts: Vec<InventoryHost>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InventoryHost {
-    host: String,
-    #[serde(default)]
-    vars: serde_json::Map<String, serde_json::Value>,
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     let jobs = match jobs(&args) {
@@ -105,15 +91,12 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::USAGE);
         }
     };
-    let sudo_password = if args.sudo_password_stdin {
-        let mut line = String::new();
-        if let Err(e) = std::io::stdin().lock().read_line(&mut line) {
+    let sudo_password = match sudo_password(args.sudo_password_stdin) {
+        Ok(password) => password,
+        Err(e) => {
             eprintln!("error: cannot read the sudo password from standard input: {e}");
             return ExitCode::from(exit_code::USAGE);
         }
-        Some(Secret::new(line.trim_end_matches(['\n', '\r'])))
-    } else {
-        std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new)
     };
     let options = CheckOptions {
         ssh: SshOptions {
@@ -148,25 +131,20 @@ fn load_spec(
     vars: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<CheckSpec, String> {
     let origin = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read -c {origin}: {e}"))?;
-    let value_text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{origin}: cannot read the spec: {e}"))?;
     if !Manifest::is_manifest(&text) {
-        let mut spec = CheckSpec::from_path(path).map_err(|e| e.to_string())?;
-        spec.resolve(&|name| vars.get(name).map(value_text));
+        let mut spec = CheckSpec::from_str(&text, SpecFormat::of_path(path), &origin)
+            .map_err(|e| e.to_string())?;
+        spec.resolve(&|name| vars.get(name).map(var_text));
         return Ok(spec);
     }
     let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
     for warning in manifest.warnings() {
         eprintln!("warning: {warning}");
     }
-    let values: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), value_text(v)))
-        .collect();
+    let values: HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.clone(), var_text(v))).collect();
     let value = manifest
         .check_spec_value(&values)
         .map_err(|e| e.to_string())?;
@@ -187,31 +165,16 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
         let shown = path.display();
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read --inventory {shown}: {e}"))?;
-        let inventory: Inventory = serde_saphyr::from_str(&text).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!(":{}", l.line()))
-                .unwrap_or_default();
-            let message = e.without_snippet().to_string();
-            let message = message.lines().next().unwrap_or_default();
-            format!("--inventory {shown}{at}: {message}")
-        })?;
-        if inventory.hosts.is_empty() {
-            return Err(format!("--inventory {shown}: no hosts"));
-        }
-        for host in inventory.hosts {
-            let target: Target = host
-                .host
-                .parse()
-                .map_err(|e| format!("--inventory {shown}: {e}"))?;
+        let hosts = inventory::parse(path, &text).map_err(|errors| errors.join("\nerror: "))?;
+        for host in hosts {
             let spec = load_spec(&args.spec, &host.vars)?;
             spec.validate().map_err(|(field, message)| {
                 format!(
                     "--inventory {shown} host `{}`: {field}: {message}",
-                    host.host
+                    host.name
                 )
             })?;
-            jobs.push((target, spec));
+            jobs.push((host.target, spec));
         }
     }
     if jobs.is_empty() {

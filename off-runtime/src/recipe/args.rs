@@ -447,20 +447,6 @@ pub(crate) struct InventoryHost {
     pub vars: Map<String, Value>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InventoryFile {
-    hosts: Vec<InventoryEntry>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InventoryEntry {
-    host: String,
-    #[serde(default)]
-    vars: Map<String, Value>,
-}
-
 /// Parses `hosts: [{host: "user@h:22", vars: {key: value}}]`, checking
 /// every host's keys against the recipe's params.
 pub(crate) fn parse_inventory(
@@ -469,20 +455,13 @@ pub(crate) fn parse_inventory(
     text: &str,
 ) -> Result<Vec<InventoryHost>, ArgErrors> {
     let shown = path.display();
-    let file: InventoryFile =
-        serde_saphyr::from_str(text).map_err(|e| ArgError(format!("--inventory {shown}: {e}")))?;
+    let entries = crate::inventory::parse(path, text)
+        .map_err(|errors| ArgErrors(errors.into_iter().map(ArgError).collect()))?;
     let mut errors = ArgErrors::default();
     let mut hosts = Vec::new();
-    for entry in file.hosts {
-        let Some(target) = errors.take(
-            entry
-                .host
-                .parse::<Target>()
-                .map_err(|e| ArgError(format!("--inventory {shown}: {e}"))),
-        ) else {
-            continue;
-        };
-        let name = format!("{shown} host `{}`", entry.host);
+    for entry in entries {
+        let target = entry.target;
+        let name = format!("{shown} host `{}`", entry.name);
         if let Some(layer) =
             errors.take(check_keys(spec, name.clone(), text.to_string(), entry.vars))
         {

@@ -14,7 +14,6 @@ mod progress;
 mod resume;
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -184,7 +183,7 @@ pub fn recipe_main<K: Send + Sync>(
     if prepared.options.dry_run {
         return dry_run(spec, prepared, run_step);
     }
-    let sudo_password = match sudo_password(&prepared.options) {
+    let sudo_password = match crate::secret::sudo_password(prepared.options.sudo_password_stdin) {
         Ok(password) => password,
         Err(e) => {
             eprintln!("error: {e}");
@@ -312,17 +311,6 @@ fn prepare<K>(
         per_host,
         events,
     })
-}
-
-/// The sudo password: one line of standard input with
-/// `--sudo-password-stdin`, else `OFF_SUDO_PASSWORD`, else none.
-fn sudo_password(options: &cli::Options) -> std::io::Result<Option<Secret>> {
-    if options.sudo_password_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        return Ok(Some(Secret::new(line.trim_end_matches(['\n', '\r']))));
-    }
-    Ok(std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new))
 }
 
 /// `--dry-run`: runs the steps against no host (see [`crate::dry_run`]),
