@@ -76,6 +76,17 @@ fn render_check(out: &mut String, recipe: &Recipe) {
         unknown.is_none()
     };
 
+    if let Some(version) = &annotations.version
+        && let Some(expected) = &version.expected
+        && listable("version", &[&version.cmd, expected])
+    {
+        body.push_str("  version:\n");
+        line(&mut body, 2, "cmd", &string(&version.cmd));
+        if let Some(regex) = &version.regex {
+            line(&mut body, 2, "regex", &string(regex));
+        }
+        line(&mut body, 2, "expected", &string(expected));
+    }
     if !annotations.os.is_empty() {
         let os: Vec<String> = annotations.os.iter().map(|o| string(o)).collect();
         line(&mut body, 1, "os", &flow(&os));
@@ -295,6 +306,7 @@ mod tests {
     fn check_section_of_a_recipe() {
         let recipe = off_analysis::parse_recipe(
             quote::quote!(check(
+                version(cmd = "web --version", expected = ">={version}"),
                 os = ["Debian 12"],
                 port = 8080,
                 package = "curl",
@@ -322,6 +334,9 @@ mod tests {
         assert_eq!(
             check,
             "check:
+  version:
+    cmd: web --version
+    expected: \">={version}\"
   os: [Debian 12]
   config:
   - path: /etc/systemd/system/web.service  # written by put

@@ -585,6 +585,14 @@ fn resolve_spec(
         return Ok(());
     };
     for (key, section) in sections {
+        if let ("version", Tree::Map(fields)) = (key.name.as_str(), &mut section.tree) {
+            for (field, value) in fields {
+                if ["cmd", "expected"].contains(&field.name.as_str()) {
+                    resolve_scalar(value, lookup, origin, &format!("version {}", field.name))?;
+                }
+            }
+            continue;
+        }
         let Tree::Seq(items) = &mut section.tree else {
             continue;
         };
@@ -607,6 +615,13 @@ fn resolve_spec(
                         name.name = resolve(&name.name, lookup).map_err(|p| {
                             unresolved(origin, name.line, &p, "service", &name.name)
                         })?;
+                    }
+                }
+                ("alive_script", Tree::Map(fields)) => {
+                    for (field, value) in fields {
+                        if field.name == "cmd" {
+                            resolve_scalar(value, lookup, origin, "alive_script cmd")?;
+                        }
                     }
                 }
                 ("package", _) => resolve_scalar(item, lookup, origin, "package")?,
@@ -1069,6 +1084,23 @@ overrides:
                 .starts_with("off.yaml:27: invalid YAML: mismatched bracket"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn version_and_alive_script_placeholders_resolve() {
+        let generated = GENERATED.replace(
+            "check:\n",
+            "check:\n  version:\n    cmd: psql --version\n    expected: \">={version}, <{next}\"\n  alive_script:\n  - cmd: pg_isready -p {port}\n",
+        );
+        let m = Manifest::parse(&manifest(&generated, ""), "off.yaml").unwrap();
+        let values = HashMap::from([
+            ("version".to_owned(), "15".to_owned()),
+            ("next".to_owned(), "16".to_owned()),
+            ("port".to_owned(), "5433".to_owned()),
+        ]);
+        let spec = m.check_spec_value(&values).unwrap();
+        assert_eq!(spec["version"]["expected"], ">=15, <16");
+        assert_eq!(spec["alive_script"][0]["cmd"], "pg_isready -p 5433");
     }
 
     #[test]
