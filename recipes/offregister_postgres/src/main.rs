@@ -239,10 +239,18 @@ mod offregister_postgres {
             }
             sudo(sh!("mv {data} {data}.before-resync-$(date +%Y%m%d%H%M%S)"))?;
         }
+        let _cd = cd(POSTGRES_HOME);
         let _env = shell_env([("PGCONNECT_TIMEOUT", "10")]);
         sudo_as(
             "postgres",
             sh!("pg_basebackup -h {primary} -p {port} -U {user} -D {data} -R -X stream -c fast -w"),
+        )?;
+        // Debian keeps the configuration in /etc, so the copy has none;
+        // pg_createcluster adopts a data directory only with these files
+        // (it moves them to /etc, where `configure` then writes them).
+        sudo_as(
+            "postgres",
+            sh!("touch {data}/postgresql.conf {data}/pg_hba.conf {data}/pg_ident.conf"),
         )?;
         Ok(())
     }
@@ -298,6 +306,7 @@ mod offregister_postgres {
     /// Runs `script` with psql as the postgres superuser. The SQL (with its
     /// passwords) goes over standard input; terse errors do not quote it.
     fn psql(port: u16, script: &str) -> Result<Output> {
+        let _cd = cd(POSTGRES_HOME);
         sudo_as_with_input(
             "postgres",
             sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres"),
@@ -330,6 +339,7 @@ mod offregister_postgres {
                 let wait = sh!(
                     "i=0; until [ \"$(psql -X -At -p {port} -c {query})\" = 1 ]; do i=$((i+1)); [ $i -ge 60 ] && exit 1; sleep 0.5; done"
                 );
+                let _cd = cd(POSTGRES_HOME);
                 let _warn = settings(Settings::new().warn_only(true));
                 if sudo_as("postgres", wait)?.code != 0 {
                     return Err(Error::msg(format!(

@@ -1,0 +1,130 @@
+//! Bad input and hostile values on test host 14: a bad value stops the run
+//! before the host is touched; names and passwords made of SQL and shell
+//! syntax are stored as data and work.
+
+mod common;
+
+use common::*;
+
+const HOST: usize = 14;
+
+#[test]
+fn bad_input_changes_nothing_then_hostile_values_are_data() {
+    let _lock = lock_hosts(&[HOST]);
+    fresh(HOST);
+    let (code, _, stderr) = on_host(HOST, "touch /tmp/off-before-bad-input");
+    assert_eq!(code, 0, "{stderr}");
+    let dir = scratch("input");
+    let no_password = write_config(
+        &dir,
+        "no-password.yaml",
+        "users:\n- {user: bob, dbname: bobdb}\n",
+    );
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--version", "abc"],
+            "invalid value `abc` for --version",
+        ),
+        (
+            vec!["--version", "8"],
+            "for --version: expected a PostgreSQL major version",
+        ),
+        (
+            vec!["--role", "leader"],
+            "invalid value `leader` for --role: expected standalone, primary or replica",
+        ),
+        (vec!["-c", &no_password], "missing field `password`"),
+        (
+            vec!["--users", "bob:pw"],
+            "list them under `users:` in the -c file",
+        ),
+        (
+            vec!["--role", "replica", "--replication-password", "pw"],
+            "--role replica needs --primary-host",
+        ),
+        (
+            vec!["--role", "primary"],
+            "--role primary needs --replication-password",
+        ),
+        (
+            vec!["--allowed-networks", "10.0.0.0/33"],
+            "for --allowed-networks: the prefix length must be 0 to 32",
+        ),
+        (
+            vec!["--listen-addresses", "*'; x"],
+            "for --listen-addresses",
+        ),
+        (vec!["--shared-buffers", "lots"], "for --shared-buffers"),
+        (
+            vec![
+                "--role",
+                "replica",
+                "--replication-password",
+                "pw",
+                "--primary-host=-oProxyCommand=x",
+            ],
+            "for --primary-host",
+        ),
+    ];
+    for (args, expected) in &cases {
+        let out = recipe(HOST, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {:?}", out.stdout);
+    }
+    // Nothing was installed or written.
+    let (code, _, _) = on_host(HOST, "dpkg-query -W postgresql-15 postgresql-common");
+    assert_ne!(code, 0, "a PostgreSQL package was installed");
+    let (_, written, _) = on_host(
+        HOST,
+        "find / -xdev -newer /tmp/off-before-bad-input ! -path /tmp/off-before-bad-input -print",
+    );
+    assert_eq!(written, "", "files written by bad input");
+
+    // Hostile names and passwords: data, never code.
+    let user = "x\"; DROP DATABASE postgres; --";
+    let password = "p'w\"d$1 $off$ `id` \\";
+    let db = "db'\"; DROP TABLE t; --";
+    let cfg = serde_json::json!({
+        "users": [{"user": user, "password": password, "dbname": db}],
+    });
+    let cfg = write_config(&dir, "hostile.json", &cfg.to_string());
+    let out = recipe(HOST, &["-c", &cfg]);
+    assert_ok(&out);
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!output.contains(password), "the password was printed");
+    let (code, stdout, stderr) = login(
+        HOST,
+        "127.0.0.1",
+        user,
+        password,
+        db,
+        "SELECT current_user = (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())",
+    );
+    assert_eq!((code, stdout.as_str()), (0, "t\n"), "{stderr}");
+    assert_eq!(
+        psql(
+            HOST,
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname IN ('postgres', 'template1')"
+        ),
+        "2\n"
+    );
+    assert_eq!(
+        psql(
+            HOST,
+            "postgres",
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'x%'"
+        ),
+        format!("{user}\n")
+    );
+}
