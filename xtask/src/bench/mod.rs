@@ -6,13 +6,22 @@
 //! plain function build, …) right before or after the thing it measures and
 //! prints the ratio next to the target.
 
+mod postgres;
+
 use anyhow::Result;
 
 #[derive(clap::Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// offregister_postgres: a single-node deploy against the same commands
+    /// as a shell script over one ssh session (target <= 1.2x), and the time
+    /// until a three-node cluster streams. Resets test hosts 11-13 and 15.
+    Postgres(postgres::PostgresArgs),
+}
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
-    match cmd {}
+    match cmd {
+        BenchCommand::Postgres(args) => postgres::exec(args),
+    }
 }
 
 /// Prints one result line: `name: ratio (target)`, and whether it is met.
