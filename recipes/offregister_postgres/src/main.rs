@@ -398,6 +398,9 @@ mod offregister_postgres {
             _ => {}
         }
         for (i, u) in users.iter().enumerate() {
+            if let Some(problem) = &u.problem {
+                return Err(format!("users[{i}] in the -c file: {problem}"));
+            }
             if u.user.is_empty() || u.user.contains('\0') {
                 return Err(format!("users[{i}]: `user` must be a non-empty name"));
             }

@@ -20,7 +20,16 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
         "no-password.yaml",
         "users:\n- {user: bob, dbname: bobdb}\n",
     );
+    let bad_flag = write_config(
+        &dir,
+        "bad-flag.yaml",
+        "users:\n- {user: bob, password: never-printed-pw, superuser: maybe}\n",
+    );
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-c", &bad_flag],
+            "users[0] in the -c file: `superuser` must be true or false",
+        ),
         (
             vec!["--version", "abc"],
             "invalid value `abc` for --version",
@@ -33,7 +42,10 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
             vec!["--role", "leader"],
             "invalid value `leader` for --role: expected standalone, primary or replica",
         ),
-        (vec!["-c", &no_password], "missing field `password`"),
+        (
+            vec!["-c", &no_password],
+            "users[0] in the -c file: missing `password`",
+        ),
         (
             vec!["--users", "bob:pw"],
             "list them under `users:` in the -c file",
@@ -76,6 +88,7 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
             "{args:?}: expected {expected:?} in {stderr}"
         );
         assert!(out.stdout.is_empty(), "{args:?}: {:?}", out.stdout);
+        assert!(!stderr.contains("never-printed-pw"), "{stderr}");
     }
     // Nothing was installed or written.
     let (code, _, _) = on_host(HOST, "dpkg-query -W postgresql-15 postgresql-common");
