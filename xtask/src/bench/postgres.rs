@@ -101,10 +101,21 @@ pub fn exec(args: PostgresArgs) -> Result<()> {
 
     let (mut script, mut recipe) = (Duration::MAX, Duration::MAX);
     for round in 1..=args.rounds.max(1) {
-        fresh(SINGLE)?;
-        let s = run.script(SINGLE)?;
-        fresh(SINGLE)?;
-        let r = run.recipe(SINGLE, &[])?;
+        // Alternate which side goes first, so neither always meets a
+        // machine warmed (or loaded) by the other.
+        let script_run = || -> Result<Duration> {
+            fresh(SINGLE)?;
+            run.script(SINGLE)
+        };
+        let (s, r) = if round % 2 == 1 {
+            let s = script_run()?;
+            fresh(SINGLE)?;
+            (s, run.recipe(SINGLE, &[])?)
+        } else {
+            fresh(SINGLE)?;
+            let r = run.recipe(SINGLE, &[])?;
+            (script_run()?, r)
+        };
         println!(
             "round {round}: script {:.3} s, recipe {:.3} s",
             s.as_secs_f64(),
