@@ -102,7 +102,9 @@ mod offregister_postgres {
         /// TCP port
         #[arg(default = 5432)]
         port: u16,
-        #[arg(default = 100)] max_connections: u32,
+        /// Most client connections at once
+        #[arg(default = 100)]
+        max_connections: u32,
         /// Shared memory for caching data, e.g. 128MB
         #[arg(default = "128MB")]
         shared_buffers: String,
@@ -362,6 +364,8 @@ mod offregister_postgres {
         listen_addresses: &str,
         shared_buffers: &str,
         users: &[DbUser],
+        wal_level: &WalLevel,
+        max_wal_senders: &u32,
     ) -> std::result::Result<(), String> {
         inputs::check_version(*version)?;
         config::check_listen_addresses(listen_addresses)?;
@@ -380,6 +384,14 @@ mod offregister_postgres {
             return Err(format!(
                 "invalid value `{replication_user}` for --replication-user: expected lowercase letters, digits and `_`"
             ));
+        }
+        if *wal_level == WalLevel::Minimal {
+            if *role != ClusterRole::Standalone {
+                return Err("--wal-level minimal cannot replicate: use replica or logical with --role primary or replica".into());
+            }
+            if *max_wal_senders > 0 {
+                return Err("--wal-level minimal needs --max-wal-senders 0 (PostgreSQL refuses to start otherwise)".into());
+            }
         }
         match role {
             ClusterRole::Replica if primary_host.is_none() => {

@@ -68,6 +68,10 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
         ),
         (vec!["--shared-buffers", "lots"], "for --shared-buffers"),
         (
+            vec!["--wal-level", "minimal"],
+            "--wal-level minimal needs --max-wal-senders 0",
+        ),
+        (
             vec![
                 "--role",
                 "replica",
