@@ -413,22 +413,22 @@ mod offregister_postgres {
             if let Some(problem) = &u.problem {
                 return Err(format!("users[{i}] in the -c file: {problem}"));
             }
-            if u.user.is_empty() || u.user.contains('\0') {
-                return Err(format!("users[{i}]: `user` must be a non-empty name"));
-            }
-            if u.dbname
-                .as_deref()
-                .is_some_and(|d| d.is_empty() || d.contains('\0'))
-            {
+            // PostgreSQL truncates longer names (NAMEDATALEN) and reserves
+            // the pg_ prefix for its own roles.
+            let bad_name = |n: &str| n.is_empty() || n.len() > 63 || n.contains('\0');
+            if bad_name(&u.user) || u.user.starts_with("pg_") {
                 return Err(format!(
-                    "users[{i}] ({}): `dbname` must be a non-empty name",
-                    u.user
+                    "users[{i}] in the -c file: `user` must be 1 to 63 bytes, not starting with pg_"
+                ));
+            }
+            if u.dbname.as_deref().is_some_and(bad_name) {
+                return Err(format!(
+                    "users[{i}] in the -c file: `dbname` must be 1 to 63 bytes"
                 ));
             }
             if u.password.expose().contains('\0') {
                 return Err(format!(
-                    "users[{i}] ({}): the password contains a NUL byte",
-                    u.user
+                    "users[{i}] in the -c file: the password contains a NUL byte"
                 ));
             }
         }

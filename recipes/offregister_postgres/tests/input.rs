@@ -25,7 +25,16 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
         "bad-flag.yaml",
         "users:\n- {user: bob, password: never-printed-pw, superuser: maybe}\n",
     );
+    let reserved = write_config(
+        &dir,
+        "reserved.yaml",
+        "users:\n- {user: pg_monitor, password: pw}\n",
+    );
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-c", &reserved],
+            "users[0] in the -c file: `user` must be 1 to 63 bytes, not starting with pg_",
+        ),
         (
             vec!["-c", &bad_flag],
             "users[0] in the -c file: `superuser` must be true or false",
