@@ -92,4 +92,36 @@ fn primary_and_two_replicas_stream() {
         psql(REPLICAS[0], "appdb", "SELECT v FROM t"),
         "from the primary\n"
     );
+
+    // --force-resync replaces a replica's data with a fresh copy and keeps
+    // the old directory beside it.
+    assert_ok(&recipe(
+        REPLICAS[1],
+        &[
+            "-c",
+            &cfg,
+            "--role",
+            "replica",
+            "--primary-host",
+            &primary,
+            "--force-resync",
+        ],
+    ));
+    let (_, backups, _) = on_host(
+        REPLICAS[1],
+        "ls -d /var/lib/postgresql/15/main.before-resync-* | wc -l",
+    );
+    assert_eq!(backups.trim(), "1");
+    assert_eq!(
+        psql(REPLICAS[1], "appdb", "SELECT v FROM t"),
+        "from the primary\n"
+    );
+    assert_eq!(
+        psql(
+            PRIMARY,
+            "postgres",
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+        ),
+        "2\n"
+    );
 }

@@ -153,4 +153,32 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
         ),
         format!("{user}\n")
     );
+
+    // A data directory holding a database that is not a replica is never
+    // overwritten by a replica deploy (the refusal comes before any copy).
+    let out = recipe(
+        HOST,
+        &[
+            "--role",
+            "replica",
+            "--primary-host",
+            "10.250.0.250",
+            "--replication-password",
+            "pw",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("/var/lib/postgresql/15/main holds a database that is not a replica; refusing to overwrite it"),
+        "{stdout}"
+    );
+    assert_eq!(
+        psql(
+            HOST,
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'db%'"
+        ),
+        "1\n"
+    );
 }
