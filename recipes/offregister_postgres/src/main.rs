@@ -91,8 +91,7 @@ mod offregister_postgres {
     }
 
     /// Create the cluster if absent; write postgresql.conf and pg_hba.conf.
-    ///
-    /// A replica's cluster starts as a copy of its primary.
+    // A replica's cluster starts as a copy of its primary (`copy_primary`).
     #[step]
     fn configure(
         version: u32,
@@ -276,8 +275,7 @@ mod offregister_postgres {
     }
 
     /// Create or update the users and their databases.
-    ///
-    /// Not on a replica: it gets them from its primary.
+    // Not on a replica: it receives them from its primary.
     #[step]
     fn setup_users(
         /// Users: a list of {user, password, dbname, superuser} in the -c
