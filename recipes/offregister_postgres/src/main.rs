@@ -18,6 +18,7 @@
 
 mod config;
 mod inputs;
+mod scram;
 mod sql;
 
 use off_runtime::prelude::*;
@@ -294,7 +295,11 @@ mod offregister_postgres {
             } else {
                 "NOSUPERUSER"
             };
-            script.push_str(&sql::ensure_role(&u.user, u.password.expose(), &[attrs]));
+            script.push_str(&sql::ensure_role(
+                &u.user,
+                &scram::password_for_server(u.password.expose()),
+                &[attrs],
+            ));
             if let Some(db) = &u.dbname {
                 script.push_str(&sql::ensure_database(db, &u.user));
             }
@@ -328,7 +333,7 @@ mod offregister_postgres {
                 let password = replication_password.as_ref().map(Password::expose);
                 let script = sql::ensure_role(
                     &replication_user,
-                    password.unwrap_or_default(),
+                    &scram::password_for_server(password.unwrap_or_default()),
                     &["REPLICATION"],
                 );
                 psql(port, &script)?;
