@@ -123,6 +123,7 @@ pub fn check_listen_addresses(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use off_runtime::prelude::context;
     use off_runtime::render_str;
 
     const POSTGRESQL_CONF: &str = include_str!("../templates/postgresql.conf.j2");
@@ -187,6 +188,22 @@ mod tests {
             hosts
                 .iter()
                 .all(|l| l.contains("127.0.0.1/32") || l.contains("::1/128"))
+        );
+    }
+
+    #[test]
+    fn pgdg_source_is_signed_by_its_own_keyring() {
+        let text = render_str(
+            "pgdg.list",
+            include_str!("../templates/pgdg.list.j2"),
+            &context! { codename => "bookworm", keyring => "/etc/apt/keyrings/apt.postgresql.org.asc" },
+        )
+        .unwrap();
+        assert!(
+            text.ends_with(
+                "\ndeb [signed-by=/etc/apt/keyrings/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main\n"
+            ),
+            "{text}"
         );
     }
 

@@ -46,16 +46,68 @@ impl<'de> Deserialize<'de> for Password {
 
 /// One database user of `--users` (a list in the `-c` file): a login role
 /// with a password, optionally the owner of a database and a superuser.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct DbUser {
     pub user: String,
     pub password: Password,
     /// A database created with this user as its owner.
-    #[serde(default)]
     pub dbname: Option<String>,
-    #[serde(default)]
     pub superuser: bool,
+    /// What is wrong with the entry, reported by the recipe's input check.
+    /// Deserializing never fails: a failure's message would quote the whole
+    /// entry, password included.
+    pub problem: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for DbUser {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut fields = serde_json::Map::deserialize(d)?;
+        let mut problems = Vec::new();
+        let mut text = |key: &str, required: bool| match fields.remove(key) {
+            Some(serde_json::Value::String(s)) => Some(s),
+            None | Some(serde_json::Value::Null) => {
+                if required {
+                    problems.push(format!("missing `{key}`"));
+                }
+                None
+            }
+            Some(_) => {
+                problems.push(format!("`{key}` must be a string"));
+                None
+            }
+        };
+        let user = text("user", true);
+        let password = text("password", true);
+        let dbname = text("dbname", false);
+        let superuser = match fields.remove("superuser") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => b,
+            Some(_) => {
+                problems.push("`superuser` must be true or false".into());
+                false
+            }
+        };
+        for key in fields.keys() {
+            problems.push(format!(
+                "unknown key `{key}` (expected user, password, dbname, superuser)"
+            ));
+        }
+        let password = match password.as_deref().map(str::parse::<Password>) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                problems.push(e);
+                Password(Secret::new(""))
+            }
+            None => Password(Secret::new("")),
+        };
+        Ok(DbUser {
+            user: user.unwrap_or_default(),
+            password,
+            dbname,
+            superuser,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        })
+    }
 }
 
 /// Users carry passwords, which do not belong on a command line (other users
@@ -232,10 +284,19 @@ mod tests {
 
     #[test]
     fn users_need_a_password_and_come_from_the_file() {
-        let e = serde_json::from_str::<DbUser>(r#"{"user": "bob", "dbname": "app"}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("missing field `password`"), "{e}");
+        let user: DbUser = serde_json::from_str(r#"{"user": "bob", "dbname": "app"}"#).unwrap();
+        assert_eq!(user.problem.as_deref(), Some("missing `password`"));
+        let user: DbUser = serde_json::from_str(
+            r#"{"user": "bob", "password": "pw", "superuser": "maybe", "dbnmae": "x"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            user.problem.as_deref(),
+            Some(
+                "`superuser` must be true or false; unknown key `dbnmae` (expected user, password, dbname, superuser)"
+            )
+        );
+        assert!(!format!("{user:?}").contains("\"pw\""));
         let e = "bob:pw".parse::<DbUser>().unwrap_err();
         assert!(e.contains("-c file"), "{e}");
     }

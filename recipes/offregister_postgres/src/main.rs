@@ -18,6 +18,7 @@
 
 mod config;
 mod inputs;
+mod scram;
 mod sql;
 
 use off_runtime::prelude::*;
@@ -91,8 +92,7 @@ mod offregister_postgres {
     }
 
     /// Create the cluster if absent; write postgresql.conf and pg_hba.conf.
-    ///
-    /// A replica's cluster starts as a copy of its primary.
+    // A replica's cluster starts as a copy of its primary (`copy_primary`).
     #[step]
     fn configure(
         version: u32,
@@ -102,7 +102,9 @@ mod offregister_postgres {
         /// TCP port
         #[arg(default = 5432)]
         port: u16,
-        #[arg(default = 100)] max_connections: u32,
+        /// Most client connections at once
+        #[arg(default = 100)]
+        max_connections: u32,
         /// Shared memory for caching data, e.g. 128MB
         #[arg(default = "128MB")]
         shared_buffers: String,
@@ -239,10 +241,18 @@ mod offregister_postgres {
             }
             sudo(sh!("mv {data} {data}.before-resync-$(date +%Y%m%d%H%M%S)"))?;
         }
+        let _cd = cd(POSTGRES_HOME);
         let _env = shell_env([("PGCONNECT_TIMEOUT", "10")]);
         sudo_as(
             "postgres",
             sh!("pg_basebackup -h {primary} -p {port} -U {user} -D {data} -R -X stream -c fast -w"),
+        )?;
+        // Debian keeps the configuration in /etc, so the copy has none;
+        // pg_createcluster adopts a data directory only with these files
+        // (it moves them to /etc, where `configure` then writes them).
+        sudo_as(
+            "postgres",
+            sh!("touch {data}/postgresql.conf {data}/pg_hba.conf {data}/pg_ident.conf"),
         )?;
         Ok(())
     }
@@ -266,8 +276,7 @@ mod offregister_postgres {
     }
 
     /// Create or update the users and their databases.
-    ///
-    /// Not on a replica: it gets them from its primary.
+    // Not on a replica: it receives them from its primary.
     #[step]
     fn setup_users(
         /// Users: a list of {user, password, dbname, superuser} in the -c
@@ -286,7 +295,11 @@ mod offregister_postgres {
             } else {
                 "NOSUPERUSER"
             };
-            script.push_str(&sql::ensure_role(&u.user, u.password.expose(), &[attrs]));
+            script.push_str(&sql::ensure_role(
+                &u.user,
+                &scram::password_for_server(u.password.expose()),
+                &[attrs],
+            ));
             if let Some(db) = &u.dbname {
                 script.push_str(&sql::ensure_database(db, &u.user));
             }
@@ -298,6 +311,7 @@ mod offregister_postgres {
     /// Runs `script` with psql as the postgres superuser. The SQL (with its
     /// passwords) goes over standard input; terse errors do not quote it.
     fn psql(port: u16, script: &str) -> Result<Output> {
+        let _cd = cd(POSTGRES_HOME);
         sudo_as_with_input(
             "postgres",
             sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres"),
@@ -319,7 +333,7 @@ mod offregister_postgres {
                 let password = replication_password.as_ref().map(Password::expose);
                 let script = sql::ensure_role(
                     &replication_user,
-                    password.unwrap_or_default(),
+                    &scram::password_for_server(password.unwrap_or_default()),
                     &["REPLICATION"],
                 );
                 psql(port, &script)?;
@@ -330,6 +344,7 @@ mod offregister_postgres {
                 let wait = sh!(
                     "i=0; until [ \"$(psql -X -At -p {port} -c {query})\" = 1 ]; do i=$((i+1)); [ $i -ge 60 ] && exit 1; sleep 0.5; done"
                 );
+                let _cd = cd(POSTGRES_HOME);
                 let _warn = settings(Settings::new().warn_only(true));
                 if sudo_as("postgres", wait)?.code != 0 {
                     return Err(Error::msg(format!(
@@ -352,6 +367,8 @@ mod offregister_postgres {
         listen_addresses: &str,
         shared_buffers: &str,
         users: &[DbUser],
+        wal_level: &WalLevel,
+        max_wal_senders: &u32,
     ) -> std::result::Result<(), String> {
         inputs::check_version(*version)?;
         config::check_listen_addresses(listen_addresses)?;
@@ -371,6 +388,14 @@ mod offregister_postgres {
                 "invalid value `{replication_user}` for --replication-user: expected lowercase letters, digits and `_`"
             ));
         }
+        if *wal_level == WalLevel::Minimal {
+            if *role != ClusterRole::Standalone {
+                return Err("--wal-level minimal cannot replicate: use replica or logical with --role primary or replica".into());
+            }
+            if *max_wal_senders > 0 {
+                return Err("--wal-level minimal needs --max-wal-senders 0 (PostgreSQL refuses to start otherwise)".into());
+            }
+        }
         match role {
             ClusterRole::Replica if primary_host.is_none() => {
                 return Err("--role replica needs --primary-host (the primary's address)".into());
@@ -388,22 +413,25 @@ mod offregister_postgres {
             _ => {}
         }
         for (i, u) in users.iter().enumerate() {
-            if u.user.is_empty() || u.user.contains('\0') {
-                return Err(format!("users[{i}]: `user` must be a non-empty name"));
+            if let Some(problem) = &u.problem {
+                return Err(format!("users[{i}] in the -c file: {problem}"));
             }
-            if u.dbname
-                .as_deref()
-                .is_some_and(|d| d.is_empty() || d.contains('\0'))
-            {
+            // PostgreSQL truncates longer names (NAMEDATALEN) and reserves
+            // the pg_ prefix for its own roles.
+            let bad_name = |n: &str| n.is_empty() || n.len() > 63 || n.contains('\0');
+            if bad_name(&u.user) || u.user.starts_with("pg_") {
                 return Err(format!(
-                    "users[{i}] ({}): `dbname` must be a non-empty name",
-                    u.user
+                    "users[{i}] in the -c file: `user` must be 1 to 63 bytes, not starting with pg_"
+                ));
+            }
+            if u.dbname.as_deref().is_some_and(bad_name) {
+                return Err(format!(
+                    "users[{i}] in the -c file: `dbname` must be 1 to 63 bytes"
                 ));
             }
             if u.password.expose().contains('\0') {
                 return Err(format!(
-                    "users[{i}] ({}): the password contains a NUL byte",
-                    u.user
+                    "users[{i}] in the -c file: the password contains a NUL byte"
                 ));
             }
         }

@@ -18,7 +18,8 @@ pub fn literal(value: &str) -> String {
 
 /// Creates role `name` if it does not exist, then sets its login, password
 /// and attributes, so a second run updates a changed password. `CREATE
-/// ROLE` has no `IF NOT EXISTS`, hence the `DO` block.
+/// ROLE` has no `IF NOT EXISTS`, hence the `DO` block. `password` is best a
+/// SCRAM verifier ([`crate::scram::verifier`]), which the server stores as is.
 pub fn ensure_role(name: &str, password: &str, attributes: &[&str]) -> String {
     let mut attrs = vec!["LOGIN"];
     attrs.extend_from_slice(attributes);

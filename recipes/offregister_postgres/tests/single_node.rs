@@ -30,6 +30,7 @@ fn file_events(path: &std::path::Path) -> Vec<(String, bool)> {
 
 #[test]
 fn single_node_from_a_config_file_and_an_idempotent_second_run() {
+    let _lock = lock_hosts(&[HOST]);
     fresh(HOST);
     let dir = scratch("single");
     let cfg = write_config(

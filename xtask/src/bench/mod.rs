@@ -8,6 +8,7 @@
 
 mod check;
 mod compile;
+mod postgres;
 
 use anyhow::Result;
 
@@ -17,12 +18,17 @@ pub enum BenchCommand {
     Compile(compile::CompileArgs),
     /// offcheck on 1000 files + 5 services + 3 commands vs one `ssh sha256sum` of the files (target <= 1.5x).
     Check(check::CheckBench),
+    /// offregister_postgres: a single-node deploy against the same commands
+    /// as a shell script over one ssh session (target <= 1.2x), and the time
+    /// until a three-node cluster streams. Resets test hosts 11-13 and 15.
+    Postgres(postgres::PostgresArgs),
 }
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Compile(args) => compile::exec(args),
         BenchCommand::Check(args) => check::exec(args),
+        BenchCommand::Postgres(args) => postgres::exec(args),
     }
 }
 
