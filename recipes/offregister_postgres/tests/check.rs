@@ -1,8 +1,5 @@
 //! `offregister_postgres --check` against deployed and fresh hosts: exit 0
 //! when the host matches the recipe (every node of a cluster), 1 when not.
-//!
-//! Ignored until `--check` (the check engine behind the binary) is
-//! integrated; until then the binary reserves the flag and exits 2.
 
 mod common;
 
@@ -20,7 +17,6 @@ fn check(host: usize, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-#[ignore = "--check exits 2 (reserved) until the check engine is integrated"]
 fn single_node_passes_its_check_after_a_deploy() {
     let _lock = lock_hosts(&[SINGLE]);
     fresh(SINGLE);
@@ -41,7 +37,6 @@ fn single_node_passes_its_check_after_a_deploy() {
 }
 
 #[test]
-#[ignore = "--check exits 2 (reserved) until the check engine is integrated"]
 fn every_cluster_node_passes_its_check() {
     let _lock = lock_hosts(&[PRIMARY, REPLICAS[0], REPLICAS[1]]);
     for host in [PRIMARY, REPLICAS[0], REPLICAS[1]] {
@@ -83,7 +78,6 @@ fn every_cluster_node_passes_its_check() {
 }
 
 #[test]
-#[ignore = "--check exits 2 (reserved) until the check engine is integrated"]
 fn a_fresh_host_fails_its_check() {
     let _lock = lock_hosts(&[FRESH]);
     fresh(FRESH);
