@@ -127,6 +127,11 @@ fn golden_offregister_example() {
 }
 
 #[test]
+fn golden_offregister_postgres() {
+    assert_golden("offregister_postgres");
+}
+
+#[test]
 fn regeneration_keeps_everything_outside_the_block() {
     let dir = copy_recipe("offregister_example");
     assert_eq!(code(&gen_config(dir.path(), &[])), 0);
