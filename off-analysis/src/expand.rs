@@ -71,7 +71,8 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         let docs = &p.docs;
         let default = match &p.default {
             Some(d) => {
-                let text = quote!(#d).to_string();
+                // `AptSource :: Distribution` as written: `AptSource::Distribution`.
+                let text = quote!(#d).to_string().replace(" :: ", "::");
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),

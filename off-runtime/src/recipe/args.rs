@@ -222,7 +222,12 @@ impl RawArgs {
                     .err()
                     .map(|e| e.to_string())
                     .unwrap_or_default();
-                Err(self.invalid(name, &other.to_string(), Some(origin), &reason))
+                // A list or map is not quoted: it may hold secrets (a
+                // user's password), and serde's reason names what is wrong.
+                Err(ArgError(format!(
+                    "invalid value for {} (from {origin}): {reason}",
+                    self.flag(name)
+                )))
             }
         }
     }
@@ -699,5 +704,21 @@ pub(crate) mod tests {
         assert_eq!(find_line(json, "with_index"), Some(2));
         assert_eq!(find_line("{\"x\": \"with_index\"}", "with_index"), None);
         assert_eq!(find_line("with-index: true", "with_index"), Some(1));
+    }
+
+    #[test]
+    fn a_bad_list_or_map_value_is_not_quoted() {
+        let r = raw(
+            &[],
+            &[],
+            Some(("c.yaml", "peers:\n- {host: a, password: s3cret}\n")),
+        )
+        .unwrap();
+        let err = r.get_vec::<String>("peers").unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid value for --peers (from c.yaml"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }
