@@ -161,20 +161,13 @@ impl Scope {
             // the whole group, so nothing the command started survives.
             line = format!("timeout -k 5 {:.3} {line}", t.as_secs_f64());
         }
-        let mut stdin = None;
+        // Through sudo: the transport runs the command as root (the SSH
+        // transport in one root shell per host, opened once with the
+        // password); another user is reached from root with `su`, which
+        // needs no password there.
+        let mut through_sudo = false;
         if let RunAs::Sudo(user) = cmd.run_as {
-            line = if facts.has_sudo {
-                let password = self.shared.sudo_password.as_ref();
-                stdin = password.map(|p| format!("{}\n", p.expose()).into_bytes());
-                // -S reads the password from stdin (never argv); without a
-                // password, -n fails at once instead of waiting for a prompt.
-                let mode = if password.is_some() { "-S -p ''" } else { "-n" };
-                format!("sudo {mode} -H -u {} -- {line}", quote(user))
-            } else if facts.uid == 0 && user == "root" {
-                line
-            } else if facts.uid == 0 {
-                format!("su -s /bin/sh -c {} {}", quote(&line), quote(user))
-            } else {
+            if facts.uid != 0 && !facts.has_sudo {
                 return Err(Error::Invalid {
                     host: self.host().to_string(),
                     op: cmd.op,
@@ -183,7 +176,11 @@ impl Scope {
                         cmd.display
                     ),
                 });
-            };
+            }
+            through_sudo = facts.uid != 0;
+            if user != "root" {
+                line = format!("su -s /bin/sh -c {} {}", quote(&line), quote(user));
+            }
         }
 
         let observer = self.shared.observer.clone();
@@ -195,12 +192,23 @@ impl Scope {
                 splitter.push(stream, chunk, |s, l| observer.output_line(&host, s, l));
             }
         };
-        let result = self.conn.transport.exec(ExecRequest {
+        let request = ExecRequest {
             command: &line,
-            stdin: stdin.as_deref(),
+            stdin: None,
             deadline: timeout.map(|t| t + TIMEOUT_GRACE),
             on_output: &mut on_output,
-        });
+        };
+        let transport = &self.conn.transport;
+        let result = if through_sudo {
+            transport.exec_sudo(request, self.shared.sudo_password.as_ref())
+        } else {
+            transport.exec(request)
+        };
+        if let Some(warning) = transport.take_warning() {
+            self.shared
+                .observer
+                .message(&format!("[{}] warning: {warning}", self.host()));
+        }
         if echo {
             splitter.finish(|s, l| self.shared.observer.output_line(self.host(), s, l));
         }
@@ -211,9 +219,17 @@ impl Scope {
             command: cmd.display.to_string(),
             after: timeout.unwrap_or_default(),
         };
+        let sudo_password = |stderr: String| Error::SudoPassword {
+            host: self.host().to_string(),
+            op: cmd.op,
+            command: cmd.display.to_string(),
+            user: facts.user.clone(),
+            stderr,
+        };
         let raw = match result {
             Ok(raw) => raw,
             Err(TransportError::DeadlineExceeded) => return Err(timed_out()),
+            Err(TransportError::SudoRefused(stderr)) => return Err(sudo_password(stderr)),
             Err(e) => {
                 return Err(Error::Disconnected {
                     host: self.host().to_string(),
@@ -231,14 +247,10 @@ impl Scope {
         {
             return Err(timed_out());
         }
-        if matches!(cmd.run_as, RunAs::Sudo(_)) && facts.has_sudo && sudo_refused(code, &stderr) {
-            return Err(Error::SudoPassword {
-                host: self.host().to_string(),
-                op: cmd.op,
-                command: cmd.display.to_string(),
-                user: facts.user.clone(),
-                stderr,
-            });
+        // A transport that wraps each command in sudo reports a refused
+        // password as the command's failure.
+        if through_sudo && sudo_refused(code, &stderr) {
+            return Err(sudo_password(stderr));
         }
         let out = Output {
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),

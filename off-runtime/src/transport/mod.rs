@@ -5,11 +5,16 @@
 //! `sudo`, timeouts, idempotent `put`) is built on top of it in [`crate::ops`],
 //! once, for every transport.
 
+mod frame;
 mod io;
 pub mod local;
+mod shell_session;
 pub mod ssh;
 
 use std::time::Duration;
+
+use crate::secret::Secret;
+use crate::shell::quote;
 
 pub use local::LocalTransport;
 pub use ssh::{HostKeyPolicy, SshOptions, SshTransport};
@@ -57,6 +62,10 @@ pub enum TransportError {
     /// The connection broke while an operation ran.
     #[error("{0}")]
     Disconnected(String),
+    /// sudo wants a password it was not given, or refused the one it got.
+    /// Holds sudo's complaint (never the password).
+    #[error("{0}")]
+    SudoRefused(String),
     /// The request's deadline passed.
     #[error("deadline exceeded")]
     DeadlineExceeded,
@@ -69,6 +78,28 @@ pub enum TransportError {
 /// shared by the operations of one host, possibly from several threads.
 pub trait Transport: Send + Sync {
     fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError>;
+    /// Runs `request` as root through sudo, with `password` (if any) for
+    /// sudo's prompt. The default wraps each command in `sudo -S` and writes
+    /// the password to its standard input ahead of the request's own input;
+    /// the SSH transport instead keeps one root shell per host.
+    fn exec_sudo(
+        &self,
+        request: ExecRequest<'_>,
+        password: Option<&Secret>,
+    ) -> Result<ExecOutput, TransportError> {
+        let (command, stdin) = sudo_wrapped(request.command, request.stdin, password);
+        self.exec(ExecRequest {
+            command: &command,
+            stdin: stdin.as_deref(),
+            deadline: request.deadline,
+            on_output: request.on_output,
+        })
+    }
+    /// A warning about how the transport works (a fallback it had to take),
+    /// handed out once for the run to show.
+    fn take_warning(&self) -> Option<String> {
+        None
+    }
     /// Reads a whole file as the login user.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError>;
     /// Creates or truncates `path` with permission bits `mode` and writes `data`.
@@ -76,4 +107,25 @@ pub trait Transport: Send + Sync {
     /// Renames atomically, replacing `to`.
     fn rename(&self, from: &str, to: &str) -> Result<(), TransportError>;
     fn remove_file(&self, path: &str) -> Result<(), TransportError>;
+}
+
+/// `command` as root through sudo, one sudo per command: the command line and
+/// its standard input. `-S` reads the password from standard input (never
+/// argv); without a password, `-n` fails at once instead of waiting for a
+/// prompt.
+pub(crate) fn sudo_wrapped(
+    command: &str,
+    stdin: Option<&[u8]>,
+    password: Option<&Secret>,
+) -> (String, Option<Vec<u8>>) {
+    let mode = if password.is_some() { "-S -p ''" } else { "-n" };
+    let line = format!("sudo {mode} -H -u root -- /bin/sh -c {}", quote(command));
+    let input = password.map(|p| {
+        // sudo reads the password line byte by byte, so the command gets
+        // exactly the bytes after it.
+        let mut input = format!("{}\n", p.expose()).into_bytes();
+        input.extend_from_slice(stdin.unwrap_or_default());
+        input
+    });
+    (line, input.or_else(|| stdin.map(<[u8]>::to_vec)))
 }

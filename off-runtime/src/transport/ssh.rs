@@ -2,11 +2,15 @@
 //!
 //! Driving the real `ssh` (via the `openssh` crate) means `~/.ssh/config`,
 //! `ProxyJump`, certificates and the agent work exactly as they do in the
-//! user's shell. One ControlMaster connection per host carries every command
-//! of the run as a multiplexed channel, and one SFTP channel carries the files.
+//! user's shell. One ControlMaster connection per host carries everything:
+//! a persistent login shell (and, for sudo, a persistent root shell) that
+//! runs each command as one framed request ([`super::shell_session`]), and
+//! one SFTP channel for the files. Where no persistent shell can be started,
+//! each command gets a channel of its own, as plain `ssh host cmd` does.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
@@ -14,8 +18,10 @@ use openssh_sftp_client::{Sftp, SftpOptions};
 use tokio::sync::OnceCell;
 
 use super::io::{pump, with_deadline};
-use super::{ExecOutput, ExecRequest, Transport, TransportError};
+use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
+use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::runtime::block_on;
+use crate::secret::Secret;
 use crate::shell::quote;
 use crate::target::SshTarget;
 
@@ -44,6 +50,9 @@ pub struct SshOptions {
     /// Probe the server this often when it is silent, so a dropped host is
     /// noticed (after three unanswered probes) instead of waited on forever.
     pub keepalive: Duration,
+    /// The shell that serves the persistent session on the host. When it
+    /// cannot be started, each command gets an SSH channel of its own.
+    pub session_shell: String,
 }
 
 impl Default for SshOptions {
@@ -55,6 +64,7 @@ impl Default for SshOptions {
             ssh_config: None,
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(5),
+            session_shell: "/bin/sh".to_string(),
         }
     }
 }
@@ -63,6 +73,36 @@ impl Default for SshOptions {
 pub struct SshTransport {
     session: Arc<Session>,
     sftp: OnceCell<Sftp>,
+    session_shell: String,
+    /// How long a new persistent shell may take to announce itself.
+    start_timeout: Duration,
+    /// Idle persistent shells of the login user, and of root. A command
+    /// takes one (or starts one) and puts it back when it is done, so
+    /// commands of one host running at the same time each have their own.
+    login_shells: Mutex<Vec<ShellSession>>,
+    root_shells: Mutex<Vec<ShellSession>>,
+    /// Set when no persistent shell can be started: commands (as root, for
+    /// `root_per_channel`) then get a channel each.
+    login_per_channel: AtomicBool,
+    root_per_channel: AtomicBool,
+    /// The fallback's warning, shown once per host.
+    warning: Mutex<Option<String>>,
+    warned: AtomicBool,
+}
+
+/// Whose persistent shell runs a command.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    Login,
+    /// Root through sudo, with the password for its prompt.
+    Root(Option<&'a Secret>),
+}
+
+/// Why a command did not run in a persistent shell.
+enum ShellFailure {
+    /// No persistent shell can be started on this host: use a channel.
+    Unavailable(String),
+    Transport(TransportError),
 }
 
 impl SshTransport {
@@ -98,6 +138,230 @@ impl SshTransport {
         Ok(SshTransport {
             session: Arc::new(session),
             sftp: OnceCell::new(),
+            session_shell: options.session_shell.clone(),
+            start_timeout: options.connect_timeout,
+            login_shells: Mutex::new(Vec::new()),
+            root_shells: Mutex::new(Vec::new()),
+            login_per_channel: AtomicBool::new(false),
+            root_per_channel: AtomicBool::new(false),
+            warning: Mutex::new(None),
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    fn shells(&self, who: Who<'_>) -> &Mutex<Vec<ShellSession>> {
+        match who {
+            Who::Login => &self.login_shells,
+            Who::Root(_) => &self.root_shells,
+        }
+    }
+
+    fn per_channel(&self, who: Who<'_>) -> &AtomicBool {
+        match who {
+            Who::Login => &self.login_per_channel,
+            Who::Root(_) => &self.root_per_channel,
+        }
+    }
+
+    /// Runs a command in a persistent shell of `who`, starting one when none
+    /// is idle. A shell whose command fails to finish (it killed its shell,
+    /// or the deadline passed) is dropped; the next command starts a new one.
+    async fn exec_in_shell(
+        &self,
+        who: Who<'_>,
+        command: &str,
+        stdin: Option<&[u8]>,
+        deadline: Option<Duration>,
+        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<ExecOutput, ShellFailure> {
+        let pool = self.shells(who);
+        let mut retried = false;
+        loop {
+            let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut shell = match idle {
+                Some(shell) => shell,
+                None => self.start_shell(who).await?,
+            };
+            let run = shell.run(command, stdin, on_output);
+            let result = match deadline {
+                None => run.await,
+                Some(d) => match tokio::time::timeout(d, run).await {
+                    Ok(result) => result,
+                    // Dropping the shell closes its channel; the host's
+                    // `timeout` (see ops) normally acts well before this.
+                    Err(_) => {
+                        return Err(ShellFailure::Transport(TransportError::DeadlineExceeded));
+                    }
+                },
+            };
+            match result {
+                Ok(output) => {
+                    pool.lock().unwrap_or_else(|e| e.into_inner()).push(shell);
+                    return Ok(output);
+                }
+                // An idle shell that died since its last command: the
+                // command never started, so try once on a fresh shell.
+                Err(RunError::NotSent(_)) if !retried => retried = true,
+                Err(RunError::NotSent(reason) | RunError::Ended(reason)) => {
+                    return Err(ShellFailure::Transport(self.lost(reason).await));
+                }
+            }
+        }
+    }
+
+    /// Starts a persistent shell: `/bin/sh` as the login user, or as root
+    /// through sudo. sudo is tried without a password first (`-n`), so a
+    /// password is only ever written to a sudo that asks for one.
+    async fn start_shell(&self, who: Who<'_>) -> Result<ShellSession, ShellFailure> {
+        let shell = quote(&self.session_shell);
+        let script = format!("echo off-shell-ready; exec {shell}");
+        let run_shell = format!("{shell} -c {}", quote(&script));
+        let result = match who {
+            Who::Login => self.start(&format!("exec {run_shell}"), None).await,
+            Who::Root(password) => {
+                let without = format!("exec sudo -n -H -u root -- {run_shell}");
+                match (self.start(&without, None).await, password) {
+                    (Err(StartError::SudoRefused(_)), Some(password)) => {
+                        let with = format!("exec sudo -S -p '' -H -u root -- {run_shell}");
+                        self.start(&with, Some(password.expose())).await
+                    }
+                    (result, _) => result,
+                }
+            }
+        };
+        match result {
+            Ok(shell) => Ok(shell),
+            Err(StartError::SudoRefused(complaint)) => Err(ShellFailure::Transport(
+                TransportError::SudoRefused(complaint),
+            )),
+            Err(StartError::Failed(reason)) => match self.session.check().await {
+                Err(e) => Err(ShellFailure::Transport(TransportError::Disconnected(
+                    e.to_string(),
+                ))),
+                Ok(()) => Err(ShellFailure::Unavailable(reason)),
+            },
+        }
+    }
+
+    async fn start(&self, line: &str, password: Option<&str>) -> Result<ShellSession, StartError> {
+        let mut child = Session::to_raw_command(self.session.clone(), line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| StartError::Failed(e.to_string()))?;
+        let pipes = ShellPipes {
+            stdin: Box::new(child.stdin().take().expect("piped")),
+            stdout: Box::new(child.stdout().take().expect("piped")),
+            stderr: Box::new(child.stderr().take().expect("piped")),
+            _owner: Box::new(child),
+        };
+        ShellSession::start(pipes, password, self.start_timeout).await
+    }
+
+    /// The error for a shell that ended mid-command: the connection's loss
+    /// when the master connection is gone, else what the shell said.
+    async fn lost(&self, reason: String) -> TransportError {
+        match self.session.check().await {
+            Err(e) => TransportError::Disconnected(e.to_string()),
+            Ok(()) => TransportError::Disconnected(reason),
+        }
+    }
+
+    /// Remembers that `who`'s commands now take a channel each, and why.
+    fn fall_back(&self, who: Who<'_>, reason: &str) {
+        self.per_channel(who).store(true, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            let whose = match who {
+                Who::Login => "a persistent shell",
+                Who::Root(_) => "a persistent root shell",
+            };
+            *self.warning.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                "cannot start {whose} ({reason}); each command opens its own SSH channel instead, which is slower"
+            ));
+        }
+    }
+
+    /// Runs `command` in an SSH channel of its own.
+    async fn exec_in_channel(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<ExecOutput, TransportError> {
+        // sshd hands the command line to the login shell; `exec /bin/sh -c`
+        // makes the semantics /bin/sh's whatever that shell is.
+        let line = format!("exec /bin/sh -c {}", quote(command));
+        let lost = |e: openssh::Error| TransportError::Disconnected(e.to_string());
+        let mut child = self
+            .session
+            .raw_command(&line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(lost)?;
+        let (child_in, child_out, child_err) = (
+            child.stdin().take(),
+            child.stdout().take(),
+            child.stderr().take(),
+        );
+        let (stdout, stderr) = pump(
+            child_in,
+            stdin,
+            child_out.expect("piped"),
+            child_err.expect("piped"),
+            on_output,
+        )
+        .await
+        .map_err(|e| TransportError::Disconnected(e.to_string()))?;
+        let status = child.wait().await.map_err(lost)?;
+        Ok(ExecOutput {
+            stdout,
+            stderr,
+            code: status.code(),
+        })
+    }
+
+    /// Runs a command as `who`: in a persistent shell, or in a channel of
+    /// its own once persistent shells proved impossible on this host.
+    fn exec_as(
+        &self,
+        who: Who<'_>,
+        request: ExecRequest<'_>,
+    ) -> Result<ExecOutput, TransportError> {
+        let ExecRequest {
+            command,
+            stdin,
+            deadline,
+            on_output,
+        } = request;
+        block_on(async {
+            if !self.per_channel(who).load(Ordering::Relaxed) {
+                match self
+                    .exec_in_shell(who, command, stdin, deadline, &mut *on_output)
+                    .await
+                {
+                    Ok(output) => return Ok(output),
+                    Err(ShellFailure::Transport(e)) => return Err(e),
+                    Err(ShellFailure::Unavailable(reason)) => self.fall_back(who, &reason),
+                }
+            }
+            match who {
+                Who::Login => {
+                    with_deadline(deadline, self.exec_in_channel(command, stdin, on_output)).await
+                }
+                Who::Root(password) => {
+                    let (line, input) = sudo_wrapped(command, stdin, password);
+                    with_deadline(
+                        deadline,
+                        self.exec_in_channel(&line, input.as_deref(), on_output),
+                    )
+                    .await
+                }
+            }
         })
     }
 
@@ -137,47 +401,25 @@ fn sftp_error(path: &str, error: openssh_sftp_client::Error) -> TransportError {
 
 impl Transport for SshTransport {
     fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
-        let ExecRequest {
-            command,
-            stdin,
-            deadline,
-            on_output,
-        } = request;
-        // sshd hands the command line to the login shell; `exec /bin/sh -c`
-        // makes the semantics /bin/sh's whatever that shell is.
-        let line = format!("exec /bin/sh -c {}", quote(command));
-        block_on(with_deadline(deadline, async {
-            let lost = |e: openssh::Error| TransportError::Disconnected(e.to_string());
-            let mut child = self
-                .session
-                .raw_command(&line)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .await
-                .map_err(lost)?;
-            let (child_in, child_out, child_err) = (
-                child.stdin().take(),
-                child.stdout().take(),
-                child.stderr().take(),
-            );
-            let (stdout, stderr) = pump(
-                child_in,
-                stdin,
-                child_out.expect("piped"),
-                child_err.expect("piped"),
-                on_output,
-            )
-            .await
-            .map_err(|e| TransportError::Disconnected(e.to_string()))?;
-            let status = child.wait().await.map_err(lost)?;
-            Ok(ExecOutput {
-                stdout,
-                stderr,
-                code: status.code(),
-            })
-        }))
+        self.exec_as(Who::Login, request)
+    }
+
+    fn exec_sudo(
+        &self,
+        request: ExecRequest<'_>,
+        password: Option<&Secret>,
+    ) -> Result<ExecOutput, TransportError> {
+        self.exec_as(Who::Root(password), request)
+    }
+
+    fn take_warning(&self) -> Option<String> {
+        if !self.warned.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {

@@ -1,0 +1,289 @@
+//! The framing protocol between off and a persistent remote shell.
+//!
+//! One `/bin/sh` per host reads requests from its standard input. A request
+//! is a small script: it stores the command in a variable, runs it with
+//! `eval` in a subshell (so `exit`, `exec` and `cd` stay inside it) whose
+//! standard input is `/dev/null` or the request's own bytes, and then prints
+//! an end marker with the exit code on stdout and an end marker on stderr.
+//!
+//! Output is not encoded: the command's bytes go straight through, and the
+//! markers carry a random per-session nonce that no command can guess, so
+//! finding the marker in the stream is enough to know where the output ends.
+//! Each request also starts with a begin marker on both streams, so stray
+//! bytes written by a background process of an earlier command are dropped
+//! instead of being taken for this command's output.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::shell::quote;
+
+/// The line a freshly started shell prints when it is ready for requests.
+pub(super) const READY: &[u8] = b"off-shell-ready\n";
+
+/// The markers of one session.
+#[derive(Debug, Clone)]
+pub(super) struct Markers {
+    nonce: String,
+}
+
+impl Markers {
+    /// Markers with a fresh random nonce (128 bits, hex).
+    pub fn random() -> Markers {
+        let bytes: [u8; 16] = rand::random();
+        let nonce = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Markers { nonce }
+    }
+
+    fn begin(&self) -> String {
+        format!("off-begin-{}", self.nonce)
+    }
+
+    fn end(&self) -> String {
+        format!("off-end-{}", self.nonce)
+    }
+
+    /// The script that runs `command` with `stdin` as its standard input
+    /// (`/dev/null` when `None`) and reports its exit code.
+    pub fn request(&self, command: &str, stdin: Option<&[u8]>) -> Vec<u8> {
+        let (begin, end) = (self.begin(), self.end());
+        let mut frame = format!(
+            "__off_cmd={}\nprintf '%s\\n' {begin}; printf '%s\\n' {begin} >&2\n",
+            quote(command)
+        );
+        match stdin {
+            None => frame.push_str("( eval \"$__off_cmd\" ) </dev/null\n"),
+            Some(data) => {
+                // The bytes travel in a here-document (a pipe in the shell,
+                // never a command line), base64 so that any byte and any line
+                // survive; the terminator cannot occur in base64 text.
+                let terminator = format!("OFF_IN_{}", self.nonce);
+                frame.push_str(&format!(
+                    "base64 -d <<'{terminator}' | ( eval \"$__off_cmd\" )\n"
+                ));
+                let encoded = BASE64.encode(data);
+                for line in encoded.as_bytes().chunks(76) {
+                    frame.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+                    frame.push('\n');
+                }
+                frame.push_str(&terminator);
+                frame.push('\n');
+            }
+        }
+        frame.push_str(&format!(
+            "__off_status=$?\nprintf '%s %s\\n' {end} \"$__off_status\"; printf '%s\\n' {end} >&2\n"
+        ));
+        frame.into_bytes()
+    }
+
+    /// A parser for the standard output of one request.
+    pub fn stdout_scanner(&self) -> Scanner {
+        Scanner::new(&self.begin(), &self.end())
+    }
+
+    /// A parser for the standard error of one request.
+    pub fn stderr_scanner(&self) -> Scanner {
+        Scanner::new(&self.begin(), &self.end())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    /// Dropping bytes until the begin marker's line is complete.
+    Seek,
+    /// Passing the command's bytes on until the end marker.
+    Body,
+    /// Reading the rest of the end marker's line.
+    Trailer,
+    Done,
+}
+
+/// Finds one request's output in a stream that arrives in arbitrary pieces.
+#[derive(Debug)]
+pub(super) struct Scanner {
+    begin: Vec<u8>,
+    end: Vec<u8>,
+    phase: Phase,
+    /// Bytes that may be the start of a marker, held back until the next
+    /// piece tells whether they are.
+    held: Vec<u8>,
+    trailer: Vec<u8>,
+}
+
+impl Scanner {
+    fn new(begin: &str, end: &str) -> Scanner {
+        let mut begin = begin.as_bytes().to_vec();
+        begin.push(b'\n');
+        Scanner {
+            begin,
+            end: end.as_bytes().to_vec(),
+            phase: Phase::Seek,
+            held: Vec::new(),
+            trailer: Vec::new(),
+        }
+    }
+
+    /// Consumes the next piece of the stream, handing the command's output
+    /// to `emit`. Returns `true` once the end marker's line is complete;
+    /// anything after it is dropped.
+    pub fn push(&mut self, piece: &[u8], emit: &mut dyn FnMut(&[u8])) -> bool {
+        let joined;
+        let mut data: &[u8] = if self.held.is_empty() {
+            piece
+        } else {
+            let mut held = std::mem::take(&mut self.held);
+            held.extend_from_slice(piece);
+            joined = held;
+            &joined
+        };
+        loop {
+            match self.phase {
+                Phase::Seek => match memchr::memmem::find(data, &self.begin) {
+                    Some(at) => {
+                        data = &data[at + self.begin.len()..];
+                        self.phase = Phase::Body;
+                    }
+                    None => {
+                        self.held = marker_prefix_tail(data, &self.begin).to_vec();
+                        return false;
+                    }
+                },
+                Phase::Body => match memchr::memmem::find(data, &self.end) {
+                    Some(at) => {
+                        if at > 0 {
+                            emit(&data[..at]);
+                        }
+                        data = &data[at + self.end.len()..];
+                        self.phase = Phase::Trailer;
+                    }
+                    None => {
+                        let tail = marker_prefix_tail(data, &self.end);
+                        let body = &data[..data.len() - tail.len()];
+                        if !body.is_empty() {
+                            emit(body);
+                        }
+                        self.held = tail.to_vec();
+                        return false;
+                    }
+                },
+                Phase::Trailer => match memchr::memchr(b'\n', data) {
+                    Some(at) => {
+                        self.trailer.extend_from_slice(&data[..at]);
+                        self.phase = Phase::Done;
+                    }
+                    None => {
+                        self.trailer.extend_from_slice(data);
+                        return false;
+                    }
+                },
+                Phase::Done => return true,
+            }
+        }
+    }
+
+    /// The exit code the end marker carried (stdout's marker has one).
+    pub fn exit_code(&self) -> Option<i32> {
+        std::str::from_utf8(&self.trailer).ok()?.trim().parse().ok()
+    }
+}
+
+/// The longest end of `data` that is a proper prefix of `marker`: bytes that
+/// may turn into the marker with the next piece.
+fn marker_prefix_tail<'d>(data: &'d [u8], marker: &[u8]) -> &'d [u8] {
+    let longest = (marker.len() - 1).min(data.len());
+    (1..=longest)
+        .rev()
+        .map(|n| &data[data.len() - n..])
+        .find(|tail| marker.starts_with(tail))
+        .unwrap_or(&[])
+}
+
+/// Watches a starting shell's standard output for [`READY`].
+#[derive(Debug, Default)]
+pub(super) struct ReadyScanner {
+    seen: Vec<u8>,
+}
+
+impl ReadyScanner {
+    /// Consumes a piece of output; `true` once the ready line was seen.
+    /// Whatever a login script prints before it is ignored.
+    pub fn push(&mut self, piece: &[u8]) -> bool {
+        self.seen.extend_from_slice(piece);
+        if memchr::memmem::find(&self.seen, READY).is_some() {
+            return true;
+        }
+        let keep = marker_prefix_tail(&self.seen, READY).len();
+        self.seen.drain(..self.seen.len() - keep);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn markers() -> Markers {
+        Markers {
+            nonce: "0123abcd".into(),
+        }
+    }
+
+    /// Feeds `stream` to a scanner in pieces of `size` bytes.
+    fn scan(stream: &[u8], size: usize) -> (Vec<u8>, bool, Option<i32>) {
+        let mut scanner = markers().stdout_scanner();
+        let mut out = Vec::new();
+        let mut done = false;
+        for piece in stream.chunks(size) {
+            done = scanner.push(piece, &mut |b| out.extend_from_slice(b));
+            if done {
+                break;
+            }
+        }
+        (out, done, scanner.exit_code())
+    }
+
+    #[test]
+    fn finds_output_between_markers_whatever_the_split() {
+        let body = b"stray\noff-begin-0123abcd\nbin\0ary off-end-0123ab and no newline";
+        let mut stream = body.to_vec();
+        stream.extend_from_slice(b"off-end-0123abcd 42\nleftover");
+        for size in 1..=stream.len() {
+            let (out, done, code) = scan(&stream, size);
+            assert!(done, "split {size}");
+            assert_eq!(
+                out, b"bin\0ary off-end-0123ab and no newline",
+                "split {size}"
+            );
+            assert_eq!(code, Some(42), "split {size}");
+        }
+    }
+
+    #[test]
+    fn unfinished_stream_is_not_done() {
+        let (out, done, code) = scan(b"off-begin-0123abcd\npartial off-end-01", 3);
+        assert!(!done);
+        assert_eq!(out, b"partial ");
+        assert_eq!(code, None);
+    }
+
+    #[test]
+    fn request_quotes_the_command_and_hides_stdin_in_base64() {
+        let frame = String::from_utf8(markers().request("echo 'x'", Some(b"secret\0"))).unwrap();
+        assert!(frame.contains("__off_cmd='echo '\\''x'\\'''\n"), "{frame}");
+        assert!(frame.contains("base64 -d <<'OFF_IN_0123abcd'"), "{frame}");
+        assert!(frame.contains(&format!("\n{}\n", BASE64.encode(b"secret\0"))));
+        assert!(!frame.contains("secret"));
+        let frame = String::from_utf8(markers().request("true", None)).unwrap();
+        assert!(
+            frame.contains("( eval \"$__off_cmd\" ) </dev/null"),
+            "{frame}"
+        );
+    }
+
+    #[test]
+    fn ready_line_after_login_noise() {
+        let mut ready = ReadyScanner::default();
+        assert!(!ready.push(b"welcome\noff-shell"));
+        assert!(ready.push(b"-ready\n"));
+    }
+}
