@@ -155,11 +155,18 @@ impl Scope {
         } else {
             cmd.script.to_string()
         };
-        let mut line = format!("/bin/sh -c {}", quote(&script));
+        // Every transport runs the line with /bin/sh, each command in a
+        // shell or subshell of its own (the SSH transport's persistent shell
+        // runs it in a subshell, which saves starting another shell).
+        let mut line = script;
         if let (Some(t), true) = (timeout, facts.has_timeout) {
             // `timeout` runs the command in its own process group and kills
             // the whole group, so nothing the command started survives.
-            line = format!("timeout -k 5 {:.3} {line}", t.as_secs_f64());
+            line = format!(
+                "timeout -k 5 {:.3} /bin/sh -c {}",
+                t.as_secs_f64(),
+                quote(&line)
+            );
         }
         // Through sudo: the transport runs the command as root (the SSH
         // transport in one root shell per host, opened once with the

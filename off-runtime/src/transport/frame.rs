@@ -9,9 +9,9 @@
 //! Output is not encoded: the command's bytes go straight through, and the
 //! markers carry a random per-session nonce that no command can guess, so
 //! finding the marker in the stream is enough to know where the output ends.
-//! Each request also starts with a begin marker on both streams, so stray
-//! bytes written by a background process of an earlier command are dropped
-//! instead of being taken for this command's output.
+//! (A background process that an earlier command left writing to its output
+//! shows up in a later command's output, as it would in a terminal; a
+//! begin marker could drop it, at the price of two more packets per command.)
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -35,10 +35,6 @@ impl Markers {
         Markers { nonce }
     }
 
-    fn begin(&self) -> String {
-        format!("off-begin-{}", self.nonce)
-    }
-
     fn end(&self) -> String {
         format!("off-end-{}", self.nonce)
     }
@@ -46,21 +42,27 @@ impl Markers {
     /// The script that runs `command` with `stdin` as its standard input
     /// (`/dev/null` when `None`) and reports its exit code.
     pub fn request(&self, command: &str, stdin: Option<&[u8]>) -> Vec<u8> {
-        let (begin, end) = (self.begin(), self.end());
-        let mut frame = format!(
-            "__off_cmd={}\nprintf '%s\\n' {begin}; printf '%s\\n' {begin} >&2\n",
-            quote(command)
-        );
+        let end = self.end();
+        // A plain command goes into the frame as it is: the subshell then
+        // runs it without the extra fork `eval` costs. Anything else is
+        // kept in a variable and `eval`ed, so that no command text (an
+        // unbalanced quote, a syntax error) can reach the session's parser.
+        let (mut frame, subshell) = if is_plain(command) {
+            (String::new(), format!("( {command} )"))
+        } else {
+            (
+                format!("__off_cmd={}\n", quote(command)),
+                "( eval \"$__off_cmd\" )".to_string(),
+            )
+        };
         match stdin {
-            None => frame.push_str("( eval \"$__off_cmd\" ) </dev/null\n"),
+            None => frame.push_str(&format!("{subshell} </dev/null\n")),
             Some(data) => {
                 // The bytes travel in a here-document (a pipe in the shell,
                 // never a command line), base64 so that any byte and any line
                 // survive; the terminator cannot occur in base64 text.
                 let terminator = format!("OFF_IN_{}", self.nonce);
-                frame.push_str(&format!(
-                    "base64 -d <<'{terminator}' | ( eval \"$__off_cmd\" )\n"
-                ));
+                frame.push_str(&format!("base64 -d <<'{terminator}' | {subshell}\n"));
                 let encoded = BASE64.encode(data);
                 for line in encoded.as_bytes().chunks(76) {
                     frame.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
@@ -70,27 +72,27 @@ impl Markers {
                 frame.push('\n');
             }
         }
+        // stderr's marker first: by the time sshd sees the stdout one, both
+        // are usually there to go out together.
         frame.push_str(&format!(
-            "__off_status=$?\nprintf '%s %s\\n' {end} \"$__off_status\"; printf '%s\\n' {end} >&2\n"
+            "__off_status=$?\nprintf '%s\\n' {end} >&2; printf '%s %s\\n' {end} \"$__off_status\"\n"
         ));
         frame.into_bytes()
     }
 
     /// A parser for the standard output of one request.
     pub fn stdout_scanner(&self) -> Scanner {
-        Scanner::new(&self.begin(), &self.end())
+        Scanner::new(&self.end())
     }
 
     /// A parser for the standard error of one request.
     pub fn stderr_scanner(&self) -> Scanner {
-        Scanner::new(&self.begin(), &self.end())
+        Scanner::new(&self.end())
     }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 enum Phase {
-    /// Dropping bytes until the begin marker's line is complete.
-    Seek,
     /// Passing the command's bytes on until the end marker.
     Body,
     /// Reading the rest of the end marker's line.
@@ -101,7 +103,6 @@ enum Phase {
 /// Finds one request's output in a stream that arrives in arbitrary pieces.
 #[derive(Debug)]
 pub(super) struct Scanner {
-    begin: Vec<u8>,
     end: Vec<u8>,
     phase: Phase,
     /// Bytes that may be the start of a marker, held back until the next
@@ -111,13 +112,10 @@ pub(super) struct Scanner {
 }
 
 impl Scanner {
-    fn new(begin: &str, end: &str) -> Scanner {
-        let mut begin = begin.as_bytes().to_vec();
-        begin.push(b'\n');
+    fn new(end: &str) -> Scanner {
         Scanner {
-            begin,
             end: end.as_bytes().to_vec(),
-            phase: Phase::Seek,
+            phase: Phase::Body,
             held: Vec::new(),
             trailer: Vec::new(),
         }
@@ -138,16 +136,6 @@ impl Scanner {
         };
         loop {
             match self.phase {
-                Phase::Seek => match memchr::memmem::find(data, &self.begin) {
-                    Some(at) => {
-                        data = &data[at + self.begin.len()..];
-                        self.phase = Phase::Body;
-                    }
-                    None => {
-                        self.held = marker_prefix_tail(data, &self.begin).to_vec();
-                        return false;
-                    }
-                },
                 Phase::Body => match memchr::memmem::find(data, &self.end) {
                     Some(at) => {
                         if at > 0 {
@@ -198,6 +186,54 @@ fn marker_prefix_tail<'d>(data: &'d [u8], marker: &[u8]) -> &'d [u8] {
         .unwrap_or(&[])
 }
 
+/// Whether `command` is one simple command of literal words (unquoted safe
+/// characters and single-quoted strings), which the session's shell can
+/// parse in place without any risk: no operators, redirections, expansions,
+/// comments or reserved words.
+fn is_plain(command: &str) -> bool {
+    const RESERVED: [&str; 13] = [
+        "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until",
+        "while",
+    ];
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
+    let mut words = 0;
+    // The unquoted characters of the current word, to spot reserved words.
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = command.chars();
+    loop {
+        let c = chars.next();
+        match c {
+            None | Some(' ') => {
+                if in_word {
+                    if RESERVED.contains(&word.as_str()) {
+                        return false;
+                    }
+                    words += 1;
+                    word.clear();
+                    in_word = false;
+                }
+                if c.is_none() {
+                    return words > 0;
+                }
+            }
+            // A quoted part runs to the next quote; anything but `'` is data.
+            Some('\'') => {
+                if !chars.by_ref().any(|c| c == '\'') {
+                    return false;
+                }
+                in_word = true;
+                word.push('\'');
+            }
+            Some(c) if safe(c) => {
+                word.push(c);
+                in_word = true;
+            }
+            Some(_) => return false,
+        }
+    }
+}
+
 /// Watches a starting shell's standard output for [`READY`].
 #[derive(Debug, Default)]
 pub(super) struct ReadyScanner {
@@ -244,7 +280,7 @@ mod tests {
 
     #[test]
     fn finds_output_between_markers_whatever_the_split() {
-        let body = b"stray\noff-begin-0123abcd\nbin\0ary off-end-0123ab and no newline";
+        let body = b"bin\0ary off-end-0123ab and no newline";
         let mut stream = body.to_vec();
         stream.extend_from_slice(b"off-end-0123abcd 42\nleftover");
         for size in 1..=stream.len() {
@@ -260,7 +296,7 @@ mod tests {
 
     #[test]
     fn unfinished_stream_is_not_done() {
-        let (out, done, code) = scan(b"off-begin-0123abcd\npartial off-end-01", 3);
+        let (out, done, code) = scan(b"partial off-end-01", 3);
         assert!(!done);
         assert_eq!(out, b"partial ");
         assert_eq!(code, None);
@@ -268,16 +304,57 @@ mod tests {
 
     #[test]
     fn request_quotes_the_command_and_hides_stdin_in_base64() {
-        let frame = String::from_utf8(markers().request("echo 'x'", Some(b"secret\0"))).unwrap();
-        assert!(frame.contains("__off_cmd='echo '\\''x'\\'''\n"), "{frame}");
+        let frame =
+            String::from_utf8(markers().request("echo 'x'; cat", Some(b"secret\0"))).unwrap();
+        assert!(
+            frame.contains(r#"__off_cmd='echo '\''x'\''; cat'"#),
+            "{frame}"
+        );
+        assert!(frame.contains("| ( eval \"$__off_cmd\" )\n"), "{frame}");
         assert!(frame.contains("base64 -d <<'OFF_IN_0123abcd'"), "{frame}");
         assert!(frame.contains(&format!("\n{}\n", BASE64.encode(b"secret\0"))));
         assert!(!frame.contains("secret"));
-        let frame = String::from_utf8(markers().request("true", None)).unwrap();
+        let frame = String::from_utf8(markers().request("true && false", None)).unwrap();
         assert!(
             frame.contains("( eval \"$__off_cmd\" ) </dev/null"),
             "{frame}"
         );
+    }
+
+    #[test]
+    fn plain_commands_are_literal_words_only() {
+        for plain in [
+            "/bin/true",
+            "systemctl restart 'my unit'",
+            "printf %s 'a;b|c$(d)'",
+            "A=1 env",
+            "'quoted' command",
+            "echo ''",
+        ] {
+            assert!(is_plain(plain), "{plain}");
+        }
+        for not_plain in [
+            "",
+            "a; b",
+            "a && b",
+            "echo $HOME",
+            "echo 'unbalanced",
+            "echo \"x\"",
+            "if",
+            "echo a\nb",
+            "echo *",
+            "echo ~",
+            "cat <x",
+            "echo a  # comment",
+            "( x )",
+            "echo a\\ b",
+        ] {
+            assert!(!is_plain(not_plain), "{not_plain}");
+        }
+        // An unbalanced quote spanning words is not plain either.
+        assert!(!is_plain("echo 'a b"));
+        let frame = String::from_utf8(markers().request("/bin/true", None)).unwrap();
+        assert!(frame.starts_with("( /bin/true ) </dev/null\n"), "{frame}");
     }
 
     #[test]

@@ -4,11 +4,15 @@
 //!
 //! The session only needs the shell's three pipes; the SSH transport hands it
 //! a multiplexed channel running `/bin/sh` (or `sudo … /bin/sh`), and the unit
-//! tests a local `/bin/sh`.
+//! tests a local `/bin/sh`. Its I/O is plain non-blocking reads and writes
+//! with poll(2) on the calling host's own thread: a command's round trip does
+//! not hop through the async runtime's threads, which on a busy machine
+//! costs more than the round trip itself.
 
-use std::time::Duration;
-
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use super::frame::{Markers, ReadyScanner};
 use super::{ExecOutput, Stream};
@@ -19,9 +23,9 @@ const READ_SIZE: usize = 64 * 1024;
 /// The remote shell's pipes, and whatever owns the process or channel behind
 /// them (dropping it ends the shell).
 pub(super) struct ShellPipes {
-    pub stdin: Box<dyn AsyncWrite + Unpin + Send>,
-    pub stdout: Box<dyn AsyncRead + Unpin + Send>,
-    pub stderr: Box<dyn AsyncRead + Unpin + Send>,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
     pub _owner: Box<dyn Send>,
 }
 
@@ -43,13 +47,30 @@ pub(super) enum RunError {
     NotSent(String),
     /// The shell ended (or its pipes broke) while the command ran.
     Ended(String),
+    /// The deadline passed; the command may still run.
+    DeadlineExceeded,
 }
 
 pub(super) struct ShellSession {
-    pipes: ShellPipes,
+    stdin: File,
+    stdout: File,
+    stderr: File,
+    _owner: Box<dyn Send>,
     markers: Markers,
     out_buf: Vec<u8>,
     err_buf: Vec<u8>,
+}
+
+/// What waiting on the pipes can end in besides data.
+enum Wait {
+    Io(std::io::Error),
+    Deadline,
+}
+
+impl From<std::io::Error> for Wait {
+    fn from(e: std::io::Error) -> Self {
+        Wait::Io(e)
+    }
 }
 
 impl ShellSession {
@@ -57,112 +78,147 @@ impl ShellSession {
     /// [`super::frame::READY`]. `password` is written first, as one line, for
     /// `sudo -S` to read; nothing else is written before the shell is ready,
     /// so a refusing sudo never reads protocol text as a second attempt.
-    pub async fn start(
-        mut pipes: ShellPipes,
+    pub fn start(
+        pipes: ShellPipes,
         password: Option<&str>,
         timeout: Duration,
     ) -> Result<ShellSession, StartError> {
         let failed = |e: std::io::Error| StartError::Failed(e.to_string());
+        for fd in [&pipes.stdin, &pipes.stdout, &pipes.stderr] {
+            set_nonblocking(fd).map_err(failed)?;
+        }
+        let mut session = ShellSession {
+            stdin: File::from(pipes.stdin),
+            stdout: File::from(pipes.stdout),
+            stderr: File::from(pipes.stderr),
+            _owner: pipes._owner,
+            markers: Markers::random(),
+            out_buf: vec![0u8; READ_SIZE],
+            err_buf: vec![0u8; READ_SIZE],
+        };
+        let until = Some(Instant::now() + timeout);
         if let Some(password) = password {
             let mut line = Vec::with_capacity(password.len() + 1);
             line.extend_from_slice(password.as_bytes());
             line.push(b'\n');
-            pipes.stdin.write_all(&line).await.map_err(failed)?;
-            pipes.stdin.flush().await.map_err(failed)?;
+            match write_all(&mut session.stdin, &line, until) {
+                Ok(()) => {}
+                Err(Wait::Io(e)) => return Err(failed(e)),
+                Err(Wait::Deadline) => {
+                    return Err(StartError::Failed("sudo did not read the password".into()));
+                }
+            }
         }
         let mut ready = ReadyScanner::default();
         let mut stderr = Vec::new();
-        let (mut out_buf, mut err_buf) = (vec![0u8; READ_SIZE], vec![0u8; READ_SIZE]);
         let mut err_open = true;
-        let wait = async {
-            loop {
-                tokio::select! {
-                    n = pipes.stdout.read(&mut out_buf) => {
-                        let n = n.map_err(failed)?;
-                        if n == 0 {
-                            return Err(ended_before_ready(&stderr));
-                        }
-                        if ready.push(&out_buf[..n]) {
-                            return Ok(());
-                        }
+        loop {
+            let readable =
+                match wait_readable(&session.stdout, err_open.then_some(&session.stderr), until) {
+                    Ok(r) => r,
+                    Err(Wait::Io(e)) => return Err(failed(e)),
+                    Err(Wait::Deadline) => {
+                        return Err(StartError::Failed(format!(
+                            "the shell did not start within {}s{}",
+                            timeout.as_secs(),
+                            stderr_suffix(&stderr)
+                        )));
                     }
-                    n = pipes.stderr.read(&mut err_buf), if err_open => {
-                        let n = n.map_err(failed)?;
-                        if n == 0 {
-                            err_open = false;
+                };
+            if readable.0 {
+                match read(&mut session.stdout, &mut session.out_buf).map_err(failed)? {
+                    Some(0) => {
+                        // Its complaint may still be on the way: read stderr
+                        // to its end before telling why the shell ended.
+                        while err_open {
+                            match wait_readable(&session.stderr, None, until) {
+                                Ok(_) => {}
+                                Err(_) => break,
+                            }
+                            match read(&mut session.stderr, &mut session.err_buf) {
+                                Ok(Some(0)) | Err(_) => err_open = false,
+                                Ok(Some(n)) => stderr.extend_from_slice(&session.err_buf[..n]),
+                                Ok(None) => {}
+                            }
                         }
-                        stderr.extend_from_slice(&err_buf[..n]);
+                        return Err(ended_before_ready(&stderr));
+                    }
+                    Some(n) if ready.push(&session.out_buf[..n]) => return Ok(session),
+                    Some(_) | None => {}
+                }
+            }
+            if readable.1 {
+                match read(&mut session.stderr, &mut session.err_buf).map_err(failed)? {
+                    Some(0) => err_open = false,
+                    Some(n) => {
+                        stderr.extend_from_slice(&session.err_buf[..n]);
                         if let Some(complaint) = sudo_refusal(&stderr) {
                             return Err(StartError::SudoRefused(complaint));
                         }
                     }
+                    None => {}
                 }
             }
-        };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(StartError::Failed(format!(
-                    "the shell did not start within {}s{}",
-                    timeout.as_secs(),
-                    stderr_suffix(&stderr)
-                )));
-            }
         }
-        Ok(ShellSession {
-            pipes,
-            markers: Markers::random(),
-            out_buf,
-            err_buf,
-        })
     }
 
     /// Runs `command` (with `stdin` as its standard input, `/dev/null` when
     /// `None`) and returns its output and exit code. Output is handed to
     /// `on_output` as it arrives.
-    pub async fn run(
+    pub fn run(
         &mut self,
         command: &str,
         stdin: Option<&[u8]>,
+        until: Option<Instant>,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, RunError> {
         let frame = self.markers.request(command, stdin);
-        let not_sent = |e: std::io::Error| RunError::NotSent(e.to_string());
-        self.pipes.stdin.write_all(&frame).await.map_err(not_sent)?;
-        self.pipes.stdin.flush().await.map_err(not_sent)?;
+        match write_all(&mut self.stdin, &frame, until) {
+            Ok(()) => {}
+            Err(Wait::Io(e)) => return Err(RunError::NotSent(e.to_string())),
+            Err(Wait::Deadline) => return Err(RunError::DeadlineExceeded),
+        }
 
         let mut out_scanner = self.markers.stdout_scanner();
         let mut err_scanner = self.markers.stderr_scanner();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let (mut out_done, mut err_done) = (false, false);
-        let ShellSession {
-            pipes,
-            out_buf,
-            err_buf,
-            ..
-        } = self;
         let broken = |e: std::io::Error| RunError::Ended(e.to_string());
         while !(out_done && err_done) {
-            tokio::select! {
-                n = pipes.stdout.read(out_buf), if !out_done => {
-                    let n = n.map_err(broken)?;
-                    if n == 0 {
-                        return Err(ended_while_running(&err));
+            // A finished stream is not polled: stdout stands in for it
+            // when both are, so a dead shell still shows as end of file.
+            let readable = match (out_done, err_done) {
+                (false, false) => wait_readable(&self.stdout, Some(&self.stderr), until),
+                (false, true) => wait_readable(&self.stdout, None, until),
+                (true, _) => wait_readable(&self.stderr, None, until).map(|(e, _)| (false, e)),
+            };
+            let (out_ready, err_ready) = match readable {
+                Ok(r) => r,
+                Err(Wait::Io(e)) => return Err(broken(e)),
+                Err(Wait::Deadline) => return Err(RunError::DeadlineExceeded),
+            };
+            if out_ready {
+                match read(&mut self.stdout, &mut self.out_buf).map_err(broken)? {
+                    Some(0) => return Err(ended_while_running(&err)),
+                    Some(n) => {
+                        out_done = out_scanner.push(&self.out_buf[..n], &mut |chunk| {
+                            on_output(Stream::Stdout, chunk);
+                            out.extend_from_slice(chunk);
+                        });
                     }
-                    out_done = out_scanner.push(&out_buf[..n], &mut |chunk| {
-                        on_output(Stream::Stdout, chunk);
-                        out.extend_from_slice(chunk);
-                    });
+                    None => {}
                 }
-                n = pipes.stderr.read(err_buf), if !err_done => {
-                    let n = n.map_err(broken)?;
-                    if n == 0 {
-                        return Err(ended_while_running(&err));
+            }
+            if err_ready {
+                match read(&mut self.stderr, &mut self.err_buf).map_err(broken)? {
+                    Some(0) => return Err(ended_while_running(&err)),
+                    Some(n) => {
+                        err_done = err_scanner.push(&self.err_buf[..n], &mut |chunk| {
+                            on_output(Stream::Stderr, chunk);
+                            err.extend_from_slice(chunk);
+                        });
                     }
-                    err_done = err_scanner.push(&err_buf[..n], &mut |chunk| {
-                        on_output(Stream::Stderr, chunk);
-                        err.extend_from_slice(chunk);
-                    });
+                    None => {}
                 }
             }
         }
@@ -171,6 +227,95 @@ impl ShellSession {
             stderr: err,
             code: out_scanner.exit_code(),
         })
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: fcntl on a file descriptor we own, with flag arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// One read; `None` when nothing is there yet.
+fn read(file: &mut File, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    loop {
+        match file.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_all(file: &mut File, mut data: &[u8], until: Option<Instant>) -> Result<(), Wait> {
+    while !data.is_empty() {
+        match file.write(data) {
+            Ok(0) => return Err(Wait::Io(ErrorKind::WriteZero.into())),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                poll(&mut [pollfd(file, libc::POLLOUT)], until)?;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(Wait::Io(e)),
+        }
+    }
+    Ok(())
+}
+
+fn pollfd(file: &File, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd: file.as_raw_fd(),
+        events,
+        revents: 0,
+    }
+}
+
+/// Waits until `first` (or `second`) can be read, or has hung up.
+fn wait_readable(
+    first: &File,
+    second: Option<&File>,
+    until: Option<Instant>,
+) -> Result<(bool, bool), Wait> {
+    let mut fds = [
+        pollfd(first, libc::POLLIN),
+        pollfd(second.unwrap_or(first), libc::POLLIN),
+    ];
+    let count = if second.is_some() { 2 } else { 1 };
+    poll(&mut fds[..count], until)?;
+    let ready = |fd: &libc::pollfd| fd.revents != 0;
+    Ok((ready(&fds[0]), count == 2 && ready(&fds[1])))
+}
+
+/// poll(2) until an event, or `until`.
+fn poll(fds: &mut [libc::pollfd], until: Option<Instant>) -> Result<(), Wait> {
+    loop {
+        let timeout_ms = match until {
+            None => -1,
+            Some(t) => {
+                let left = t.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Wait::Deadline);
+                }
+                // Rounded up, so a wait never ends just short of the deadline.
+                left.as_millis().min(i32::MAX as u128) as i32 + 1
+            }
+        };
+        // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != ErrorKind::Interrupted {
+                return Err(Wait::Io(e));
+            }
+        }
     }
 }
 
@@ -224,42 +369,46 @@ fn sudo_refusal(stderr: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::process::Stdio;
+    use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::runtime::block_on;
 
     const TIMEOUT: Duration = Duration::from_secs(10);
 
     /// A local process as the shell behind a session.
     fn spawn(script: &str) -> ShellPipes {
-        // Spawned inside the runtime, which reaps the child.
-        let mut child = block_on(async {
-            tokio::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg(script)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-        })
-        .unwrap();
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         ShellPipes {
-            stdin: Box::new(child.stdin.take().unwrap()),
-            stdout: Box::new(child.stdout.take().unwrap()),
-            stderr: Box::new(child.stderr.take().unwrap()),
-            _owner: Box::new(child),
+            stdin: child.stdin.take().unwrap().into(),
+            stdout: child.stdout.take().unwrap().into(),
+            stderr: child.stderr.take().unwrap().into(),
+            _owner: Box::new(KillOnDrop(child)),
+        }
+    }
+
+    struct KillOnDrop(std::process::Child);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
     }
 
     fn shell() -> ShellSession {
         let pipes = spawn("echo off-shell-ready; exec /bin/sh");
-        block_on(ShellSession::start(pipes, None, TIMEOUT)).unwrap()
+        ShellSession::start(pipes, None, TIMEOUT).unwrap()
     }
 
     fn run(session: &mut ShellSession, command: &str, stdin: Option<&[u8]>) -> ExecOutput {
-        block_on(session.run(command, stdin, &mut |_, _| {})).unwrap()
+        session.run(command, stdin, None, &mut |_, _| {}).unwrap()
     }
 
     #[test]
@@ -301,7 +450,7 @@ mod tests {
     #[test]
     fn a_killed_shell_is_reported() {
         let mut s = shell();
-        let err = block_on(s.run("kill -9 $$", None, &mut |_, _| {})).unwrap_err();
+        let err = s.run("kill -9 $$", None, None, &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, RunError::Ended(_)), "{err:?}");
     }
 
@@ -310,11 +459,12 @@ mod tests {
         let mut s = shell();
         let mut pieces = 0;
         let mut largest = 0;
-        let out = block_on(s.run("head -c 3000000 /dev/zero", None, &mut |_, chunk| {
-            pieces += 1;
-            largest = largest.max(chunk.len());
-        }))
-        .unwrap();
+        let out = s
+            .run("head -c 3000000 /dev/zero", None, None, &mut |_, chunk| {
+                pieces += 1;
+                largest = largest.max(chunk.len());
+            })
+            .unwrap();
         assert_eq!(out.stdout.len(), 3_000_000);
         assert!(pieces > 10 && largest <= READ_SIZE, "{pieces} pieces");
     }
@@ -323,35 +473,42 @@ mod tests {
     fn a_refused_password_is_one_attempt() {
         let sudo_like = "read -r p; if [ \"$p\" = right ]; then echo off-shell-ready; exec /bin/sh; fi; \
                          echo 'Sorry, try again.' >&2; read -r q; echo \"second attempt: $q\" >&2";
-        let err = block_on(ShellSession::start(
-            spawn(sudo_like),
-            Some("wrong"),
-            TIMEOUT,
-        ))
-        .err()
-        .unwrap();
+        let err = ShellSession::start(spawn(sudo_like), Some("wrong"), TIMEOUT)
+            .err()
+            .unwrap();
         assert_eq!(
             err,
             StartError::SudoRefused("sudo: incorrect password".into())
         );
-        let mut s = block_on(ShellSession::start(
-            spawn(sudo_like),
-            Some("right"),
-            TIMEOUT,
-        ))
-        .unwrap();
+        let mut s = ShellSession::start(spawn(sudo_like), Some("right"), TIMEOUT).unwrap();
         assert_eq!(run(&mut s, "echo in", None).stdout, b"in\n");
     }
 
     #[test]
+    fn a_complaint_after_stdout_closed_still_counts() {
+        let late = "exec >&-; sleep 0.2; echo 'sudo: a password is required' >&2; exit 1";
+        let err = ShellSession::start(spawn(late), None, TIMEOUT)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            StartError::SudoRefused("sudo: a password is required".into())
+        );
+    }
+
+    #[test]
+    fn a_deadline_ends_the_wait() {
+        let mut s = shell();
+        let until = Some(Instant::now() + Duration::from_millis(200));
+        let err = s.run("sleep 5", None, until, &mut |_, _| {}).unwrap_err();
+        assert_eq!(err, RunError::DeadlineExceeded);
+    }
+
+    #[test]
     fn a_shell_that_never_starts_fails() {
-        let err = block_on(ShellSession::start(
-            spawn("echo nope >&2; exit 127"),
-            None,
-            TIMEOUT,
-        ))
-        .err()
-        .unwrap();
+        let err = ShellSession::start(spawn("echo nope >&2; exit 127"), None, TIMEOUT)
+            .err()
+            .unwrap();
         assert_eq!(
             err,
             StartError::Failed("the shell ended before it was ready: nope".into())

@@ -8,10 +8,11 @@
 //! one SFTP channel for the files. Where no persistent shell can be started,
 //! each command gets a channel of its own, as plain `ssh host cmd` does.
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use openssh_sftp_client::{Sftp, SftpOptions};
@@ -166,7 +167,7 @@ impl SshTransport {
     /// Runs a command in a persistent shell of `who`, starting one when none
     /// is idle. A shell whose command fails to finish (it killed its shell,
     /// or the deadline passed) is dropped; the next command starts a new one.
-    async fn exec_in_shell(
+    fn exec_in_shell(
         &self,
         who: Who<'_>,
         command: &str,
@@ -174,27 +175,16 @@ impl SshTransport {
         deadline: Option<Duration>,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, ShellFailure> {
+        let until = deadline.map(|d| Instant::now() + d);
         let pool = self.shells(who);
         let mut retried = false;
         loop {
             let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut shell = match idle {
                 Some(shell) => shell,
-                None => self.start_shell(who).await?,
+                None => self.start_shell(who)?,
             };
-            let run = shell.run(command, stdin, on_output);
-            let result = match deadline {
-                None => run.await,
-                Some(d) => match tokio::time::timeout(d, run).await {
-                    Ok(result) => result,
-                    // Dropping the shell closes its channel; the host's
-                    // `timeout` (see ops) normally acts well before this.
-                    Err(_) => {
-                        return Err(ShellFailure::Transport(TransportError::DeadlineExceeded));
-                    }
-                },
-            };
-            match result {
+            match shell.run(command, stdin, until, on_output) {
                 Ok(output) => {
                     pool.lock().unwrap_or_else(|e| e.into_inner()).push(shell);
                     return Ok(output);
@@ -203,7 +193,12 @@ impl SshTransport {
                 // command never started, so try once on a fresh shell.
                 Err(RunError::NotSent(_)) if !retried => retried = true,
                 Err(RunError::NotSent(reason) | RunError::Ended(reason)) => {
-                    return Err(ShellFailure::Transport(self.lost(reason).await));
+                    return Err(ShellFailure::Transport(self.lost(reason)));
+                }
+                // Dropping the shell closes its channel; the host's
+                // `timeout` (see ops) normally acts well before this.
+                Err(RunError::DeadlineExceeded) => {
+                    return Err(ShellFailure::Transport(TransportError::DeadlineExceeded));
                 }
             }
         }
@@ -212,18 +207,18 @@ impl SshTransport {
     /// Starts a persistent shell: `/bin/sh` as the login user, or as root
     /// through sudo. sudo is tried without a password first (`-n`), so a
     /// password is only ever written to a sudo that asks for one.
-    async fn start_shell(&self, who: Who<'_>) -> Result<ShellSession, ShellFailure> {
+    fn start_shell(&self, who: Who<'_>) -> Result<ShellSession, ShellFailure> {
         let shell = quote(&self.session_shell);
         let script = format!("echo off-shell-ready; exec {shell}");
         let run_shell = format!("{shell} -c {}", quote(&script));
         let result = match who {
-            Who::Login => self.start(&format!("exec {run_shell}"), None).await,
+            Who::Login => self.start(&format!("exec {run_shell}"), None),
             Who::Root(password) => {
                 let without = format!("exec sudo -n -H -u root -- {run_shell}");
-                match (self.start(&without, None).await, password) {
+                match (self.start(&without, None), password) {
                     (Err(StartError::SudoRefused(_)), Some(password)) => {
                         let with = format!("exec sudo -S -p '' -H -u root -- {run_shell}");
-                        self.start(&with, Some(password.expose())).await
+                        self.start(&with, Some(password.expose()))
                     }
                     (result, _) => result,
                 }
@@ -234,7 +229,7 @@ impl SshTransport {
             Err(StartError::SudoRefused(complaint)) => Err(ShellFailure::Transport(
                 TransportError::SudoRefused(complaint),
             )),
-            Err(StartError::Failed(reason)) => match self.session.check().await {
+            Err(StartError::Failed(reason)) => match block_on(self.session.check()) {
                 Err(e) => Err(ShellFailure::Transport(TransportError::Disconnected(
                     e.to_string(),
                 ))),
@@ -243,27 +238,32 @@ impl SshTransport {
         }
     }
 
-    async fn start(&self, line: &str, password: Option<&str>) -> Result<ShellSession, StartError> {
-        let mut child = Session::to_raw_command(self.session.clone(), line)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(|e| StartError::Failed(e.to_string()))?;
+    fn start(&self, line: &str, password: Option<&str>) -> Result<ShellSession, StartError> {
+        let failed = |e: openssh::Error| StartError::Failed(e.to_string());
+        let mut child = block_on(
+            Session::to_raw_command(self.session.clone(), line)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn(),
+        )
+        .map_err(failed)?;
+        // The pipes leave the async runtime: the session does its I/O on
+        // the host's thread.
+        let fd = |r: std::io::Result<OwnedFd>| r.map_err(|e| StartError::Failed(e.to_string()));
         let pipes = ShellPipes {
-            stdin: Box::new(child.stdin().take().expect("piped")),
-            stdout: Box::new(child.stdout().take().expect("piped")),
-            stderr: Box::new(child.stderr().take().expect("piped")),
+            stdin: fd(child.stdin().take().expect("piped").into_owned_fd())?,
+            stdout: fd(child.stdout().take().expect("piped").into_owned_fd())?,
+            stderr: fd(child.stderr().take().expect("piped").into_owned_fd())?,
             _owner: Box::new(child),
         };
-        ShellSession::start(pipes, password, self.start_timeout).await
+        ShellSession::start(pipes, password, self.start_timeout)
     }
 
     /// The error for a shell that ended mid-command: the connection's loss
     /// when the master connection is gone, else what the shell said.
-    async fn lost(&self, reason: String) -> TransportError {
-        match self.session.check().await {
+    fn lost(&self, reason: String) -> TransportError {
+        match block_on(self.session.check()) {
             Err(e) => TransportError::Disconnected(e.to_string()),
             Ok(()) => TransportError::Disconnected(reason),
         }
@@ -338,17 +338,14 @@ impl SshTransport {
             deadline,
             on_output,
         } = request;
-        block_on(async {
-            if !self.per_channel(who).load(Ordering::Relaxed) {
-                match self
-                    .exec_in_shell(who, command, stdin, deadline, &mut *on_output)
-                    .await
-                {
-                    Ok(output) => return Ok(output),
-                    Err(ShellFailure::Transport(e)) => return Err(e),
-                    Err(ShellFailure::Unavailable(reason)) => self.fall_back(who, &reason),
-                }
+        if !self.per_channel(who).load(Ordering::Relaxed) {
+            match self.exec_in_shell(who, command, stdin, deadline, &mut *on_output) {
+                Ok(output) => return Ok(output),
+                Err(ShellFailure::Transport(e)) => return Err(e),
+                Err(ShellFailure::Unavailable(reason)) => self.fall_back(who, &reason),
             }
+        }
+        block_on(async {
             match who {
                 Who::Login => {
                     with_deadline(deadline, self.exec_in_channel(command, stdin, on_output)).await

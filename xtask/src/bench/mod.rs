@@ -6,17 +6,29 @@
 //! plain function build, …) right before or after the thing it measures and
 //! prints the ratio next to the target.
 
+mod ops;
+
 use anyhow::Result;
 
 #[derive(clap::Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Operations over SSH: one host's round trip against plain `ssh host sh`
+    /// and an OpenSSH ControlMaster loop; 20 hosts in parallel against one.
+    Ops(ops::OpsArgs),
+    /// The parallel workload of `bench ops`, in a process of its own so its
+    /// peak memory can be measured.
+    #[command(hide = true)]
+    OpsWorker(ops::WorkerArgs),
+}
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
-    match cmd {}
+    match cmd {
+        BenchCommand::Ops(args) => ops::exec(args),
+        BenchCommand::OpsWorker(args) => ops::worker_exec(args),
+    }
 }
 
 /// Prints one result line: `name: ratio (target)`, and whether it is met.
-#[allow(dead_code)] // used by the benchmarks as they land
 pub fn report_ratio(name: &str, ours: f64, floor: f64, target: &str, met: bool) {
     let verdict = if met { "meets" } else { "MISSES" };
     println!(
