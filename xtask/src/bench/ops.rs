@@ -13,7 +13,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -131,9 +131,18 @@ pub fn exec(args: OpsArgs) -> Result<()> {
         worker(&[SINGLE_HOST], args.ops_per_host)?,
         worker(&all, args.ops_per_host)?,
     );
+    let mut floor_one = plain_ssh_sh(&inv, host, args.ops_per_host, Frame::Protocol)?;
+    let mut floor_many = parallel_floor(&inv, &all, args.ops_per_host)?;
     for _ in 1..ROUNDS {
         one = one.best(worker(&[SINGLE_HOST], args.ops_per_host)?);
         many = many.best(worker(&all, args.ops_per_host)?);
+        floor_one = floor_one.min(plain_ssh_sh(
+            &inv,
+            host,
+            args.ops_per_host,
+            Frame::Protocol,
+        )?);
+        floor_many = floor_many.min(parallel_floor(&inv, &all, args.ops_per_host)?);
     }
     println!(
         "  1 host:   ops {:.3} s, with connecting {:.3} s, peak RSS {:.1} MB",
@@ -148,6 +157,14 @@ pub fn exec(args: OpsArgs) -> Result<()> {
         many.total_secs,
         many.peak_rss_kb as f64 / 1024.0
     );
+    println!(
+        "  plain `ssh host sh` drivers: 1 host {:.3} s, {} hosts {:.3} s \
+         ({:.2}x: what this machine allows)",
+        secs(floor_one),
+        args.hosts,
+        floor_many,
+        floor_many / secs(floor_one)
+    );
     report_ratio(
         &format!("{} hosts vs 1 host, operations", args.hosts),
         many.ops_secs,
@@ -155,15 +172,15 @@ pub fn exec(args: OpsArgs) -> Result<()> {
         "<= 4x",
         many.ops_secs <= 4.0 * one.ops_secs,
     );
-    report_ratio(
-        &format!(
-            "{} hosts vs 1 host, with connecting (for information)",
-            args.hosts
-        ),
+    info_ratio(
+        &format!("{} hosts, off vs plain ssh drivers", args.hosts),
+        many.ops_secs,
+        floor_many,
+    );
+    info_ratio(
+        &format!("{} hosts vs 1 host, with connecting", args.hosts),
         many.total_secs,
         one.total_secs,
-        "none",
-        true,
     );
     let peak_mb = many.peak_rss_kb as f64 / 1024.0;
     println!(
@@ -268,6 +285,19 @@ enum Frame {
 /// The floor: one `ssh host sh`, fed `n` framed commands, each written after
 /// the previous one's end markers came back.
 fn plain_ssh_sh(inv: &Inventory, host: &TestHost, n: usize, frame: Frame) -> Result<Duration> {
+    let (started, ended) = plain_ssh_sh_together(inv, host, n, frame, None)?;
+    Ok(ended - started)
+}
+
+/// [`plain_ssh_sh`], starting the timed commands when every driver waiting
+/// on `together` is connected. Returns when the commands started and ended.
+fn plain_ssh_sh_together(
+    inv: &Inventory,
+    host: &TestHost,
+    n: usize,
+    frame: Frame,
+    together: Option<&Barrier>,
+) -> Result<(Instant, Instant)> {
     let mut child = Command::new("ssh")
         .args(ssh_args(inv, host))
         .arg("sh")
@@ -311,14 +341,41 @@ fn plain_ssh_sh(inv: &Inventory, host: &TestHost, n: usize, frame: Frame) -> Res
         Ok(())
     };
     round_trip(0)?;
+    if let Some(barrier) = together {
+        barrier.wait();
+    }
     let started = Instant::now();
     for i in 1..=n {
         round_trip(i)?;
     }
-    let elapsed = started.elapsed();
+    let ended = Instant::now();
     drop(input);
     child.wait()?;
-    Ok(elapsed)
+    Ok((started, ended))
+}
+
+/// The floor of the parallel run: one plain `ssh host sh` driver per host,
+/// all at once. Returns the seconds from the first start to the last end.
+fn parallel_floor(inv: &Inventory, hosts: &[usize], n: usize) -> Result<f64> {
+    let barrier = Barrier::new(hosts.len());
+    let spans = std::thread::scope(|s| {
+        let drivers: Vec<_> = hosts
+            .iter()
+            .map(|&i| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    plain_ssh_sh_together(inv, inv.host(i)?, n, Frame::Protocol, Some(barrier))
+                })
+            })
+            .collect();
+        drivers
+            .into_iter()
+            .map(|d| d.join().expect("driver panicked"))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let first = spans.iter().map(|s| s.0).min().expect("hosts ran");
+    let last = spans.iter().map(|s| s.1).max().expect("hosts ran");
+    Ok((last - first).as_secs_f64())
 }
 
 /// OpenSSH's own multiplexing: a ControlMaster, then `ssh host /bin/true`
@@ -463,6 +520,14 @@ fn peak_rss_kb() -> Result<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .context("no VmHWM in /proc/self/status")
+}
+
+/// A ratio printed for information, next to the ones with targets.
+fn info_ratio(name: &str, ours: f64, floor: f64) {
+    println!(
+        "{name}: {ours:.3} s vs {floor:.3} s = {:.2}x (for information)",
+        ours / floor
+    );
 }
 
 fn secs(d: Duration) -> f64 {
