@@ -80,6 +80,29 @@ fn a_command_that_kills_its_shell_fails_and_the_next_gets_a_new_one() {
 }
 
 #[test]
+fn operations_contain_exit_exec_and_a_killed_shell() {
+    let fx = Fixture::host(OPS_HOST, "root");
+    let (exit, exec, killed, after) = fx.on(|| {
+        let _s = settings(Settings::new().warn_only(true));
+        Ok((
+            run("exit 3")?.code,
+            run("exec sh -c 'exit 4'")?.code,
+            run("kill -9 $$").unwrap_err(),
+            run("echo after")?.stdout,
+        ))
+    });
+    assert_eq!((exit, exec), (3, 4));
+    assert!(matches!(killed, Error::Disconnected { .. }), "{killed}");
+    assert!(
+        killed
+            .to_string()
+            .contains("run `kill -9 $$`: lost the connection: the remote shell ended"),
+        "{killed}"
+    );
+    assert_eq!(after, "after\n");
+}
+
+#[test]
 fn binary_output_keeps_every_byte() {
     let (t, _) = connect("root");
     let out = exec(&t, "printf 'a\\000b\\377\\n\\nend'; printf 'e\\000' >&2").unwrap();

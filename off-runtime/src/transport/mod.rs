@@ -28,7 +28,9 @@ pub enum Stream {
 
 /// One command to run on a target.
 pub struct ExecRequest<'a> {
-    /// The full command line, interpreted by `/bin/sh` on the target.
+    /// The full command line, interpreted by `/bin/sh` on the target, in a
+    /// shell or subshell of its own (its `cd`, `exit` and `exec` do not
+    /// reach other commands).
     pub command: &'a str,
     /// Written to the command's standard input, which is then closed. `None`
     /// gives the command an empty standard input, so it can never wait for
@@ -45,7 +47,9 @@ pub struct ExecRequest<'a> {
 pub struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    /// The exit code; `None` when the command was killed by a signal.
+    /// The exit code; `None` when the command was killed by a signal and
+    /// the transport can tell (a shell reports such a command as 128 + the
+    /// signal's number, as the SSH transport's persistent shell does).
     pub code: Option<i32>,
 }
 
