@@ -103,6 +103,29 @@ fn operations_contain_exit_exec_and_a_killed_shell() {
 }
 
 #[test]
+fn commands_at_the_same_time_get_shells_of_their_own() {
+    let (t, _) = connect("root");
+    // Each command waits until all four run, so none can reuse another's shell.
+    let dir = format!("/tmp/off-test-together-{}", std::process::id());
+    exec(&t, &format!("rm -rf {dir} && mkdir {dir}")).unwrap();
+    let command = format!(
+        "touch {dir}/$$; while [ $(ls {dir} | wc -l) -lt 4 ]; do sleep 0.05; done; echo $$"
+    );
+    let pids: Vec<String> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| String::from_utf8(exec(&t, &command).unwrap().stdout).unwrap()))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let mut distinct = pids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "{pids:?}");
+    // They were put back: the next command reuses one of them.
+    assert!(pids.contains(&shell_pid(&t)));
+}
+
+#[test]
 fn binary_output_keeps_every_byte() {
     let (t, _) = connect("root");
     let out = exec(&t, "printf 'a\\000b\\377\\n\\nend'; printf 'e\\000' >&2").unwrap();

@@ -86,6 +86,11 @@ pub struct SshTransport {
     /// `root_per_channel`) then get a channel each.
     login_per_channel: AtomicBool,
     root_per_channel: AtomicBool,
+    /// Whether a shell (login, root) was ever started: if so, a shell that
+    /// fails to start later (sshd's session limit, …) is that command's
+    /// failure, not a reason to give persistent shells up.
+    login_started: AtomicBool,
+    root_started: AtomicBool,
     /// The fallback's warning, shown once per host.
     warning: Mutex<Option<String>>,
     warned: AtomicBool,
@@ -145,6 +150,8 @@ impl SshTransport {
             root_shells: Mutex::new(Vec::new()),
             login_per_channel: AtomicBool::new(false),
             root_per_channel: AtomicBool::new(false),
+            login_started: AtomicBool::new(false),
+            root_started: AtomicBool::new(false),
             warning: Mutex::new(None),
             warned: AtomicBool::new(false),
         })
@@ -161,6 +168,13 @@ impl SshTransport {
         match who {
             Who::Login => &self.login_per_channel,
             Who::Root(_) => &self.root_per_channel,
+        }
+    }
+
+    fn started(&self, who: Who<'_>) -> &AtomicBool {
+        match who {
+            Who::Login => &self.login_started,
+            Who::Root(_) => &self.root_started,
         }
     }
 
@@ -225,7 +239,10 @@ impl SshTransport {
             }
         };
         match result {
-            Ok(shell) => Ok(shell),
+            Ok(shell) => {
+                self.started(who).store(true, Ordering::Relaxed);
+                Ok(shell)
+            }
             Err(StartError::SudoRefused(complaint)) => Err(ShellFailure::Transport(
                 TransportError::SudoRefused(complaint),
             )),
@@ -233,6 +250,11 @@ impl SshTransport {
                 Err(e) => Err(ShellFailure::Transport(TransportError::Disconnected(
                     e.to_string(),
                 ))),
+                Ok(()) if self.started(who).load(Ordering::Relaxed) => {
+                    Err(ShellFailure::Transport(TransportError::Disconnected(
+                        format!("cannot start another shell: {reason}"),
+                    )))
+                }
                 Ok(()) => Err(ShellFailure::Unavailable(reason)),
             },
         }
