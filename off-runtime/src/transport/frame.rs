@@ -1,10 +1,12 @@
 //! The framing protocol between off and a persistent remote shell.
 //!
 //! One `/bin/sh` per host reads requests from its standard input. A request
-//! is a small script: it stores the command in a variable, runs it with
-//! `eval` in a subshell (so `exit`, `exec` and `cd` stay inside it) whose
-//! standard input is `/dev/null` or the request's own bytes, and then prints
-//! an end marker with the exit code on stdout and an end marker on stderr.
+//! is a small script: it runs the command in a subshell (so `exit`, `exec`
+//! and `cd` stay inside it) whose standard input is `/dev/null` or the
+//! request's own bytes, and then prints an end marker on stderr and one with
+//! the exit code on stdout. The command is written in place when it is plain
+//! literal words ([`is_plain`]); anything else is stored in a variable and
+//! run with `eval`, so no command text can upset the session's own parsing.
 //!
 //! Output is not encoded: the command's bytes go straight through, and the
 //! markers carry a random per-session nonce that no command can guess, so
@@ -80,13 +82,8 @@ impl Markers {
         frame.into_bytes()
     }
 
-    /// A parser for the standard output of one request.
-    pub fn stdout_scanner(&self) -> Scanner {
-        Scanner::new(&self.end())
-    }
-
-    /// A parser for the standard error of one request.
-    pub fn stderr_scanner(&self) -> Scanner {
+    /// A parser for one request's standard output or standard error.
+    pub fn scanner(&self) -> Scanner {
         Scanner::new(&self.end())
     }
 }
@@ -266,7 +263,7 @@ mod tests {
 
     /// Feeds `stream` to a scanner in pieces of `size` bytes.
     fn scan(stream: &[u8], size: usize) -> (Vec<u8>, bool, Option<i32>) {
-        let mut scanner = markers().stdout_scanner();
+        let mut scanner = markers().scanner();
         let mut out = Vec::new();
         let mut done = false;
         for piece in stream.chunks(size) {

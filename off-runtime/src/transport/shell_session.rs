@@ -179,14 +179,14 @@ impl ShellSession {
             Err(Wait::Deadline) => return Err(RunError::DeadlineExceeded),
         }
 
-        let mut out_scanner = self.markers.stdout_scanner();
-        let mut err_scanner = self.markers.stderr_scanner();
+        let mut out_scanner = self.markers.scanner();
+        let mut err_scanner = self.markers.scanner();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let (mut out_done, mut err_done) = (false, false);
         let broken = |e: std::io::Error| RunError::Ended(e.to_string());
         while !(out_done && err_done) {
-            // A finished stream is not polled: stdout stands in for it
-            // when both are, so a dead shell still shows as end of file.
+            // Only the streams whose end marker is still to come are
+            // waited on (a shell that died shows as end of file on them).
             let readable = match (out_done, err_done) {
                 (false, false) => wait_readable(&self.stdout, Some(&self.stderr), until),
                 (false, true) => wait_readable(&self.stdout, None, until),
