@@ -114,22 +114,62 @@ pub trait Transport: Send + Sync {
 }
 
 /// `command` as root through sudo, one sudo per command: the command line and
-/// its standard input. `-S` reads the password from standard input (never
-/// argv); without a password, `-n` fails at once instead of waiting for a
-/// prompt.
+/// its standard input. Without a password, `-n` fails at once instead of
+/// waiting for a prompt. With one, the password is the first line of the
+/// standard input (never argv): `sudo -S` reads it when it asks for a
+/// password, and when it does not (credentials still valid, `NOPASSWD`), the
+/// line is read away first, so the command never sees the password.
 pub(crate) fn sudo_wrapped(
     command: &str,
     stdin: Option<&[u8]>,
     password: Option<&Secret>,
 ) -> (String, Option<Vec<u8>>) {
-    let mode = if password.is_some() { "-S -p ''" } else { "-n" };
-    let line = format!("sudo {mode} -H -u root -- /bin/sh -c {}", quote(command));
-    let input = password.map(|p| {
-        // sudo reads the password line byte by byte, so the command gets
-        // exactly the bytes after it.
-        let mut input = format!("{}\n", p.expose()).into_bytes();
-        input.extend_from_slice(stdin.unwrap_or_default());
-        input
-    });
-    (line, input.or_else(|| stdin.map(<[u8]>::to_vec)))
+    let run_as_root =
+        |mode: &str| format!("sudo {mode} -H -u root -- /bin/sh -c {}", quote(command));
+    let Some(password) = password else {
+        return (run_as_root("-n"), stdin.map(<[u8]>::to_vec));
+    };
+    let line = format!(
+        "if sudo -n true 2>/dev/null; then IFS= read -r _; exec {}; else exec {}; fi",
+        run_as_root("-n"),
+        run_as_root("-S -p ''")
+    );
+    // sudo and `read` take the password line byte by byte, so the command
+    // gets exactly the bytes after it.
+    let mut input = format!("{}\n", password.expose()).into_bytes();
+    input.extend_from_slice(stdin.unwrap_or_default());
+    (line, Some(input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_wrapped(command: &str, stdin: &[u8], password: Option<&Secret>) -> ExecOutput {
+        let (line, input) = sudo_wrapped(command, Some(stdin), password);
+        LocalTransport
+            .exec(ExecRequest {
+                command: &line,
+                stdin: input.as_deref(),
+                deadline: Some(Duration::from_secs(30)),
+                on_output: &mut |_, _| {},
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sudo_per_command_hands_the_command_only_its_own_input() {
+        // Root needs no password for sudo: the password line must be read
+        // away before the command runs.
+        let password = Secret::new("pw-never-seen");
+        let out = run_wrapped("id -u; cat", b"data\0", Some(&password));
+        assert_eq!(
+            out.stdout,
+            b"0\ndata\0",
+            "{:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = run_wrapped("cat", b"data", None);
+        assert_eq!(out.stdout, b"data");
+    }
 }
