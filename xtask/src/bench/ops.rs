@@ -13,7 +13,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -28,8 +28,11 @@ use super::report_ratio;
 /// suites run tests on the lower ones).
 const SINGLE_HOST: usize = 19;
 
-/// Rounds of each single-host measurement (the best one counts).
+/// Rounds of each measurement (the best one counts).
 const ROUNDS: usize = 3;
+
+/// A worker that takes longer has hung: the bench fails instead.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(clap::Args)]
 pub struct OpsArgs {
@@ -296,8 +299,11 @@ fn plain_ssh_sh_together(
     host: &TestHost,
     n: usize,
     frame: Frame,
-    together: Option<&Barrier>,
+    together: Option<&Gate>,
 ) -> Result<(Instant, Instant)> {
+    // Arrives at the gate even when this driver fails before it, so the
+    // others do not wait for it.
+    let arrival = together.map(Gate::arrival);
     let mut child = Command::new("ssh")
         .args(ssh_args(inv, host))
         .arg("sh")
@@ -341,8 +347,8 @@ fn plain_ssh_sh_together(
         Ok(())
     };
     round_trip(0)?;
-    if let Some(barrier) = together {
-        barrier.wait();
+    if let Some(arrival) = arrival {
+        arrival.wait();
     }
     let started = Instant::now();
     for i in 1..=n {
@@ -357,14 +363,14 @@ fn plain_ssh_sh_together(
 /// The floor of the parallel run: one plain `ssh host sh` driver per host,
 /// all at once. Returns the seconds from the first start to the last end.
 fn parallel_floor(inv: &Inventory, hosts: &[usize], n: usize) -> Result<f64> {
-    let barrier = Barrier::new(hosts.len());
+    let gate = Gate::new(hosts.len());
     let spans = std::thread::scope(|s| {
         let drivers: Vec<_> = hosts
             .iter()
             .map(|&i| {
-                let barrier = &barrier;
+                let gate = &gate;
                 s.spawn(move || {
-                    plain_ssh_sh_together(inv, inv.host(i)?, n, Frame::Protocol, Some(barrier))
+                    plain_ssh_sh_together(inv, inv.host(i)?, n, Frame::Protocol, Some(gate))
                 })
             })
             .collect();
@@ -409,6 +415,64 @@ fn control_master_loop(inv: &Inventory, host: &TestHost, n: usize) -> Result<Dur
     result
 }
 
+/// Lets parties start together: each waits until all have arrived (or a
+/// minute has passed, so a party that never comes does not hang the bench).
+struct Gate {
+    arrived: Mutex<usize>,
+    all_in: Condvar,
+    parties: usize,
+}
+
+/// One party's place at a [`Gate`]; dropping it without waiting still
+/// counts as arriving.
+struct Arrival<'g> {
+    gate: &'g Gate,
+    arrived: bool,
+}
+
+impl Gate {
+    fn new(parties: usize) -> Gate {
+        Gate {
+            arrived: Mutex::new(0),
+            all_in: Condvar::new(),
+            parties,
+        }
+    }
+
+    fn arrival(&self) -> Arrival<'_> {
+        Arrival {
+            gate: self,
+            arrived: false,
+        }
+    }
+}
+
+impl Arrival<'_> {
+    fn arrive(&mut self) {
+        if !self.arrived {
+            self.arrived = true;
+            *self.gate.arrived.lock().unwrap() += 1;
+            self.gate.all_in.notify_all();
+        }
+    }
+
+    fn wait(mut self) {
+        self.arrive();
+        let arrived = self.gate.arrived.lock().unwrap();
+        let _ = self
+            .gate
+            .all_in
+            .wait_timeout_while(arrived, Duration::from_secs(60), |n| *n < self.gate.parties)
+            .unwrap();
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        self.arrive();
+    }
+}
+
 /// What a worker measured.
 struct WorkerResult {
     /// From every host connected to the last operation's end.
@@ -436,7 +500,7 @@ fn worker(hosts: &[usize], ops: usize) -> Result<WorkerResult> {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let out = Command::new(std::env::current_exe()?)
+    let mut child = Command::new(std::env::current_exe()?)
         .args([
             "bench",
             "ops-worker",
@@ -445,11 +509,25 @@ fn worker(hosts: &[usize], ops: usize) -> Result<WorkerResult> {
             "--ops",
             &ops.to_string(),
         ])
-        .stderr(Stdio::inherit())
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .context("cannot start the bench worker")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    ensure!(out.status.success(), "the bench worker failed: {text}");
+    // Its one line of output fits in the pipe: wait first, read after.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > WORKER_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the bench worker on hosts {list} did not finish within {WORKER_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("piped"), &mut text)?;
+    ensure!(status.success(), "the bench worker failed: {text}");
     let field = |name: &str| -> Result<f64> {
         text.split_whitespace()
             .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
@@ -474,7 +552,7 @@ pub fn worker_exec(args: WorkerArgs) -> Result<()> {
         .map(|&i| target(inv.host(i)?))
         .collect::<Result<Vec<_>>>()?;
     let hosts = targets.len();
-    let connected = (Mutex::new(0usize), Condvar::new());
+    let gate = Gate::new(hosts);
     let spans = Mutex::new(Vec::new());
     let started = Instant::now();
     let report = Executor::new(targets)
@@ -483,14 +561,7 @@ pub fn worker_exec(args: WorkerArgs) -> Result<()> {
         .observer(Arc::new(Silent))
         .run(|| {
             // Start the operations together, once every host is connected.
-            let (count, all_in) = &connected;
-            let mut n = count.lock().unwrap();
-            *n += 1;
-            all_in.notify_all();
-            let (n, _) = all_in
-                .wait_timeout_while(n, Duration::from_secs(60), |n| *n < hosts)
-                .unwrap();
-            drop(n);
+            gate.arrival().wait();
             let begun = Instant::now();
             for _ in 0..args.ops {
                 run("/bin/true")?;
