@@ -77,23 +77,27 @@ pub struct SshTransport {
     session_shell: String,
     /// How long a new persistent shell may take to announce itself.
     start_timeout: Duration,
-    /// Idle persistent shells of the login user, and of root. A command
-    /// takes one (or starts one) and puts it back when it is done, so
-    /// commands of one host running at the same time each have their own.
-    login_shells: Mutex<Vec<ShellSession>>,
-    root_shells: Mutex<Vec<ShellSession>>,
-    /// Set when no persistent shell can be started: commands (as root, for
-    /// `root_per_channel`) then get a channel each.
-    login_per_channel: AtomicBool,
-    root_per_channel: AtomicBool,
-    /// Whether a shell (login, root) was ever started: if so, a shell that
-    /// fails to start later (sshd's session limit, …) is that command's
-    /// failure, not a reason to give persistent shells up.
-    login_started: AtomicBool,
-    root_started: AtomicBool,
+    /// The persistent shells of the login user, and of root.
+    login: Shells,
+    root: Shells,
     /// The fallback's warning, shown once per host.
     warning: Mutex<Option<String>>,
     warned: AtomicBool,
+}
+
+/// The persistent shells of one user on a host.
+#[derive(Default)]
+struct Shells {
+    /// Idle shells. A command takes one (or starts one) and puts it back
+    /// when it is done, so commands of one host running at the same time
+    /// each have their own.
+    idle: Mutex<Vec<ShellSession>>,
+    /// Set when no shell can be started: commands then get a channel each.
+    per_channel: AtomicBool,
+    /// Whether a shell was ever started: if so, a shell that fails to start
+    /// later (sshd's session limit, …) is that command's failure, not a
+    /// reason to give persistent shells up.
+    started: AtomicBool,
 }
 
 /// Whose persistent shell runs a command.
@@ -146,35 +150,17 @@ impl SshTransport {
             sftp: OnceCell::new(),
             session_shell: options.session_shell.clone(),
             start_timeout: options.connect_timeout,
-            login_shells: Mutex::new(Vec::new()),
-            root_shells: Mutex::new(Vec::new()),
-            login_per_channel: AtomicBool::new(false),
-            root_per_channel: AtomicBool::new(false),
-            login_started: AtomicBool::new(false),
-            root_started: AtomicBool::new(false),
+            login: Shells::default(),
+            root: Shells::default(),
             warning: Mutex::new(None),
             warned: AtomicBool::new(false),
         })
     }
 
-    fn shells(&self, who: Who<'_>) -> &Mutex<Vec<ShellSession>> {
+    fn shells(&self, who: Who<'_>) -> &Shells {
         match who {
-            Who::Login => &self.login_shells,
-            Who::Root(_) => &self.root_shells,
-        }
-    }
-
-    fn per_channel(&self, who: Who<'_>) -> &AtomicBool {
-        match who {
-            Who::Login => &self.login_per_channel,
-            Who::Root(_) => &self.root_per_channel,
-        }
-    }
-
-    fn started(&self, who: Who<'_>) -> &AtomicBool {
-        match who {
-            Who::Login => &self.login_started,
-            Who::Root(_) => &self.root_started,
+            Who::Login => &self.login,
+            Who::Root(_) => &self.root,
         }
     }
 
@@ -190,7 +176,7 @@ impl SshTransport {
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, ShellFailure> {
         let until = deadline.map(|d| Instant::now() + d);
-        let pool = self.shells(who);
+        let pool = &self.shells(who).idle;
         let mut retried = false;
         loop {
             let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -240,7 +226,7 @@ impl SshTransport {
         };
         match result {
             Ok(shell) => {
-                self.started(who).store(true, Ordering::Relaxed);
+                self.shells(who).started.store(true, Ordering::Relaxed);
                 Ok(shell)
             }
             Err(StartError::SudoRefused(complaint)) => Err(ShellFailure::Transport(
@@ -250,7 +236,7 @@ impl SshTransport {
                 Err(e) => Err(ShellFailure::Transport(TransportError::Disconnected(
                     e.to_string(),
                 ))),
-                Ok(()) if self.started(who).load(Ordering::Relaxed) => {
+                Ok(()) if self.shells(who).started.load(Ordering::Relaxed) => {
                     Err(ShellFailure::Transport(TransportError::Disconnected(
                         format!("cannot start another shell: {reason}"),
                     )))
@@ -293,7 +279,7 @@ impl SshTransport {
 
     /// Remembers that `who`'s commands now take a channel each, and why.
     fn fall_back(&self, who: Who<'_>, reason: &str) {
-        self.per_channel(who).store(true, Ordering::Relaxed);
+        self.shells(who).per_channel.store(true, Ordering::Relaxed);
         if !self.warned.swap(true, Ordering::Relaxed) {
             let whose = match who {
                 Who::Login => "a persistent shell",
@@ -360,7 +346,7 @@ impl SshTransport {
             deadline,
             on_output,
         } = request;
-        if !self.per_channel(who).load(Ordering::Relaxed) {
+        if !self.shells(who).per_channel.load(Ordering::Relaxed) {
             match self.exec_in_shell(who, command, stdin, deadline, &mut *on_output) {
                 Ok(output) => return Ok(output),
                 Err(ShellFailure::Transport(e)) => return Err(e),
