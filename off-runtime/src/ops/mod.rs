@@ -162,38 +162,26 @@ impl Scope {
         } else {
             cmd.script.to_string()
         };
-        let mut line = format!("/bin/sh -c {}", quote(&script));
+        // Every transport runs the line with /bin/sh, each command in a
+        // shell or subshell of its own (the SSH transport's persistent shell
+        // runs it in a subshell, which saves starting another shell).
+        let mut line = script;
         if let (Some(t), true) = (timeout, facts.has_timeout) {
             // `timeout` runs the command in its own process group and kills
             // the whole group, so nothing the command started survives.
-            line = format!("timeout -k 5 {:.3} {line}", t.as_secs_f64());
+            line = format!(
+                "timeout -k 5 {:.3} /bin/sh -c {}",
+                t.as_secs_f64(),
+                quote(&line)
+            );
         }
-        let mut stdin = cmd.input.map(<[u8]>::to_vec);
+        // Through sudo: the transport runs the command as root (the SSH
+        // transport in one root shell per host, opened once with the
+        // password); another user is reached from root with `su`, which
+        // needs no password there.
+        let mut through_sudo = false;
         if let RunAs::Sudo(user) = cmd.run_as {
-            line = if facts.has_sudo {
-                let password = self.shared.sudo_password.as_ref();
-                if let Some(p) = password {
-                    // sudo reads the password line byte by byte, so the
-                    // command's own input follows it on the same stream.
-                    let mut bytes = format!("{}\n", p.expose()).into_bytes();
-                    bytes.extend(stdin.take().unwrap_or_default());
-                    stdin = Some(bytes);
-                }
-                // -S reads the password from stdin (never argv); -k ignores
-                // cached credentials, so sudo always consumes that line and
-                // never hands it to the command. Without a password, -n fails
-                // at once instead of waiting for a prompt.
-                let mode = if password.is_some() {
-                    "-k -S -p ''"
-                } else {
-                    "-n"
-                };
-                format!("sudo {mode} -H -u {} -- {line}", quote(user))
-            } else if facts.uid == 0 && user == "root" {
-                line
-            } else if facts.uid == 0 {
-                format!("su -s /bin/sh -c {} {}", quote(&line), quote(user))
-            } else {
+            if facts.uid != 0 && !facts.has_sudo {
                 return Err(Error::Invalid {
                     host: self.host().to_string(),
                     op: cmd.op,
@@ -202,7 +190,11 @@ impl Scope {
                         cmd.display
                     ),
                 });
-            };
+            }
+            through_sudo = facts.uid != 0;
+            if user != "root" {
+                line = format!("su -s /bin/sh -c {} {}", quote(&line), quote(user));
+            }
         }
 
         let observer = self.shared.observer.clone();
@@ -214,12 +206,23 @@ impl Scope {
                 splitter.push(stream, chunk, |s, l| observer.output_line(&host, s, l));
             }
         };
-        let result = self.conn.transport.exec(ExecRequest {
+        let request = ExecRequest {
             command: &line,
-            stdin: stdin.as_deref(),
+            stdin: cmd.input,
             deadline: timeout.map(|t| t + TIMEOUT_GRACE),
             on_output: &mut on_output,
-        });
+        };
+        let transport = &self.conn.transport;
+        let result = if through_sudo {
+            transport.exec_sudo(request, self.shared.sudo_password.as_ref())
+        } else {
+            transport.exec(request)
+        };
+        if let Some(warning) = transport.take_warning() {
+            self.shared
+                .observer
+                .message(&format!("[{}] warning: {warning}", self.host()));
+        }
         if echo {
             splitter.finish(|s, l| self.shared.observer.output_line(self.host(), s, l));
         }
@@ -230,9 +233,17 @@ impl Scope {
             command: cmd.display.to_string(),
             after: timeout.unwrap_or_default(),
         };
+        let sudo_password = |stderr: String| Error::SudoPassword {
+            host: self.host().to_string(),
+            op: cmd.op,
+            command: cmd.display.to_string(),
+            user: facts.user.clone(),
+            stderr,
+        };
         let raw = match result {
             Ok(raw) => raw,
             Err(TransportError::DeadlineExceeded) => return Err(timed_out()),
+            Err(TransportError::SudoRefused(stderr)) => return Err(sudo_password(stderr)),
             Err(e) => {
                 return Err(Error::Disconnected {
                     host: self.host().to_string(),
@@ -250,14 +261,10 @@ impl Scope {
         {
             return Err(timed_out());
         }
-        if matches!(cmd.run_as, RunAs::Sudo(_)) && facts.has_sudo && sudo_refused(code, &stderr) {
-            return Err(Error::SudoPassword {
-                host: self.host().to_string(),
-                op: cmd.op,
-                command: cmd.display.to_string(),
-                user: facts.user.clone(),
-                stderr,
-            });
+        // A transport that wraps each command in sudo reports a refused
+        // password as the command's failure.
+        if through_sudo && sudo_refused(code, &stderr) {
+            return Err(sudo_password(stderr));
         }
         let out = Output {
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),

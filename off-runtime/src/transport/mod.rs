@@ -5,11 +5,16 @@
 //! `sudo`, timeouts, idempotent `put`) is built on top of it in [`crate::ops`],
 //! once, for every transport.
 
+mod frame;
 mod io;
 pub mod local;
+mod shell_session;
 pub mod ssh;
 
 use std::time::Duration;
+
+use crate::secret::Secret;
+use crate::shell::quote;
 
 pub use local::LocalTransport;
 pub use ssh::{HostKeyPolicy, SshOptions, SshTransport};
@@ -23,7 +28,9 @@ pub enum Stream {
 
 /// One command to run on a target.
 pub struct ExecRequest<'a> {
-    /// The full command line, interpreted by `/bin/sh` on the target.
+    /// The full command line, interpreted by `/bin/sh` on the target, in a
+    /// shell or subshell of its own (its `cd`, `exit` and `exec` do not
+    /// reach other commands).
     pub command: &'a str,
     /// Written to the command's standard input, which is then closed. `None`
     /// gives the command an empty standard input, so it can never wait for
@@ -40,7 +47,9 @@ pub struct ExecRequest<'a> {
 pub struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    /// The exit code; `None` when the command was killed by a signal.
+    /// The exit code; `None` when the command was killed by a signal and
+    /// the transport can tell (a shell reports such a command as 128 + the
+    /// signal's number, as the SSH transport's persistent shell does).
     pub code: Option<i32>,
 }
 
@@ -57,6 +66,10 @@ pub enum TransportError {
     /// The connection broke while an operation ran.
     #[error("{0}")]
     Disconnected(String),
+    /// sudo wants a password it was not given, or refused the one it got.
+    /// Holds sudo's complaint (never the password).
+    #[error("{0}")]
+    SudoRefused(String),
     /// The request's deadline passed.
     #[error("deadline exceeded")]
     DeadlineExceeded,
@@ -69,6 +82,28 @@ pub enum TransportError {
 /// shared by the operations of one host, possibly from several threads.
 pub trait Transport: Send + Sync {
     fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError>;
+    /// Runs `request` as root through sudo, with `password` (if any) for
+    /// sudo's prompt. The default wraps each command in `sudo -S` and writes
+    /// the password to its standard input ahead of the request's own input;
+    /// the SSH transport instead keeps one root shell per host.
+    fn exec_sudo(
+        &self,
+        request: ExecRequest<'_>,
+        password: Option<&Secret>,
+    ) -> Result<ExecOutput, TransportError> {
+        let (command, stdin) = sudo_wrapped(request.command, request.stdin, password);
+        self.exec(ExecRequest {
+            command: &command,
+            stdin: stdin.as_deref(),
+            deadline: request.deadline,
+            on_output: request.on_output,
+        })
+    }
+    /// A warning about how the transport works (a fallback it had to take),
+    /// handed out once for the run to show.
+    fn take_warning(&self) -> Option<String> {
+        None
+    }
     /// Reads a whole file as the login user.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError>;
     /// Creates or truncates `path` with permission bits `mode` and writes `data`.
@@ -76,4 +111,65 @@ pub trait Transport: Send + Sync {
     /// Renames atomically, replacing `to`.
     fn rename(&self, from: &str, to: &str) -> Result<(), TransportError>;
     fn remove_file(&self, path: &str) -> Result<(), TransportError>;
+}
+
+/// `command` as root through sudo, one sudo per command: the command line and
+/// its standard input. Without a password, `-n` fails at once instead of
+/// waiting for a prompt. With one, the password is the first line of the
+/// standard input (never argv): `sudo -S` reads it when it asks for a
+/// password, and when it does not (credentials still valid, `NOPASSWD`), the
+/// line is read away first, so the command never sees the password.
+pub(crate) fn sudo_wrapped(
+    command: &str,
+    stdin: Option<&[u8]>,
+    password: Option<&Secret>,
+) -> (String, Option<Vec<u8>>) {
+    let run_as_root =
+        |mode: &str| format!("sudo {mode} -H -u root -- /bin/sh -c {}", quote(command));
+    let Some(password) = password else {
+        return (run_as_root("-n"), stdin.map(<[u8]>::to_vec));
+    };
+    let line = format!(
+        "if sudo -n true 2>/dev/null; then IFS= read -r _; exec {}; else exec {}; fi",
+        run_as_root("-n"),
+        run_as_root("-S -p ''")
+    );
+    // sudo and `read` take the password line byte by byte, so the command
+    // gets exactly the bytes after it.
+    let mut input = format!("{}\n", password.expose()).into_bytes();
+    input.extend_from_slice(stdin.unwrap_or_default());
+    (line, Some(input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_wrapped(command: &str, stdin: &[u8], password: Option<&Secret>) -> ExecOutput {
+        let (line, input) = sudo_wrapped(command, Some(stdin), password);
+        LocalTransport
+            .exec(ExecRequest {
+                command: &line,
+                stdin: input.as_deref(),
+                deadline: Some(Duration::from_secs(30)),
+                on_output: &mut |_, _| {},
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sudo_per_command_hands_the_command_only_its_own_input() {
+        // Root needs no password for sudo: the password line must be read
+        // away before the command runs.
+        let password = Secret::new("pw-never-seen");
+        let out = run_wrapped("id -u; cat", b"data\0", Some(&password));
+        assert_eq!(
+            out.stdout,
+            b"0\ndata\0",
+            "{:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = run_wrapped("cat", b"data", None);
+        assert_eq!(out.stdout, b"data");
+    }
 }

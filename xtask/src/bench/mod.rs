@@ -8,6 +8,7 @@
 
 mod check;
 mod compile;
+mod ops;
 mod postgres;
 
 use anyhow::Result;
@@ -22,6 +23,13 @@ pub enum BenchCommand {
     /// as a shell script over one ssh session (target <= 1.2x), and the time
     /// until a three-node cluster streams. Resets test hosts 11-13 and 15.
     Postgres(postgres::PostgresArgs),
+    /// Operations over SSH: one host's round trip against plain `ssh host sh`
+    /// and an OpenSSH ControlMaster loop; 20 hosts in parallel against one.
+    Ops(ops::OpsArgs),
+    /// The parallel workload of `bench ops`, in a process of its own so its
+    /// peak memory can be measured.
+    #[command(hide = true)]
+    OpsWorker(ops::WorkerArgs),
 }
 
 pub fn exec(cmd: BenchCommand) -> Result<()> {
@@ -29,6 +37,8 @@ pub fn exec(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Compile(args) => compile::exec(args),
         BenchCommand::Check(args) => check::exec(args),
         BenchCommand::Postgres(args) => postgres::exec(args),
+        BenchCommand::Ops(args) => ops::exec(args),
+        BenchCommand::OpsWorker(args) => ops::worker_exec(args),
     }
 }
 
