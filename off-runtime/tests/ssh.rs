@@ -300,3 +300,24 @@ fn sudo_password_never_reaches_argv() {
         "the password is visible in argv"
     );
 }
+
+#[test]
+fn the_ssh_master_stops_when_the_run_ends() {
+    // Dropping the connection shuts its ssh master down: a connection kept
+    // alive by mistake would leave one ssh process per host behind. A config
+    // file of this test's own marks its master's command line.
+    let config = std::env::temp_dir().join(format!("off-master-test-{}", std::process::id()));
+    std::fs::write(&config, "Host *\n  ConnectTimeout 10\n").unwrap();
+    let masters = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &format!("ssh .*-M .*{}", config.display())])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let mut fx = Fixture::host(MANY_HOSTS[0], "root");
+    fx.ssh.ssh_config = Some(config.clone());
+    let masters_during = fx.on(|| Ok(masters()));
+    assert_eq!(masters_during, 1, "one master while the run goes on");
+    assert_eq!(masters(), 0, "the master outlived the run");
+}
