@@ -11,9 +11,8 @@ use super::spec::CheckSpec;
 use crate::connection::Connection;
 use crate::error::{Error, exit_code};
 use crate::secret::Secret;
-use crate::shell::quote;
 use crate::target::Target;
-use crate::transport::{ExecRequest, SshOptions, TransportError};
+use crate::transport::{ExecRequest, SshOptions, TransportError, sudo_refused};
 
 /// How to reach the hosts and how long to keep trying.
 #[derive(Debug, Clone)]
@@ -200,12 +199,6 @@ fn command_timeouts(spec: &CheckSpec) -> Duration {
         + spec.command.iter().map(|c| c.timeout).sum::<Duration>()
 }
 
-/// The line sudo runs: it skips standard input up to the marker line (which
-/// drops the password line if sudo did not read it, e.g. with NOPASSWD), then
-/// reads the script from the rest.
-const AFTER_SUDO: &str =
-    "while IFS= read -r l; do [ \"$l\" = @@script ] && exec /bin/sh -s; done; exit 97";
-
 /// Runs the script on `conn` in one round trip and parses what it printed.
 fn gather(
     conn: &Connection,
@@ -214,71 +207,57 @@ fn gather(
     deadline: Duration,
 ) -> Result<Facts, Error> {
     let facts = &conn.facts;
+    // As a login user other than root, the checks run as root through the
+    // transport's sudo (over SSH: the host's one root shell); a user without
+    // sudo checks with its own rights.
     let use_sudo = facts.uid != 0 && facts.has_sudo;
-    let (command, mut stdin) = if use_sudo {
-        let mode = if password.is_some() { "-S -p ''" } else { "-n" };
-        let mut stdin = String::new();
-        if let Some(p) = password {
-            stdin.push_str(p.expose());
-            stdin.push('\n');
-        }
-        stdin.push_str("@@script\n");
-        (
-            format!("sudo {mode} -H -- /bin/sh -c {}", quote(AFTER_SUDO)),
-            stdin.into_bytes(),
-        )
-    } else {
-        // Root, or a user without sudo: the checks run with the login user's rights.
-        ("/bin/sh -s".to_string(), Vec::new())
+    let request = ExecRequest {
+        command: "/bin/sh -s",
+        stdin: Some(script.as_bytes()),
+        deadline: Some(deadline),
+        on_output: &mut |_, _| {},
     };
-    stdin.extend_from_slice(script.as_bytes());
-    let output = conn
-        .transport
-        .exec(ExecRequest {
-            command: &command,
-            stdin: Some(&stdin),
-            deadline: Some(deadline),
-            on_output: &mut |_, _| {},
-        })
-        .map_err(|e| match e {
-            TransportError::DeadlineExceeded => Error::Timeout {
-                host: conn.label.clone(),
-                op: "check",
-                command: "the check script".into(),
-                after: deadline,
-            },
-            other => Error::Disconnected {
-                host: conn.label.clone(),
-                op: "check",
-                command: "the check script".into(),
-                reason: other.to_string(),
-            },
-        })?;
+    let result = if use_sudo {
+        conn.transport.exec_sudo(request, password)
+    } else {
+        conn.transport.exec(request)
+    };
+    let refused = |stderr: String| Error::SudoPassword {
+        host: conn.label.clone(),
+        op: "check",
+        command: "the check script".into(),
+        user: facts.user.clone(),
+        stderr,
+    };
+    let output = result.map_err(|e| match e {
+        TransportError::DeadlineExceeded => Error::Timeout {
+            host: conn.label.clone(),
+            op: "check",
+            command: "the check script".into(),
+            after: deadline,
+        },
+        TransportError::SudoRefused(stderr) => refused(stderr),
+        other => Error::Disconnected {
+            host: conn.label.clone(),
+            op: "check",
+            command: "the check script".into(),
+            reason: other.to_string(),
+        },
+    })?;
     let parsed = Facts::parse(&output.stdout);
     if parsed.complete {
         return Ok(parsed);
     }
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let refused = stderr.lines().any(|l| {
-        l.starts_with("sudo:")
-            && (l.contains("incorrect password")
-                || l.contains("a password is required")
-                || l.contains("no password was provided"))
-    });
-    if use_sudo && refused {
-        return Err(Error::SudoPassword {
-            host: conn.label.clone(),
-            op: "check",
-            command: "the check script".into(),
-            user: facts.user.clone(),
-            stderr,
-        });
+    let code = output.code.unwrap_or(-1);
+    if use_sudo && sudo_refused(code, &stderr) {
+        return Err(refused(stderr));
     }
     Err(Error::Command {
         host: conn.label.clone(),
         op: "check",
         command: "the check script".into(),
-        code: output.code.unwrap_or(-1),
+        code,
         stderr,
     })
 }

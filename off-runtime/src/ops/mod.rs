@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::{LineSplitter, OpEvent, OpStatus};
 use crate::shell::{self, quote};
-use crate::transport::{ExecRequest, TransportError};
+use crate::transport::{ExecRequest, TransportError, sudo_refused};
 
 /// Extra time the control machine waits past a command's timeout before it
 /// gives up on the connection: the target's `timeout` should act first.
@@ -300,17 +300,6 @@ impl Scope {
             stderr: out.stderr.clone(),
         }
     }
-}
-
-/// Whether sudo itself (not the command) failed for want of the right password.
-fn sudo_refused(code: i32, stderr: &str) -> bool {
-    code == 1
-        && stderr.lines().any(|l| {
-            l.starts_with("sudo:")
-                && (l.contains("incorrect password")
-                    || l.contains("a password is required")
-                    || l.contains("no password was provided"))
-        })
 }
 
 /// Runs one operation: reports it, times it and counts it on the host.

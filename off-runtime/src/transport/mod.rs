@@ -113,6 +113,18 @@ pub trait Transport: Send + Sync {
     fn remove_file(&self, path: &str) -> Result<(), TransportError>;
 }
 
+/// Whether sudo itself (not the command) failed for want of the right
+/// password, as a command wrapped by [`sudo_wrapped`] reports it.
+pub(crate) fn sudo_refused(code: i32, stderr: &str) -> bool {
+    code == 1
+        && stderr.lines().any(|l| {
+            l.starts_with("sudo:")
+                && (l.contains("incorrect password")
+                    || l.contains("a password is required")
+                    || l.contains("no password was provided"))
+        })
+}
+
 /// `command` as root through sudo, one sudo per command: the command line and
 /// its standard input. Without a password, `-n` fails at once instead of
 /// waiting for a prompt. With one, the password is the first line of the
