@@ -15,14 +15,85 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{CheckAnnotations, RawArgs};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps, ssh_options};
 use crate::check::{
-    AliveScript, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck, ServiceState,
-    VersionCheck, VersionConstraint,
+    AliveScript, CheckOptions, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck,
+    ServiceState, VersionCheck, VersionConstraint,
 };
-use crate::dry_run::HostEffects;
+use crate::dry_run::{DryRun, HostEffects};
+use crate::error::exit_code;
+use crate::executor::Executor;
 use crate::manifest::{self, Manifest};
 use crate::ops::ServiceAction;
+use crate::report::Console;
+use crate::secret::Secret;
+
+/// `--check`: derives each host's spec from a dry run of the recipe with
+/// its kwargs and verifies the hosts against it.
+pub(super) fn check_hosts<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    mut prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    sudo_password: Option<Secret>,
+) -> ExitCode {
+    prepared.events = None;
+    let flags = prepared.options.check.clone().expect("--check was given");
+    let dry_run = DryRun::new();
+    let derivation = Executor::new(prepared.targets.clone())
+        .observer(Arc::new(Console::new(false)))
+        .dry_run(dry_run.clone())
+        .run(|| run_steps(spec, &prepared, run_step, &|_, _| {}));
+    let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+    let mut jobs = Vec::new();
+    for host in &derivation.hosts {
+        let target = &host.target;
+        let derived = host
+            .result
+            .as_ref()
+            .map_err(|e| format!("cannot derive the check spec of the recipe: {e}"))
+            .and_then(|()| {
+                let raw = prepared
+                    .raw_per_host
+                    .get(target)
+                    .or(prepared.raw.as_ref())
+                    .ok_or_else(|| format!("[{target}] no kwargs for this host"))?;
+                let value = |name: &str| raw.text(name);
+                let mut derived = derive_spec(&spec.checks, &dry_run.effects(target), &value)?;
+                if let Some(path) = &flags.manifest {
+                    add_spec(&mut derived, manifest_spec(path, raw, &names)?);
+                }
+                derived
+                    .validate()
+                    .map_err(|(field, reason)| format!("derived check spec, {field}: {reason}"))?;
+                Ok(derived)
+            });
+        match derived {
+            Ok(derived) => jobs.push((target.clone(), derived)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(exit_code::USAGE);
+            }
+        }
+    }
+    let options = CheckOptions {
+        ssh: ssh_options(&prepared.options),
+        sudo_password,
+        parallel: prepared.options.parallel,
+        retry: flags.retry,
+        ..Default::default()
+    };
+    let run = crate::check::run(jobs, &options);
+    print!("{}", run.render(flags.format));
+    for host in &run.hosts {
+        if let Some(e) = &host.error {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(run.exit_code())
+}
 
 /// The spec for one host: its recorded `effects`, then the annotations with
 /// placeholders looked up in `value`. Errors name the annotation.

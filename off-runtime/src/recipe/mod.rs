@@ -191,13 +191,13 @@ pub fn recipe_main<K: Send + Sync>(
         }
     };
     if prepared.options.check.is_some() {
-        return check_hosts(spec, prepared, run_step, sudo_password);
+        return check::check_hosts(spec, prepared, run_step, sudo_password);
     }
     run(spec, prepared, run_step, sudo_password)
 }
 
 /// Everything validated, ready to run.
-struct Prepared<K> {
+pub(crate) struct Prepared<K> {
     options: cli::Options,
     targets: Vec<Target>,
     selected: Vec<usize>,
@@ -349,75 +349,8 @@ fn dry_run<K: Send + Sync>(
     ExitCode::from(report.exit_code())
 }
 
-/// `--check`: derives each host's spec from a dry run of the recipe with
-/// its kwargs (see [`check`]) and verifies the hosts against it.
-fn check_hosts<K: Send + Sync>(
-    spec: &'static RecipeSpec,
-    mut prepared: Prepared<K>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
-    sudo_password: Option<Secret>,
-) -> ExitCode {
-    prepared.events = None;
-    let flags = prepared.options.check.clone().expect("--check was given");
-    let dry_run = DryRun::new();
-    let derivation = Executor::new(prepared.targets.clone())
-        .observer(Arc::new(Console::new(false)))
-        .dry_run(dry_run.clone())
-        .run(|| run_steps(spec, &prepared, run_step, &|_, _| {}));
-    let targets: Vec<Target> = derivation.hosts.iter().map(|h| h.target.clone()).collect();
-    let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
-    let mut jobs = Vec::new();
-    for host in &derivation.hosts {
-        let target = &host.target;
-        let derived = host
-            .result
-            .as_ref()
-            .map_err(|e| format!("cannot derive the check spec of the recipe: {e}"))
-            .and_then(|()| {
-                let raw = prepared
-                    .raw_per_host
-                    .get(target)
-                    .or(prepared.raw.as_ref())
-                    .ok_or_else(|| format!("[{target}] no kwargs for this host"))?;
-                let value = |name: &str| raw.text(name);
-                let mut derived =
-                    check::derive_spec(&spec.checks, &dry_run.effects(target), &value)?;
-                if let Some(path) = &flags.manifest {
-                    check::add_spec(&mut derived, check::manifest_spec(path, raw, &names)?);
-                }
-                derived
-                    .validate()
-                    .map_err(|(field, reason)| format!("derived check spec, {field}: {reason}"))?;
-                Ok(derived)
-            });
-        match derived {
-            Ok(derived) => jobs.push((target.clone(), derived)),
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitCode::from(exit_code::USAGE);
-            }
-        }
-    }
-    debug_assert_eq!(jobs.len(), targets.len());
-    let options = crate::check::CheckOptions {
-        ssh: ssh_options(&prepared.options),
-        sudo_password,
-        parallel: prepared.options.parallel,
-        retry: flags.retry,
-        ..Default::default()
-    };
-    let run = crate::check::run(jobs, &options);
-    print!("{}", run.render(flags.format));
-    for host in &run.hosts {
-        if let Some(e) = &host.error {
-            eprintln!("error: {e}");
-        }
-    }
-    ExitCode::from(run.exit_code())
-}
-
 /// The SSH settings of the command line.
-fn ssh_options(options: &cli::Options) -> SshOptions {
+pub(crate) fn ssh_options(options: &cli::Options) -> SshOptions {
     SshOptions {
         identity: options.identity.clone(),
         ssh_config: options.ssh_config.clone(),
@@ -428,7 +361,7 @@ fn ssh_options(options: &cli::Options) -> SshOptions {
 /// Runs the selected steps on the current host — with `--resume`, from the
 /// first one not completed there in the last run — recording each completed
 /// step. `on_step(host, step)` is called as each step starts.
-fn run_steps<K>(
+pub(crate) fn run_steps<K>(
     spec: &'static RecipeSpec,
     prepared: &Prepared<K>,
     run_step: fn(&K, usize) -> crate::Result<()>,
@@ -461,7 +394,7 @@ fn run_steps<K>(
                 .map(|&i| names[i])
                 .collect();
             if !skipped.is_empty() {
-                on_step_note(&host, &skipped);
+                note_skipped_steps(&host, &skipped);
             }
         } else {
             record.reset(&target).map_err(record_failed)?;
@@ -479,7 +412,7 @@ fn run_steps<K>(
 }
 
 /// Tells which steps `--resume` skips on `host`.
-fn on_step_note(host: &str, skipped: &[&str]) {
+fn note_skipped_steps(host: &str, skipped: &[&str]) {
     let shared = crate::context::current(|c| c.shared.clone());
     shared.observer.message(&format!(
         "[{host}] --resume: skipping {}, completed in the last run",
