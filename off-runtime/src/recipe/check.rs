@@ -13,10 +13,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
-
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps, ssh_options};
 use crate::check::{
@@ -97,7 +96,7 @@ pub(super) fn check_hosts<K: Send + Sync>(
 
 /// The spec for one host: its recorded `effects`, then the annotations with
 /// placeholders looked up in `value`. Errors name the annotation.
-pub(crate) fn derive_spec(
+fn derive_spec(
     annotations: &CheckAnnotations,
     effects: &HostEffects,
     value: &dyn Fn(&str) -> Option<String>,
@@ -223,11 +222,7 @@ fn package_check(package: &str) -> Result<PackageCheck, String> {
 }
 
 /// The spec of the manifest at `path`, placeholders filled from `raw`.
-pub(crate) fn manifest_spec(
-    path: &Path,
-    raw: &RawArgs,
-    names: &[&str],
-) -> Result<CheckSpec, String> {
+fn manifest_spec(path: &Path, raw: &RawArgs, names: &[&str]) -> Result<CheckSpec, String> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read --manifest {origin}: {e}"))?;
@@ -247,7 +242,7 @@ pub(crate) fn manifest_spec(
 }
 
 /// Adds every item of `other` to `spec`: both must hold.
-pub(crate) fn add_spec(spec: &mut CheckSpec, other: CheckSpec) {
+fn add_spec(spec: &mut CheckSpec, other: CheckSpec) {
     if spec.version.is_none() {
         spec.version = other.version;
     }
