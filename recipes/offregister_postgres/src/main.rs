@@ -35,7 +35,8 @@ use inputs::{AptSource, ClusterRole, DbUser, Network, Password, WalLevel};
         alive(cmd = "pg_isready -q -p {port}", timeout = "10s"),
         os = ["Debian 12", "Ubuntu 22.04", "Ubuntu 24.04"],
         service(name = "postgresql", state = "running"),
-        port = 5432,
+        // No `port = ...`: the port is a kwarg, and the alive script above
+        // already asks the server on it.
         package = "postgresql-common",
     )
 )]
