@@ -39,9 +39,8 @@ pub struct HostEffects {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenFile {
     pub path: String,
-    /// Hex sha256 of the content.
-    pub sha256: String,
-    pub size: u64,
+    /// Hex sha256 of the content; `None` for a secret's.
+    pub sha256: Option<String>,
     pub mode: Option<u32>,
     pub owner: Option<String>,
     pub group: Option<String>,
@@ -51,11 +50,12 @@ impl WrittenFile {
     pub fn new(path: impl Into<String>, content: &[u8]) -> Self {
         WrittenFile {
             path: path.into(),
-            sha256: Sha256::digest(content)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            size: content.len() as u64,
+            sha256: Some(
+                Sha256::digest(content)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            ),
             mode: None,
             owner: None,
             group: None,
@@ -185,8 +185,8 @@ mod tests {
         assert_eq!(e.files.len(), 2);
         assert_eq!(e.files[0], WrittenFile::new("/a", b"two"));
         assert_eq!(
-            e.files[1].sha256,
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            e.files[1].sha256.as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         );
         assert_eq!(e.services, vec![("pg".to_string(), ServiceAction::Restart)]);
         assert_eq!(e.packages, vec!["a", "b"]);

@@ -241,6 +241,17 @@ fn input_reaches_stdin_and_nothing_else(fx: Fixture) {
     assert_eq!(fx.on(|| sudo("cat")).stdout, "");
 }
 
+fn put_a_secret(fx: Fixture) {
+    let (content, again) = fx.on(|| {
+        let path = format!("{}/.pgpass", scratch_dir("secret")?);
+        put(Secret::new("db:5432:*:app:p'w\n"), path.as_str())?;
+        let again = put(Secret::new("db:5432:*:app:p'w\n"), path.as_str())?;
+        Ok((run(sh!("cat {path}"))?.stdout, again.changed))
+    });
+    assert_eq!(content, "db:5432:*:app:p'w\n");
+    assert!(!again, "the same secret again is unchanged");
+}
+
 macro_rules! on_every_transport {
     ($($test:ident),* $(,)?) => {
         mod local {
@@ -268,4 +279,5 @@ on_every_transport!(
     sh_quotes_hostile_values,
     timeout_kills_the_remote_process_group,
     input_reaches_stdin_and_nothing_else,
+    put_a_secret,
 );

@@ -15,16 +15,31 @@ use sha2::{Digest, Sha256};
 use crate::dry_run::WrittenFile;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::secret::Secret;
 use crate::shell::quote;
 use crate::template::Template;
 
 use super::{RunAs, Scope, operation};
 
-/// What `put` uploads: a local file (a path, resolved against `lcd`) or bytes.
+/// What `put` uploads: a local file (a path, resolved against `lcd`), bytes,
+/// or a [`Secret`] (a `.pgpass`, a key): uploaded like bytes, but never
+/// shown, and `--check` checks only that the file is there, not its content.
 #[derive(Debug, Clone)]
 pub enum Source {
     File(PathBuf),
     Bytes(Vec<u8>),
+    Secret(Secret),
+}
+
+impl From<Secret> for Source {
+    fn from(secret: Secret) -> Self {
+        Source::Secret(secret)
+    }
+}
+impl From<&Secret> for Source {
+    fn from(secret: &Secret) -> Self {
+        Source::Secret(secret.clone())
+    }
 }
 
 impl From<&str> for Source {
@@ -136,6 +151,7 @@ pub fn put(source: impl Into<Source>, dest: impl Into<RemotePath>) -> Result<Out
     operation("put", &dest.path.clone(), |scope| {
         let data = match &source {
             Source::Bytes(b) => b.clone(),
+            Source::Secret(s) => s.expose().as_bytes().to_vec(),
             Source::File(path) => {
                 let path = scope.local_path(path);
                 std::fs::read(&path).map_err(|e| Error::File {
@@ -146,7 +162,17 @@ pub fn put(source: impl Into<Source>, dest: impl Into<RemotePath>) -> Result<Out
                 })?
             }
         };
-        install(scope, "put", &data, &dest, false)
+        let secret = matches!(source, Source::Secret(_));
+        install(
+            scope,
+            "put",
+            &data,
+            &dest,
+            Install {
+                backup: false,
+                secret,
+            },
+        )
     })
 }
 
@@ -162,7 +188,11 @@ pub fn upload_template(
     let (template, dest) = (template.into(), dest.into());
     operation("upload_template", &dest.path.clone(), |scope| {
         let rendered = template.render(scope, &context)?;
-        install(scope, "upload_template", rendered.as_bytes(), &dest, true)
+        let how = Install {
+            backup: true,
+            secret: false,
+        };
+        install(scope, "upload_template", rendered.as_bytes(), &dest, how)
     })
 }
 
@@ -354,22 +384,34 @@ fn remote_state(
 
 /// Writes `data` to `dest` atomically unless it already holds it. Shared by
 /// `put` and `upload_template`.
+/// How [`install`] writes a file.
+struct Install {
+    /// Keep the old file beside the new one when the content changes.
+    backup: bool,
+    /// The content is a secret: a dry run records the file, not its checksum.
+    secret: bool,
+}
+
 fn install(
     scope: &Scope,
     op: &'static str,
     data: &[u8],
     dest: &RemotePath,
-    backup: bool,
+    how: Install,
 ) -> Result<(Output, bool)> {
+    let backup = how.backup;
     let started = std::time::Instant::now();
     let path = scope.remote_path(&dest.path);
     if let Some(dry_run) = &scope.shared.dry_run {
-        let file = WrittenFile {
+        let mut file = WrittenFile {
             mode: dest.mode,
             owner: dest.owner.clone(),
             group: dest.group.clone(),
             ..WrittenFile::new(path, data)
         };
+        if how.secret {
+            file.sha256 = None;
+        }
         dry_run.file(&scope.conn.target, file);
         return Ok((Output::default(), true));
     }

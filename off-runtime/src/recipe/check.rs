@@ -112,7 +112,7 @@ fn derive_spec(
             .iter()
             .map(|f| FileCheck {
                 path: f.path.clone(),
-                sha256: Some(f.sha256.clone()),
+                sha256: f.sha256.clone(),
                 mode: f.mode,
                 owner: f.owner.clone(),
                 group: f.group.clone(),
@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(spec.config[0].mode, Some(0o640));
         assert_eq!(
             spec.config[0].sha256,
-            Some(WrittenFile::new("", b"port = 5433\n").sha256)
+            WrittenFile::new("", b"port = 5433\n").sha256
         );
         // The annotation wins over the state the last action implies.
         assert_eq!(

@@ -226,9 +226,10 @@ mod offregister_postgres {
         }
         // libpq reads the password from postgres's ~/.pgpass (mode 0600):
         // it never appears on a command line. The replica's walreceiver
-        // uses the same file later.
+        // uses the same file later. As a secret, its content stays out of
+        // every output and of --check.
         put(
-            pgpass_line(primary, port, "replication", user, password).into_bytes(),
+            Secret::new(pgpass_line(primary, port, "replication", user, password)),
             remote_path(format!("{POSTGRES_HOME}/.pgpass"))
                 .owner("postgres")
                 .group("postgres")
