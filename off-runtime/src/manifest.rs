@@ -83,6 +83,8 @@ pub struct Manifest {
     recipe: Node,
     kwargs: Vec<ManifestKwarg>,
     check: Node,
+    /// The `overrides` section as written, for [`Manifest::check_spec_over`].
+    overrides: Option<Node>,
     warnings: Vec<String>,
 }
 
@@ -218,8 +220,8 @@ impl Manifest {
                     .collect(),
             ),
         );
-        if let Some(overrides) = overrides {
-            apply_overrides(&mut merged, overrides, &mut cx)?;
+        if let Some(overrides) = &overrides {
+            apply_overrides(&mut merged, overrides.clone(), &mut cx)?;
         }
 
         let Tree::Map(sections) = merged.tree else {
@@ -238,6 +240,7 @@ impl Manifest {
             recipe,
             kwargs,
             check,
+            overrides,
             warnings: cx.warnings,
         })
     }
@@ -277,25 +280,70 @@ impl Manifest {
         &self,
         values: &HashMap<String, String>,
     ) -> Result<Value, ManifestError> {
-        let lookup = |name: &str| -> Option<String> {
-            if let Some(value) = values.get(name) {
-                return Some(value.clone());
-            }
-            let default = self
-                .kwargs
-                .iter()
-                .find(|k| k.name == name)?
-                .default
-                .as_ref()?;
-            match default {
-                Value::String(text) => Some(text.clone()),
-                Value::Bool(_) | Value::Number(_) => Some(default.to_string()),
-                _ => None,
-            }
-        };
         let mut spec = self.check.clone();
-        resolve_spec(&mut spec, &lookup, &self.origin)?;
+        resolve_spec(&mut spec, &|name| self.value_of(name, values), &self.origin)?;
         Ok(spec.to_value())
+    }
+
+    /// The `overrides.check` section merged over `base` instead of over the
+    /// generated block, by the same rules, placeholders resolved as in
+    /// [`Manifest::check_spec_value`]. A recipe's `--check` uses it: `base`
+    /// is the spec the recipe derived for its kwargs, which knows more than
+    /// the generated block. Also returns the warnings for overrides that
+    /// match nothing in `base`.
+    pub fn check_spec_over(
+        &self,
+        base: &Value,
+        values: &HashMap<String, String>,
+    ) -> Result<(Value, Vec<String>), ManifestError> {
+        let mut cx = Cx {
+            origin: &self.origin,
+            warnings: Vec::new(),
+        };
+        let empty = |tree| Node::new(0, tree);
+        let mut merged = empty(Tree::Map(vec![
+            (Key::new("recipe", 0), empty(Tree::Map(Vec::new()))),
+            (Key::new("kwargs", 0), empty(Tree::Seq(Vec::new()))),
+            (Key::new("check", 0), Node::from_value(base)),
+        ]));
+        let lookup = |name: &str| self.value_of(name, values);
+        if let Some(overrides) = &self.overrides {
+            // `base` holds resolved paths: so must the overrides matched
+            // against them.
+            let mut overrides = overrides.clone();
+            if let Tree::Map(sections) = &mut overrides.tree {
+                for (key, section) in sections {
+                    if key.name == "check" {
+                        resolve_spec(section, &lookup, &self.origin)?;
+                    }
+                }
+            }
+            apply_overrides(&mut merged, overrides, &mut cx)?;
+        }
+        let Tree::Map(mut sections) = merged.tree else {
+            unreachable!("built as a map above")
+        };
+        let (_, mut check) = sections.pop().expect("the check section");
+        resolve_spec(&mut check, &lookup, &self.origin)?;
+        Ok((check.to_value(), cx.warnings))
+    }
+
+    /// A placeholder's value: from `values`, else the kwarg's default.
+    fn value_of(&self, name: &str, values: &HashMap<String, String>) -> Option<String> {
+        if let Some(value) = values.get(name) {
+            return Some(value.clone());
+        }
+        let default = self
+            .kwargs
+            .iter()
+            .find(|k| k.name == name)?
+            .default
+            .as_ref()?;
+        match default {
+            Value::String(text) => Some(text.clone()),
+            Value::Bool(_) | Value::Number(_) => Some(default.to_string()),
+            _ => None,
+        }
     }
 }
 
@@ -774,6 +822,21 @@ impl Node {
         Node { line, tree }
     }
 
+    /// A tree without lines (line 0), for values that come from code.
+    fn from_value(value: &Value) -> Node {
+        let tree = match value {
+            Value::Array(items) => Tree::Seq(items.iter().map(Node::from_value).collect()),
+            Value::Object(entries) => Tree::Map(
+                entries
+                    .iter()
+                    .map(|(name, value)| (Key::new(name, 0), Node::from_value(value)))
+                    .collect(),
+            ),
+            scalar => Tree::Scalar(scalar.clone()),
+        };
+        Node::new(0, tree)
+    }
+
     fn to_value(&self) -> Value {
         match &self.tree {
             Tree::Scalar(value) => value.clone(),
@@ -1084,6 +1147,36 @@ overrides:
                 .starts_with("off.yaml:27: invalid YAML: mismatched bracket"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn overrides_merge_over_a_spec_from_code() {
+        let text = manifest(
+            GENERATED,
+            "overrides:\n  check:\n    config:\n    - path: \"{root}/conf/motd\"\n      mode: \"0600\"\n    - path: /gone\n      exists: false\n",
+        );
+        let m = Manifest::parse(&text, "off.yaml").unwrap();
+        let base = json!({
+            "config": [{"path": "/opt/conf/motd", "sha256": "ab"}],
+            "service": [{"postgresql": "running"}],
+        });
+        let values = HashMap::from([("root".to_owned(), "/opt".to_owned())]);
+        let (spec, warnings) = m.check_spec_over(&base, &values).unwrap();
+        // The override's `{root}` is filled before matching, so it merges
+        // into the item from code.
+        assert_eq!(
+            spec["config"],
+            json!([
+                {"path": "/opt/conf/motd", "sha256": "ab", "mode": "0600"},
+                {"path": "/gone", "exists": false},
+            ])
+        );
+        assert_eq!(spec["service"], json!([{"postgresql": "running"}]));
+        // Nothing of the generated block is in it.
+        assert!(spec.get("package").is_none(), "{spec}");
+        // Only the item that matched nothing is reported.
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("/gone"), "{warnings:?}");
     }
 
     #[test]

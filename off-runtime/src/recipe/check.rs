@@ -7,9 +7,10 @@
 //! their mode and owner when the recipe sets them), the services it leaves
 //! running, stopped, enabled or disabled, and the packages it installs. The
 //! `#[recipe(check(...))]` annotations are added, their `{param}` placeholders
-//! filled with the kwargs' values, and `--manifest off.yaml` adds the
-//! manifest's spec (its generated block with the overrides merged). The check
-//! engine then gathers everything on each host in one round trip.
+//! filled with the kwargs' values, and `--manifest off.yaml` merges the
+//! manifest's `overrides` over the result (its generated block, a static
+//! approximation of the same spec, is not used). The check engine then
+//! gathers everything on each host in one round trip.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -62,7 +63,7 @@ pub(super) fn check_hosts<K: Send + Sync>(
                 let value = |name: &str| raw.text(name);
                 let mut derived = derive_spec(&spec.checks, &dry_run.effects(target), &value)?;
                 if let Some(path) = &flags.manifest {
-                    add_spec(&mut derived, manifest_spec(path, raw, &names)?);
+                    derived = with_manifest(&derived, path, raw, &names)?;
                 }
                 derived
                     .validate()
@@ -221,42 +222,32 @@ fn package_check(package: &str) -> Result<PackageCheck, String> {
     }
 }
 
-/// The spec of the manifest at `path`, placeholders filled from `raw`.
-fn manifest_spec(path: &Path, raw: &RawArgs, names: &[&str]) -> Result<CheckSpec, String> {
+/// `derived` with the `overrides` of the manifest at `path` merged over it
+/// (matched by path, name or value, as over the manifest's own generated
+/// block), placeholders filled from `raw`.
+fn with_manifest(
+    derived: &CheckSpec,
+    path: &Path,
+    raw: &RawArgs,
+    names: &[&str],
+) -> Result<CheckSpec, String> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read --manifest {origin}: {e}"))?;
     let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
-    for warning in manifest.warnings() {
-        eprintln!("warning: {warning}");
-    }
     let values: HashMap<String, String> = names
         .iter()
         .filter_map(|n| Some((n.to_string(), raw.text(n)?)))
         .collect();
-    let value = manifest
-        .check_spec_value(&values)
+    let base = serde_json::to_value(derived).map_err(|e| e.to_string())?;
+    let (merged, warnings) = manifest
+        .check_spec_over(&base, &values)
         .map_err(|e| e.to_string())?;
-    let json = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let json = serde_json::to_string(&merged).map_err(|e| e.to_string())?;
     CheckSpec::from_str(&json, crate::check::SpecFormat::Json, &origin).map_err(|e| e.to_string())
-}
-
-/// Adds every item of `other` to `spec`: both must hold.
-fn add_spec(spec: &mut CheckSpec, other: CheckSpec) {
-    if spec.version.is_none() {
-        spec.version = other.version;
-    }
-    for os in other.os {
-        if !spec.os.contains(&os) {
-            spec.os.push(os);
-        }
-    }
-    spec.config.extend(other.config);
-    spec.service.extend(other.service);
-    spec.alive_script.extend(other.alive_script);
-    spec.port.extend(other.port);
-    spec.package.extend(other.package);
-    spec.command.extend(other.command);
 }
 
 #[cfg(test)]
