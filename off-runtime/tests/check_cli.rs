@@ -345,6 +345,51 @@ fn retry_timeout_exits_4() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
+#[test]
+fn retry_timeout_waits_for_a_host_that_does_not_answer_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    // A second sshd on port 2222 of the check host, started a few seconds
+    // after offcheck: until then the "host" at that port is unreachable.
+    let config = write(
+        dir.path(),
+        "ssh_config",
+        &format!(
+            "Host *\n  IdentityFile {}\n  UserKnownHostsFile {}\n  StrictHostKeyChecking accept-new\n  BatchMode yes\n  ConnectTimeout 2\n",
+            inventory().key.display(),
+            dir.path().join("known_hosts").display()
+        ),
+    );
+    let spec = write(dir.path(), "s.yaml", "port: [2222]\n");
+    let address = inventory().host(CHECK_HOST).unwrap().address.clone();
+    let late_sshd = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        in_host(
+            CHECK_HOST,
+            "/usr/sbin/sshd -p 2222 -o PidFile=/run/offcheck-late-sshd.pid",
+        );
+    });
+    let out = offcheck(&[
+        "-c",
+        spec.to_str().unwrap(),
+        "-H",
+        &format!("root@{address}:2222"),
+        "--ssh-config",
+        config.to_str().unwrap(),
+        "--retry-timeout",
+        "40s",
+        "--sleep",
+        "500ms",
+    ]);
+    late_sshd.join().unwrap();
+    in_host(CHECK_HOST, "kill $(cat /run/offcheck-late-sshd.pid)");
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let attempts: u32 = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("attempts: ")?.parse().ok())
+        .unwrap();
+    assert!(attempts > 1, "{}", stdout(&out));
+}
+
 /// Host 16: the example recipe's committed `off.yaml` as a spec.
 const MANIFEST_HOST: usize = 16;
 

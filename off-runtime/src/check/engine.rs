@@ -142,12 +142,26 @@ fn check_host(target: &Target, spec: &CheckSpec, options: &CheckOptions) -> Host
         timed_out: false,
         duration: Duration::ZERO,
     };
-    let conn = match Connection::open(target, &options.ssh) {
-        Ok(conn) => conn,
-        Err(e) => {
-            result.error = Some(e);
-            result.duration = started.elapsed();
-            return result;
+    // With --retry-timeout, a host that does not answer yet (rebooting,
+    // sshd starting) is tried again like a check that does not pass yet;
+    // a changed host key is not something waiting mends.
+    let conn = loop {
+        match Connection::open(target, &options.ssh) {
+            Ok(conn) => break conn,
+            Err(e) => {
+                result.attempts += 1;
+                let unreachable = matches!(e, Error::Unreachable { .. });
+                let time_left = options
+                    .retry
+                    .is_some_and(|r| started.elapsed() + r.sleep < r.timeout);
+                if !(unreachable && time_left) {
+                    result.timed_out = unreachable && options.retry.is_some();
+                    result.error = Some(e);
+                    result.duration = started.elapsed();
+                    return result;
+                }
+                std::thread::sleep(options.retry.map(|r| r.sleep).unwrap_or_default());
+            }
         }
     };
     result.host = conn.label.clone();
