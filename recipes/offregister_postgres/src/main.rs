@@ -146,7 +146,7 @@ mod offregister_postgres {
             )?;
         }
         let conf = format!("{}/postgresql.conf", layout.conf_dir);
-        if !exists(remote_path(&conf).sudo())? {
+        if !exists(remote_path(conf).sudo())? {
             // Adopts a data directory that exists (a replica's copy, or a
             // cluster whose configuration was removed): never re-initialises.
             sudo(sh!("pg_createcluster {version} main"))?;
@@ -167,22 +167,25 @@ mod offregister_postgres {
             &allowed_networks,
             replicating.then_some(replication_user.as_str()),
         );
-        let owned = |path: String, mode: u32| {
-            remote_path(path)
-                .owner("postgres")
-                .group("postgres")
-                .mode(mode)
-                .sudo()
-        };
+        // Destinations written out in full, so `cargo off gen-config` lists
+        // them (with owner and mode) in off.yaml.
         let conf_changed = upload_template(
             "templates/postgresql.conf.j2",
-            owned(conf, 0o644),
+            remote_path(format!("/etc/postgresql/{version}/main/postgresql.conf"))
+                .owner("postgres")
+                .group("postgres")
+                .mode(0o644)
+                .sudo(),
             &settings,
         )?
         .changed;
         let hba_changed = upload_template(
             "templates/pg_hba.conf.j2",
-            owned(format!("{}/pg_hba.conf", layout.conf_dir), 0o640),
+            remote_path(format!("/etc/postgresql/{version}/main/pg_hba.conf"))
+                .owner("postgres")
+                .group("postgres")
+                .mode(0o640)
+                .sudo(),
             &hba,
         )?
         .changed;
