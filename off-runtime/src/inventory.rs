@@ -74,14 +74,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<InventoryHost>, Vec<String>>
     }
 }
 
-/// A variable's value as text (`15`, not `"15"`), for placeholders.
-pub fn var_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +87,7 @@ mod tests {
         .unwrap();
         assert_eq!(hosts.len(), 2);
         assert_eq!(hosts[0].target.to_string(), "root@db1:2222");
-        assert_eq!(var_text(&hosts[0].vars["version"]), "15");
+        assert_eq!(hosts[0].vars["version"], 15);
         assert!(hosts[1].vars.is_empty());
     }
 

@@ -745,7 +745,8 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
-fn scalar_text(value: &Value) -> String {
+/// A scalar as the text a placeholder stands for: `15`, not `"15"`.
+pub fn scalar_text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),

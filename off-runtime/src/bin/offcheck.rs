@@ -1,18 +1,18 @@
 //! `offcheck`: checks hosts against a spec, locally or over SSH.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use std::collections::HashMap;
 
 use off_runtime::check::{
     self, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, parse_duration,
 };
 use off_runtime::error::exit_code;
-use off_runtime::inventory::{self, var_text};
-use off_runtime::manifest::Manifest;
+use off_runtime::inventory;
+use off_runtime::manifest::{Manifest, scalar_text};
 use off_runtime::transport::SshOptions;
 use off_runtime::{Target, sudo_password};
 
@@ -123,42 +123,63 @@ fn main() -> ExitCode {
     ExitCode::from(run.exit_code())
 }
 
-/// The spec in `path`: a plain spec, or a recipe's `off.yaml` manifest (its
-/// generated block with the overrides merged, `{kwarg}` placeholders filled
-/// from `vars`, else from the kwargs' defaults).
-fn load_spec(
-    path: &std::path::Path,
-    vars: &serde_json::Map<String, serde_json::Value>,
-) -> Result<CheckSpec, String> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{origin}: cannot read the spec: {e}"))?;
-    if !Manifest::is_manifest(&text) {
-        let mut spec = CheckSpec::from_str(&text, SpecFormat::of_path(path), &origin)
-            .map_err(|e| e.to_string())?;
-        spec.resolve(&|name| vars.get(name).map(var_text));
-        return Ok(spec);
+/// The `-c` file, read and parsed once: a plain spec, or a recipe's
+/// `off.yaml` manifest (its generated block with the overrides merged).
+enum SpecSource {
+    Plain(CheckSpec),
+    Manifest { manifest: Manifest, origin: String },
+}
+
+impl SpecSource {
+    fn load(path: &Path) -> Result<SpecSource, String> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{origin}: cannot read the spec: {e}"))?;
+        if !Manifest::is_manifest(&text) {
+            let spec = CheckSpec::from_str(&text, SpecFormat::of_path(path), &origin)
+                .map_err(|e| e.to_string())?;
+            return Ok(SpecSource::Plain(spec));
+        }
+        let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
+        for warning in manifest.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        Ok(SpecSource::Manifest { manifest, origin })
     }
-    let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
-    for warning in manifest.warnings() {
-        eprintln!("warning: {warning}");
+
+    /// The spec for a host with inventory `vars`: its `{name}`
+    /// placeholders filled from them (for a manifest, else from the
+    /// kwargs' defaults).
+    fn spec(&self, vars: &serde_json::Map<String, serde_json::Value>) -> Result<CheckSpec, String> {
+        match self {
+            SpecSource::Plain(spec) => {
+                let mut spec = spec.clone();
+                spec.resolve(&|name| vars.get(name).map(scalar_text));
+                Ok(spec)
+            }
+            SpecSource::Manifest { manifest, origin } => {
+                let values: HashMap<String, String> = vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), scalar_text(v)))
+                    .collect();
+                let value = manifest
+                    .check_spec_value(&values)
+                    .map_err(|e| e.to_string())?;
+                CheckSpec::from_value(&value, &format!("{origin} (merged)"))
+                    .map_err(|e| e.to_string())
+            }
+        }
     }
-    let values: HashMap<String, String> =
-        vars.iter().map(|(k, v)| (k.clone(), var_text(v))).collect();
-    let value = manifest
-        .check_spec_value(&values)
-        .map_err(|e| e.to_string())?;
-    let json = serde_json::to_string(&value).map_err(|e| e.to_string())?;
-    CheckSpec::from_str(&json, SpecFormat::Json, &format!("{origin} (merged)"))
-        .map_err(|e| e.to_string())
 }
 
 /// Every target with its spec, or the first input error.
 fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
-    let spec = load_spec(&args.spec, &Default::default())?;
+    let source = SpecSource::load(&args.spec)?;
+    let no_vars = serde_json::Map::new();
     let mut jobs: Vec<(Target, CheckSpec)> = Vec::new();
     if let Some(hosts) = &args.hosts {
         let targets = Target::parse_list(hosts).map_err(|e| format!("-H: {e}"))?;
+        let spec = source.spec(&no_vars)?;
         jobs.extend(targets.into_iter().map(|t| (t, spec.clone())));
     }
     if let Some(path) = &args.inventory {
@@ -167,7 +188,7 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
             .map_err(|e| format!("cannot read --inventory {shown}: {e}"))?;
         let hosts = inventory::parse(path, &text).map_err(|errors| errors.join("\nerror: "))?;
         for host in hosts {
-            let spec = load_spec(&args.spec, &host.vars)?;
+            let spec = source.spec(&host.vars)?;
             spec.validate().map_err(|(field, message)| {
                 format!(
                     "--inventory {shown} host `{}`: {field}: {message}",
@@ -178,7 +199,7 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
         }
     }
     if jobs.is_empty() {
-        jobs.push((Target::Local, spec));
+        jobs.push((Target::Local, source.spec(&no_vars)?));
     }
     Ok(jobs)
 }

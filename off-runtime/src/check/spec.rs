@@ -297,6 +297,12 @@ impl fmt::Display for SpecError {
 }
 
 impl CheckSpec {
+    /// Reads a spec from a JSON tree (a manifest's merged spec), with the
+    /// same checks and errors as [`CheckSpec::from_str`].
+    pub fn from_value(value: &serde_json::Value, origin: &str) -> Result<CheckSpec, SpecError> {
+        CheckSpec::from_str(&value.to_string(), SpecFormat::Json, origin)
+    }
+
     /// Parses a spec. `origin` names the text in errors (usually its file name).
     #[allow(clippy::should_implement_trait)] // needs the format and origin too
     pub fn from_str(text: &str, format: SpecFormat, origin: &str) -> Result<CheckSpec, SpecError> {

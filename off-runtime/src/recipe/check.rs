@@ -246,8 +246,7 @@ fn with_manifest(
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    let json = serde_json::to_string(&merged).map_err(|e| e.to_string())?;
-    CheckSpec::from_str(&json, crate::check::SpecFormat::Json, &origin).map_err(|e| e.to_string())
+    CheckSpec::from_value(&merged, &origin).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
