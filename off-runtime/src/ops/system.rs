@@ -62,19 +62,7 @@ where
             ),
             PackageManager::Dnf => format!("dnf install -y -q {}", list.join(" ")),
         };
-        let out = scope.exec(super::Command {
-            op: "package",
-            display: &install,
-            script: &install,
-            input: None,
-            run_as: RunAs::Sudo("root"),
-            echo: true,
-            in_context: false,
-        })?;
-        if out.code != 0 {
-            return Err(scope.command_failed("package", &install, &out));
-        }
-        Ok((out, true))
+        Ok((root_command(scope, "package", &install)?, true))
     })
 }
 
@@ -176,20 +164,26 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
                 return Ok((Output::default(), false));
             }
         }
-        let out = scope.exec(super::Command {
-            op: "service",
-            display: &command,
-            script: &command,
-            input: None,
-            run_as: RunAs::Sudo("root"),
-            echo: true,
-            in_context: false,
-        })?;
-        if out.code != 0 {
-            return Err(scope.command_failed("service", &command, &out));
-        }
-        Ok((out, true))
+        Ok((root_command(scope, "service", &command)?, true))
     })
+}
+
+/// Runs `command` as root with its output echoed (the install or restart
+/// the user should see happen); a non-zero exit is an error.
+fn root_command(scope: &Scope, op: &'static str, command: &str) -> Result<Output> {
+    let out = scope.exec(super::Command {
+        op,
+        display: command,
+        script: command,
+        input: None,
+        run_as: RunAs::Sudo("root"),
+        echo: true,
+        in_context: false,
+    })?;
+    if out.code != 0 {
+        return Err(scope.command_failed(op, command, &out));
+    }
+    Ok(out)
 }
 
 fn invalid(scope: &Scope, op: &'static str, reason: String) -> Error {
