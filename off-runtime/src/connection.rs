@@ -127,17 +127,23 @@ impl Connection {
                 String::from_utf8_lossy(&output.stderr).trim()
             ))
         })?;
-        let label = match &target {
-            Target::Local => "local".to_string(),
-            Target::Ssh(t) if t.user.is_some() => t.to_string(),
-            Target::Ssh(t) => format!("{}@{t}", facts.user),
-        };
+        let label = label(&target, &facts.user);
         Ok(Arc::new(Connection {
             target,
             label,
             facts,
             transport,
         }))
+    }
+}
+
+/// `user@host` as output lines and errors show a target whose login user is
+/// `user` (`local` for the control machine).
+pub(crate) fn label(target: &Target, user: &str) -> String {
+    match target {
+        Target::Local => "local".to_string(),
+        Target::Ssh(t) if t.user.is_some() => t.to_string(),
+        Target::Ssh(t) => format!("{user}@{t}"),
     }
 }
 

@@ -124,14 +124,9 @@ pub(crate) fn assumed_connection(target: &Target) -> Arc<Connection> {
         has_service: true,
         package_manager: Some(PackageManager::Apt),
     };
-    let label = match target {
-        Target::Local => "local".to_string(),
-        Target::Ssh(t) if t.user.is_some() => t.to_string(),
-        Target::Ssh(t) => format!("{user}@{t}"),
-    };
     Arc::new(Connection {
         target: target.clone(),
-        label,
+        label: crate::connection::label(target, &user),
         facts,
         transport: Box::new(Nowhere),
     })
