@@ -9,6 +9,7 @@
 //! [`up`] brings a testbed up (idempotently) and writes an [`Inventory`]; tests read it with
 //! [`Inventory::load`]. [`down`] removes every trace. Everything needs root.
 
+pub mod attack;
 mod host;
 mod inventory;
 mod network;
