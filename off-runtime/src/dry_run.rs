@@ -147,18 +147,6 @@ impl Transport for Nowhere {
     fn exec(&self, _: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
         self.refuse()
     }
-    fn read_file(&self, _: &str) -> Result<Vec<u8>, TransportError> {
-        self.refuse()
-    }
-    fn write_file(&self, _: &str, _: &[u8], _: u32) -> Result<(), TransportError> {
-        self.refuse()
-    }
-    fn rename(&self, _: &str, _: &str) -> Result<(), TransportError> {
-        self.refuse()
-    }
-    fn remove_file(&self, _: &str) -> Result<(), TransportError> {
-        self.refuse()
-    }
 }
 
 #[cfg(test)]

@@ -252,6 +252,96 @@ fn put_a_secret(fx: Fixture) {
     assert!(!again, "the same secret again is unchanged");
 }
 
+fn a_nul_byte_is_refused_not_dropped(fx: Fixture) {
+    let err = fx.try_on(|| run("printf a\0b")).unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("contains a NUL byte"), "{err}");
+    let err = fx
+        .try_on(|| {
+            let _e = shell_env([("OFF_VALUE", "a\0b")]);
+            run("true")
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("contains a NUL byte"), "{err}");
+    // Bytes with NULs travel as input.
+    assert_eq!(fx.on(|| run_with_input("cat", b"a\0b")).stdout, "a\0b");
+}
+
+fn get_keeps_the_remote_mode(fx: Fixture) {
+    use std::os::unix::fs::PermissionsExt;
+    let local_dir = tempfile::tempdir().unwrap();
+    let (secret, script) = (
+        local_dir.path().join("secret"),
+        local_dir.path().join("script"),
+    );
+    fx.on(|| {
+        let dir = scratch_dir("get-mode")?;
+        run(sh!(
+            "printf s > {dir}/secret && chmod 600 {dir}/secret && printf x > {dir}/script && chmod 750 {dir}/script"
+        ))?;
+        get(format!("{dir}/secret"), &secret)?;
+        get(format!("{dir}/script"), &script)?;
+        Ok(())
+    });
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&secret), mode(&script)), (0o600, 0o750));
+    assert_eq!(std::fs::read(&secret).unwrap(), b"s");
+}
+
+fn writes_refuse_a_symlink_destination(fx: Fixture) {
+    let (errors, victim) = fx.on(|| {
+        let dir = scratch_dir("symlink-dest")?;
+        run(sh!(
+            "printf victim > {dir}/victim && ln -s victim {dir}/link"
+        ))?;
+        let link = format!("{dir}/link");
+        let tpl = Template::embedded("t.j2", "new\n");
+        let errors = [
+            put(b"new\n", link.as_str()).unwrap_err(),
+            put(b"new\n", remote_path(&link).sudo()).unwrap_err(),
+            upload_template(tpl, remote_path(&link).sudo(), context! {}).unwrap_err(),
+            append(remote_path(&link).sudo(), "new").unwrap_err(),
+        ];
+        let victim = run(sh!("cat {dir}/victim; ls -A {dir}"))?.stdout;
+        Ok((errors.map(|e| e.to_string()), victim))
+    });
+    for err in errors {
+        assert!(
+            err.contains("/link: it is a symbolic link; off never writes through one"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        victim, "victimlink\nvictim\n",
+        "nothing was written or left behind"
+    );
+}
+
+fn put_and_get_a_large_binary_file(fx: Fixture) {
+    let data: Vec<u8> = (0..6_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let local = tempfile::tempdir().unwrap();
+    let back = local.path().join("back");
+    let sha = fx.on(|| {
+        let dest = format!("{}/big.bin", scratch_dir("big")?);
+        assert!(put(data.clone(), remote_path(&dest).sudo())?.changed);
+        assert!(!put(data.clone(), remote_path(&dest).sudo())?.changed);
+        get(remote_path(&dest).sudo(), &back)?;
+        Ok(run(sh!("sha256sum < {dest}"))?.stdout)
+    });
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(sha.starts_with(&expected), "{sha}");
+    assert!(
+        std::fs::read(&back).unwrap() == data,
+        "get brought back other bytes"
+    );
+}
+
 macro_rules! on_every_transport {
     ($($test:ident),* $(,)?) => {
         mod local {
@@ -280,4 +370,8 @@ on_every_transport!(
     timeout_kills_the_remote_process_group,
     input_reaches_stdin_and_nothing_else,
     put_a_secret,
+    a_nul_byte_is_refused_not_dropped,
+    get_keeps_the_remote_mode,
+    writes_refuse_a_symlink_destination,
+    put_and_get_a_large_binary_file,
 );

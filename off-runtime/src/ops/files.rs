@@ -5,7 +5,8 @@
 //! destination, which is renamed over it only when complete, so a full disk
 //! or a dropped connection leaves the old file as it was. A destination that
 //! already has the content (same sha256, mode and owner) is left alone and
-//! reported unchanged.
+//! reported unchanged. How the host-side scripts keep another user of the
+//! host from redirecting those writes is in [`super::remote_file`].
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use crate::secret::Secret;
 use crate::shell::quote;
 use crate::template::Template;
 
+use super::remote_file::{self, FileState, ReadOutcome, Replace};
 use super::{RunAs, Scope, operation};
 
 /// What `put` uploads: a local file (a path, resolved against `lcd`), bytes,
@@ -197,8 +199,10 @@ pub fn upload_template(
 }
 
 /// Downloads `remote` to `local`; `{host}` in the local path becomes the
-/// host's name, so one call can fetch a file from many hosts. Reported as a
-/// change when the local file's content changed.
+/// host's name, so one call can fetch a file from many hosts. The local copy
+/// keeps the remote file's permission bits (a 0600 secret stays 0600) and is
+/// written atomically. Reported as a change when the local file's content
+/// changed.
 pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Output> {
     let remote = remote.into();
     operation("get", &remote.path.clone(), |scope| {
@@ -206,24 +210,9 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
             return Ok((Output::default(), false));
         }
         let path = scope.remote_path(&remote.path);
-        let data = if remote.sudo {
-            let script = format!("cat -- {}", quote(&path));
-            let (out, bytes) = scope.exec_bytes(super::Command::plumbing(
-                "get",
-                &path,
-                &script,
-                RunAs::Sudo("root"),
-            ))?;
-            if out.code != 0 {
-                return Err(scope.command_failed("get", &path, &out));
-            }
-            bytes
-        } else {
-            scope
-                .conn
-                .transport
-                .read_file(&path)
-                .map_err(|e| file_error(scope, "get", &path, e.to_string()))?
+        let (state, data) = match read(scope, "get", &path, remote.run_as(), true)? {
+            Some(found) => found,
+            None => return Err(file_error(scope, "get", &path, "no such file".into())),
         };
         let host_name = match &scope.conn.target {
             crate::Target::Local => "local".to_string(),
@@ -237,10 +226,7 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
         ));
         let unchanged = std::fs::read(&local).is_ok_and(|old| old == data);
         if !unchanged {
-            if let Some(parent) = local.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&local, &data).map_err(|e| {
+            write_local(&local, &data, state.mode & 0o777).map_err(|e| {
                 file_error(scope, "get", &local.display().to_string(), e.to_string())
             })?;
         }
@@ -252,6 +238,38 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
             !unchanged,
         ))
     })
+}
+
+/// Writes a local file atomically (a fresh temporary file beside it, renamed
+/// over it), with permission bits `mode` from its creation on.
+fn write_local(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir
+        }
+        None => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let token: u64 = rand::rng().random();
+    let temp = dir.join(format!(".{name}.off-{token:016x}"));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(data)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 /// Whether `path` exists on the host.
@@ -301,6 +319,9 @@ pub fn contains(path: impl Into<RemotePath>, text: impl AsRef<str>) -> Result<bo
 
 /// Appends `line` to the file at `path` unless a line equal to it is already
 /// there (creating the file if needed). Unchanged when the line was present.
+/// The file is replaced as [`put`] replaces one (atomically, keeping its
+/// mode and owner), never appended to through a name another user could
+/// have swapped for a link.
 pub fn append(path: impl Into<RemotePath>, line: impl AsRef<str>) -> Result<Output> {
     let path = path.into();
     let line = line.as_ref();
@@ -315,18 +336,53 @@ pub fn append(path: impl Into<RemotePath>, line: impl AsRef<str>) -> Result<Outp
                 ),
             });
         }
-        let p = quote(&scope.remote_path(&path.path)).into_owned();
-        let l = quote(line).into_owned();
+        if scope.shared.dry_run.is_some() {
+            return Ok((Output::default(), true));
+        }
+        let remote = scope.remote_path(&path.path);
+        let existing = read(scope, "append", &remote, path.run_as(), true)?;
+        let mut content = match &existing {
+            Some((_, old)) if old.split(|&b| b == b'\n').any(|l| l == line.as_bytes()) => {
+                return Ok((Output::default(), false));
+            }
+            Some((_, old)) => old.clone(),
+            None => Vec::new(),
+        };
         // Start a new line first when the file does not end with one.
-        let script = format!(
-            "if grep -qxF -e {l} -- {p} 2>/dev/null; then echo unchanged; else \
-             if [ -s {p} ] && [ -n \"$(tail -c1 {p})\" ]; then echo >> {p}; fi; \
-             printf '%s\\n' {l} >> {p} && echo appended; fi"
-        );
-        let out = scope.plumbing("append", &path.path, &script, path.run_as())?;
-        let changed = out.stdout.trim() == "appended";
-        Ok((Output { changed, ..out }, changed))
+        if content.last().is_some_and(|&b| b != b'\n') {
+            content.push(b'\n');
+        }
+        content.extend_from_slice(line.as_bytes());
+        content.push(b'\n');
+        let before = existing.map(|(state, _)| state);
+        let how = Install {
+            backup: false,
+            secret: false,
+        };
+        install_over(scope, "append", &content, &path, how, before)
     })
+}
+
+/// Reads the file at `path` (its state, and its bytes when `content`);
+/// `None` when there is none. A path that is a symbolic link, not a regular
+/// file, or swapped while read is an error naming it.
+fn read(
+    scope: &Scope,
+    op: &'static str,
+    path: &str,
+    run_as: RunAs<'_>,
+    content: bool,
+) -> Result<Option<(FileState, Vec<u8>)>> {
+    let script = remote_file::read_script(path, content);
+    let (out, stdout) = scope.exec_bytes(super::Command::plumbing(op, path, &script, run_as))?;
+    if out.code != 0 {
+        return Err(scope.command_failed(op, path, &out));
+    }
+    match remote_file::parse_read(&stdout) {
+        Ok(ReadOutcome::Absent) => Ok(None),
+        Ok(ReadOutcome::File { state, content }) => Ok(Some((state, content.to_vec()))),
+        Err(reason) => Err(file_error(scope, op, path, reason)),
+    }
 }
 
 fn file_error(scope: &Scope, op: &'static str, path: &str, reason: String) -> Error {
@@ -338,52 +394,6 @@ fn file_error(scope: &Scope, op: &'static str, path: &str, reason: String) -> Er
     }
 }
 
-/// The remote file's current state, read in one round trip.
-#[derive(Debug, PartialEq, Eq)]
-struct RemoteState {
-    sha256: String,
-    mode: u32,
-    owner: String,
-    group: String,
-}
-
-fn remote_state(
-    scope: &Scope,
-    op: &'static str,
-    path: &str,
-    run_as: RunAs<'_>,
-) -> Result<Option<RemoteState>> {
-    let p = quote(path);
-    let script = format!(
-        "if [ -f {p} ]; then sha256sum < {p} | cut -c1-64 && stat -c '%a %U %G' -- {p}; else echo absent; fi"
-    );
-    let out = scope.plumbing(op, path, &script, run_as)?;
-    let mut lines = out.stdout.lines();
-    let first = lines.next().unwrap_or_default();
-    if first == "absent" {
-        return Ok(None);
-    }
-    let mut meta = lines.next().unwrap_or_default().split(' ');
-    let parsed = (|| {
-        Some(RemoteState {
-            sha256: first.to_string(),
-            mode: u32::from_str_radix(meta.next()?, 8).ok()?,
-            owner: meta.next()?.to_string(),
-            group: meta.next()?.to_string(),
-        })
-    })();
-    parsed.map(Some).ok_or_else(|| {
-        file_error(
-            scope,
-            op,
-            path,
-            format!("cannot read the file's state: {}", out.stdout.trim()),
-        )
-    })
-}
-
-/// Writes `data` to `dest` atomically unless it already holds it. Shared by
-/// `put` and `upload_template`.
 /// How [`install`] writes a file.
 struct Install {
     /// Keep the old file beside the new one when the content changes.
@@ -392,6 +402,8 @@ struct Install {
     secret: bool,
 }
 
+/// Writes `data` to `dest` atomically unless it already holds it. Shared by
+/// `put` and `upload_template`.
 fn install(
     scope: &Scope,
     op: &'static str,
@@ -399,8 +411,6 @@ fn install(
     dest: &RemotePath,
     how: Install,
 ) -> Result<(Output, bool)> {
-    let backup = how.backup;
-    let started = std::time::Instant::now();
     let path = scope.remote_path(&dest.path);
     if let Some(dry_run) = &scope.shared.dry_run {
         let mut file = WrittenFile {
@@ -415,14 +425,27 @@ fn install(
         dry_run.file(&scope.conn.target, file);
         return Ok((Output::default(), true));
     }
-    let run_as = dest.run_as();
-    let before = remote_state(scope, op, &path, run_as)?;
+    let before = read(scope, op, &path, dest.run_as(), false)?.map(|(state, _)| state);
+    install_over(scope, op, data, dest, how, before)
+}
+
+/// [`install`] once the destination's current state (`before`) is known.
+fn install_over(
+    scope: &Scope,
+    op: &'static str,
+    data: &[u8],
+    dest: &RemotePath,
+    how: Install,
+    before: Option<FileState>,
+) -> Result<(Output, bool)> {
+    let started = std::time::Instant::now();
+    let path = scope.remote_path(&dest.path);
     let sha256 = hex(&Sha256::digest(data));
     let content_same = before.as_ref().is_some_and(|b| b.sha256 == sha256);
     let meta_same = before.as_ref().is_some_and(|b| {
         dest.mode.is_none_or(|m| m == b.mode)
-            && dest.owner.as_ref().is_none_or(|o| *o == b.owner)
-            && dest.group.as_ref().is_none_or(|g| *g == b.group)
+            && dest.owner.as_ref().is_none_or(|o| b.owned_by(o))
+            && dest.group.as_ref().is_none_or(|g| b.in_group(g))
     });
     if content_same && meta_same {
         return Ok((
@@ -434,14 +457,6 @@ fn install(
             false,
         ));
     }
-
-    let (dir, name) = match path.rsplit_once('/') {
-        Some(("", name)) => ("/".to_string(), name.to_string()),
-        Some((dir, name)) => (dir.to_string(), name.to_string()),
-        None => (".".to_string(), path.clone()),
-    };
-    let suffix: u64 = rand::rng().random();
-    let temp = format!("{}/.{name}.off-{suffix:016x}", dir.trim_end_matches('/'));
     let mode = dest
         .mode
         .or(before.as_ref().map(|b| b.mode))
@@ -450,88 +465,33 @@ fn install(
         (Some(o), Some(g)) => Some(format!("{o}:{g}")),
         (Some(o), None) => Some(o.clone()),
         (None, Some(g)) => Some(format!(":{g}")),
+        // Root keeps the replaced file's owner; a login user can only
+        // write files of its own anyway.
         (None, None) => before
             .as_ref()
             .filter(|_| dest.sudo)
-            .map(|b| format!("{}:{}", b.owner, b.group)),
+            .map(|b| format!("{}:{}", b.uid, b.gid)),
     };
-    let backup_cmd = if backup && before.is_some() {
-        format!(
-            "cp -p -- {p} {p}.off-backup-\"$(date +%Y%m%dT%H%M%S)\" && ",
-            p = quote(&path)
-        )
-    } else {
-        String::new()
-    };
-    let unchanged_note = "the file on the host is unchanged";
-
-    if dest.sudo {
-        // Upload as the login user to a private temporary file, then let
-        // root copy it beside the destination and rename it into place.
-        let upload = format!("/tmp/.off-upload-{suffix:016x}");
-        scope
-            .conn
-            .transport
-            .write_file(&upload, data, 0o600)
-            .map_err(|e| {
-                let _ = scope.conn.transport.remove_file(&upload);
-                file_error(
-                    scope,
-                    op,
-                    &path,
-                    format!("uploading failed ({e}); {unchanged_note}"),
-                )
-            })?;
-        let t = quote(&temp);
-        let chown_cmd = chown
-            .map(|c| format!("chown -- {} {t} && ", quote(&c)))
-            .unwrap_or_default();
-        let script = format!(
-            "if cp -- {u} {t} && chmod {mode:o} {t} && {chown_cmd}{backup_cmd}mv -f -- {t} {p}; \
-             then rm -f -- {u}; else rc=$?; rm -f -- {t} {u}; exit $rc; fi",
-            u = quote(&upload),
-            p = quote(&path),
-        );
-        let out = scope.exec(super::Command::plumbing(
-            op,
-            &path,
-            &script,
-            RunAs::Sudo("root"),
-        ))?;
-        if out.code != 0 {
-            let _ = scope.conn.transport.remove_file(&upload);
-            return Err(file_error(
-                scope,
-                op,
-                &path,
-                format!(
-                    "installing the file failed: {}; {unchanged_note}",
-                    out.stderr.trim()
-                ),
-            ));
-        }
-    } else {
-        let transport = &scope.conn.transport;
-        let cleanup = |reason: String| {
-            let _ = transport.remove_file(&temp);
-            file_error(scope, op, &path, format!("{reason}; {unchanged_note}"))
+    let token = format!("{:016x}", rand::rng().random::<u64>());
+    let script = remote_file::replace_script(&Replace {
+        path: &path,
+        mode,
+        chown,
+        backup: how.backup && before.is_some(),
+        token: &token,
+    });
+    let out = scope.exec(super::Command {
+        input: Some(data),
+        ..super::Command::plumbing(op, &path, &script, dest.run_as())
+    })?;
+    if out.code != 0 {
+        let reason = remote_file::complaint(&out.stderr);
+        let reason = if reason.contains("the file there now is not the one off wrote") {
+            reason
+        } else {
+            format!("{reason}; the file on the host is unchanged")
         };
-        transport
-            .write_file(&temp, data, mode)
-            .map_err(|e| cleanup(format!("writing the temporary file failed: {e}")))?;
-        if chown.is_some() || !backup_cmd.is_empty() {
-            let chown_cmd = chown
-                .map(|c| format!("chown -- {} {} && ", quote(&c), quote(&temp)))
-                .unwrap_or_default();
-            let script = format!("{chown_cmd}{backup_cmd}true");
-            let out = scope.exec(super::Command::plumbing(op, &path, &script, RunAs::Login))?;
-            if out.code != 0 {
-                return Err(cleanup(out.stderr.trim().to_string()));
-            }
-        }
-        transport
-            .rename(&temp, &path)
-            .map_err(|e| cleanup(format!("renaming into place failed: {e}")))?;
+        return Err(file_error(scope, op, &path, reason));
     }
     Ok((
         Output {

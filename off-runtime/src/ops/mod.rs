@@ -8,6 +8,7 @@
 mod command;
 mod files;
 mod guards;
+mod remote_file;
 mod system;
 
 use std::path::PathBuf;
@@ -142,6 +143,22 @@ impl Scope {
         if self.shared.dry_run.is_some() {
             // Assumed: the command succeeds with empty output.
             return Ok((Output::default(), Vec::new()));
+        }
+        // No shell can carry a NUL byte in a command line; a shell that
+        // reads the line would drop it silently and run something else.
+        let env_nul = self
+            .env
+            .iter()
+            .any(|(n, v)| n.contains('\0') || v.contains('\0'));
+        if cmd.script.contains('\0') || (cmd.in_context && env_nul) {
+            return Err(Error::Invalid {
+                host: self.host().to_string(),
+                op: cmd.op,
+                reason: format!(
+                    "`{}` contains a NUL byte, which no shell command can carry (pass binary data as the command's input)",
+                    cmd.display.replace('\0', "\\0")
+                ),
+            });
         }
         let started = Instant::now();
         let timeout = self.settings.timeout;

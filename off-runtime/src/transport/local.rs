@@ -1,8 +1,5 @@
 //! The control machine as a target (the default when no host is given).
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
 use super::io::{pump, with_deadline};
@@ -65,32 +62,5 @@ impl Transport for LocalTransport {
             }
             result
         })
-    }
-
-    fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {
-        std::fs::read(path).map_err(|e| TransportError::Io(e.to_string()))
-    }
-
-    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> Result<(), TransportError> {
-        let io = |e: std::io::Error| TransportError::Io(e.to_string());
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(path)
-            .map_err(io)?;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io)?;
-        file.write_all(data).map_err(io)?;
-        file.sync_all().map_err(io)
-    }
-
-    fn rename(&self, from: &str, to: &str) -> Result<(), TransportError> {
-        std::fs::rename(from, to).map_err(|e| TransportError::Io(e.to_string()))
-    }
-
-    fn remove_file(&self, path: &str) -> Result<(), TransportError> {
-        std::fs::remove_file(path).map_err(|e| TransportError::Io(e.to_string()))
     }
 }

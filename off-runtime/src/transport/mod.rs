@@ -1,9 +1,11 @@
 //! Transports: how commands and files reach a target.
 //!
-//! A [`Transport`] only moves bytes: it runs an already-built command line and
-//! reads or writes files. Everything Fabric users think of as semantics (`cd`,
-//! `sudo`, timeouts, idempotent `put`) is built on top of it in [`crate::ops`],
-//! once, for every transport.
+//! A [`Transport`] only moves bytes: it runs an already-built command line with
+//! the bytes of its standard input. Everything Fabric users think of as
+//! semantics (`cd`, `sudo`, timeouts, idempotent `put`) is built on top of it in
+//! [`crate::ops`], once, for every transport. Files travel as commands' input
+//! and output too (see [`crate::ops::files`]), so every write on a host goes
+//! through one script whose safety does not depend on the transport.
 
 mod frame;
 mod io;
@@ -104,13 +106,6 @@ pub trait Transport: Send + Sync {
     fn take_warning(&self) -> Option<String> {
         None
     }
-    /// Reads a whole file as the login user.
-    fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError>;
-    /// Creates or truncates `path` with permission bits `mode` and writes `data`.
-    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> Result<(), TransportError>;
-    /// Renames atomically, replacing `to`.
-    fn rename(&self, from: &str, to: &str) -> Result<(), TransportError>;
-    fn remove_file(&self, path: &str) -> Result<(), TransportError>;
 }
 
 /// Whether sudo itself (not the command) failed for want of the right

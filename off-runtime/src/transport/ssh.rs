@@ -4,8 +4,8 @@
 //! `ProxyJump`, certificates and the agent work exactly as they do in the
 //! user's shell. One ControlMaster connection per host carries everything:
 //! a persistent login shell (and, for sudo, a persistent root shell) that
-//! runs each command as one framed request ([`super::shell_session`]), and
-//! one SFTP channel for the files. Where no persistent shell can be started,
+//! runs each command as one framed request ([`super::shell_session`]); files
+//! travel as those commands' input and output. Where no persistent shell can be started,
 //! each command gets a channel of its own, as plain `ssh host cmd` does.
 
 use std::os::fd::OwnedFd;
@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
-use openssh_sftp_client::{Sftp, SftpOptions};
-use tokio::sync::OnceCell;
 
 use super::io::{pump, with_deadline};
 use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
@@ -73,7 +71,6 @@ impl Default for SshOptions {
 /// An open, multiplexed SSH connection to one host.
 pub struct SshTransport {
     session: Arc<Session>,
-    sftp: OnceCell<Sftp>,
     session_shell: String,
     /// How long a new persistent shell may take to announce itself.
     start_timeout: Duration,
@@ -147,7 +144,6 @@ impl SshTransport {
         let session = block_on(builder.connect_mux(&target.host)).map_err(connect_error)?;
         Ok(SshTransport {
             session: Arc::new(session),
-            sftp: OnceCell::new(),
             session_shell: options.session_shell.clone(),
             start_timeout: options.connect_timeout,
             login: Shells::default(),
@@ -369,16 +365,6 @@ impl SshTransport {
             }
         })
     }
-
-    async fn sftp(&self) -> Result<&Sftp, TransportError> {
-        self.sftp
-            .get_or_try_init(|| async {
-                Sftp::from_clonable_session(self.session.clone(), SftpOptions::default())
-                    .await
-                    .map_err(|e| TransportError::Io(format!("cannot open the SFTP channel: {e}")))
-            })
-            .await
-    }
 }
 
 /// Turns the `ssh` client's complaint into the error kind the run reports.
@@ -398,10 +384,6 @@ fn connect_error(error: openssh::Error) -> TransportError {
     } else {
         TransportError::Connect(message)
     }
-}
-
-fn sftp_error(path: &str, error: openssh_sftp_client::Error) -> TransportError {
-    TransportError::Io(format!("{path}: {error}"))
 }
 
 impl Transport for SshTransport {
@@ -425,64 +407,5 @@ impl Transport for SshTransport {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-    }
-
-    fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {
-        block_on(async {
-            let data = self
-                .sftp()
-                .await?
-                .fs()
-                .read(path)
-                .await
-                .map_err(|e| sftp_error(path, e))?;
-            Ok(data.to_vec())
-        })
-    }
-
-    fn write_file(&self, path: &str, data: &[u8], mode: u32) -> Result<(), TransportError> {
-        block_on(async {
-            let sftp = self.sftp().await?;
-            let mut file = sftp
-                .options()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)
-                .await
-                .map_err(|e| sftp_error(path, e))?;
-            file.set_permissions((mode as u16).into())
-                .await
-                .map_err(|e| sftp_error(path, e))?;
-            file.write_all(data)
-                .await
-                .map_err(|e| sftp_error(path, e))?;
-            if sftp.support_fsync() {
-                file.sync_all().await.map_err(|e| sftp_error(path, e))?;
-            }
-            file.close().await.map_err(|e| sftp_error(path, e))
-        })
-    }
-
-    fn rename(&self, from: &str, to: &str) -> Result<(), TransportError> {
-        block_on(async {
-            self.sftp()
-                .await?
-                .fs()
-                .rename(from, to)
-                .await
-                .map_err(|e| sftp_error(to, e))
-        })
-    }
-
-    fn remove_file(&self, path: &str) -> Result<(), TransportError> {
-        block_on(async {
-            self.sftp()
-                .await?
-                .fs()
-                .remove_file(path)
-                .await
-                .map_err(|e| sftp_error(path, e))
-        })
     }
 }

@@ -8,6 +8,7 @@
 //! - 3: sshd killed mid-run
 //! - 4: full disk
 //! - 5: no sudo binary
+//! - 17: attacks on file writes by an unprivileged user
 
 #![allow(dead_code)]
 
@@ -24,6 +25,7 @@ pub const MANY_HOSTS: [usize; 2] = [1, 2];
 pub const SSHD_KILL_HOST: usize = 3;
 pub const FULL_DISK_HOST: usize = 4;
 pub const NO_SUDO_HOST: usize = 5;
+pub const FILE_SAFETY_HOST: usize = 17;
 
 pub fn inventory() -> Inventory {
     Inventory::load().expect("test hosts are not up: run `cargo xtask testbed up`")
