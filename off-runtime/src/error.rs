@@ -95,12 +95,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code a run that ends with this error returns.
+    /// The exit code a run that ends with this error returns. A host lost
+    /// mid-run is unreachable (3) as one that never answered is, in a deploy
+    /// as in a check.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Unreachable { .. } | Error::HostKey { .. } | Error::SudoPassword { .. } => {
-                exit_code::UNREACHABLE
-            }
+            Error::Unreachable { .. }
+            | Error::HostKey { .. }
+            | Error::SudoPassword { .. }
+            | Error::Disconnected { .. } => exit_code::UNREACHABLE,
             Error::Timeout { .. } => exit_code::TIMEOUT,
             _ => exit_code::FAILED,
         }

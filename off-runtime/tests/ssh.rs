@@ -159,6 +159,7 @@ fn sshd_killed_mid_run_is_a_clear_error_naming_the_op() {
     );
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(matches!(err, Error::Disconnected { .. }), "{err}");
+    assert_eq!(err.exit_code(), 3, "a host lost mid-run is unreachable");
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("run `{command}`")) && msg.contains("lost the connection"),

@@ -78,7 +78,6 @@ impl HostCheck {
     /// 0 pass; 1 drift or not bootstrapped; 3 unreachable; 4 retry timeout.
     pub fn exit_code(&self) -> u8 {
         match &self.error {
-            Some(Error::Disconnected { .. }) => exit_code::UNREACHABLE,
             Some(e) => e.exit_code(),
             None if self.ok() => exit_code::OK,
             None if self.timed_out => exit_code::TIMEOUT,
