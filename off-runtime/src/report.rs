@@ -99,7 +99,12 @@ impl RunObserver for Console {
     }
 }
 
-/// Splits a command's output chunks into lines for [`RunObserver::output_line`].
+/// The longest line the echo shows whole; a longer one is shown in pieces
+/// of this size, so one line without a newline never holds more memory.
+pub(crate) const MAX_ECHO_LINE: usize = 64 * 1024;
+
+/// Splits a command's output chunks into lines for [`RunObserver::output_line`],
+/// in time linear in the output (each byte is scanned once).
 pub(crate) struct LineSplitter {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
@@ -116,18 +121,41 @@ impl LineSplitter {
     pub(crate) fn push(
         &mut self,
         stream: Stream,
-        chunk: &[u8],
+        mut chunk: &[u8],
         mut emit: impl FnMut(Stream, &str),
     ) {
-        let buffer = match stream {
+        let pending = match stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
         };
-        buffer.extend_from_slice(chunk);
-        while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buffer.drain(..=end).collect();
-            let text = String::from_utf8_lossy(&line[..end]);
-            emit(stream, text.trim_end_matches('\r'));
+        let mut show = |line: &[u8]| {
+            let text = String::from_utf8_lossy(line);
+            emit(stream, text.strip_suffix('\r').unwrap_or(&text));
+        };
+        while !chunk.is_empty() {
+            // Only the new bytes are searched: what is pending has no newline.
+            let room = MAX_ECHO_LINE - pending.len();
+            let window = &chunk[..chunk.len().min(room)];
+            match memchr::memchr(b'\n', window) {
+                Some(at) => {
+                    if pending.is_empty() {
+                        show(&window[..at]);
+                    } else {
+                        pending.extend_from_slice(&window[..at]);
+                        show(pending);
+                        pending.clear();
+                    }
+                    chunk = &chunk[at + 1..];
+                }
+                None => {
+                    pending.extend_from_slice(window);
+                    chunk = &chunk[window.len()..];
+                    if pending.len() == MAX_ECHO_LINE {
+                        show(pending);
+                        pending.clear();
+                    }
+                }
+            }
         }
     }
 
@@ -166,5 +194,26 @@ mod tests {
             (Stream::Stdout, "d"),
         ];
         assert_eq!(lines, expected.map(|(s, l)| (s, l.to_string())).to_vec());
+    }
+
+    #[test]
+    fn a_long_line_is_shown_in_bounded_pieces_in_linear_time() {
+        // 32 MB without a newline, in 1 KB chunks: the old splitter rescanned
+        // the whole pending line for every chunk (hours for this input).
+        let mut splitter = LineSplitter::new();
+        let mut pieces = Vec::new();
+        let chunk = [b'x'; 1024];
+        for _ in 0..32 * 1024 {
+            splitter.push(Stream::Stdout, &chunk, |_, l| pieces.push(l.len()));
+        }
+        splitter.push(Stream::Stdout, b"end\n", |_, l| pieces.push(l.len()));
+        assert!(splitter.stdout.capacity() <= 2 * MAX_ECHO_LINE);
+        assert_eq!(pieces.len(), 32 * 1024 * 1024 / MAX_ECHO_LINE + 1);
+        assert!(
+            pieces[..pieces.len() - 1]
+                .iter()
+                .all(|&n| n == MAX_ECHO_LINE)
+        );
+        assert_eq!(*pieces.last().unwrap(), 3, "the line's last piece: `end`");
     }
 }
