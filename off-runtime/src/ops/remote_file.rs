@@ -69,13 +69,14 @@ exec 4<"$n" || exit 1
 if [ -L "$n" ] || ! [ "$n" -ef /proc/self/fd/4 ]; then echo raced; exit 0; fi
 "#;
 
-/// A script printing the state of `path`: a line `absent`, `symlink`,
+/// A script printing the state of `path` (`absent` also when its directory
+/// is missing): a line `absent`, `symlink`,
 /// `other` or `raced`, or `file` followed by its sha256 and a line
 /// `mode uid owner gid group`; with `content`, then the file's bytes.
 pub(super) fn read_script(path: &str, content: bool) -> String {
     let (dir, name) = split(path);
     let mut script = format!(
-        "cd -P -- {dir} || exit 1\nn={name}\n{OPEN_CHECKED}echo file\n\
+        "cd -P -- {dir} 2>/dev/null || {{ echo absent; exit 0; }}\nn={name}\n{OPEN_CHECKED}echo file\n\
          sha256sum /proc/self/fd/4 | cut -c1-64\n\
          stat -L -c '%a %u %U %g %G' /proc/self/fd/4\n",
         dir = quote(dir),
@@ -171,7 +172,7 @@ pub(super) fn replace_script(r: &Replace<'_>) -> String {
     let shown = quote(r.path);
     let mut script = format!(
         r#"umask 077
-cd -P -- {dir} || exit 1
+cd -P -- {dir} 2>/dev/null || {{ echo '{COMPLAINT}the directory '{shown_dir}' does not exist or cannot be entered' >&2; exit 1; }}
 if [ ! -d /proc/self/fd ]; then echo '{COMPLAINT}needs /proc on the host to set the owner and mode of the open file' >&2; exit 1; fi
 n={name}
 t={temp}
@@ -184,6 +185,7 @@ off_fail() {{ rm -f -- "$t"; echo "{COMPLAINT}$1" >&2; exit 1; }}
 cat >&3 || off_fail 'writing the temporary file failed'
 "#,
         dir = quote(dir),
+        shown_dir = quote(dir),
         name = quote(name),
         temp = quote(&format!(".{name}.off-{}", r.token)),
     );
