@@ -407,7 +407,7 @@ mod offregister_postgres {
             }
             ClusterRole::Primary | ClusterRole::Replica if replication_password.is_none() => {
                 return Err(format!(
-                    "--role {} needs --replication-password (in the -c file or OFF_REPLICATION_PASSWORD)",
+                    "--role {} needs a replication password (`replication_password` in the -c file or OFF_REPLICATION_PASSWORD)",
                     if *role == ClusterRole::Primary {
                         "primary"
                     } else {
@@ -417,9 +417,15 @@ mod offregister_postgres {
             }
             _ => {}
         }
+        if *role != ClusterRole::Standalone
+            && let Some(password) = replication_password
+        {
+            inputs::check_replication_password(password)?;
+        }
+        // No message below quotes a password, nor a name beside one.
         for (i, u) in users.iter().enumerate() {
             if let Some(problem) = &u.problem {
-                return Err(format!("users[{i}] in the -c file: {problem}"));
+                return Err(problem.message(i));
             }
             // PostgreSQL truncates longer names (NAMEDATALEN) and reserves
             // the pg_ prefix for its own roles.
@@ -445,5 +451,11 @@ mod offregister_postgres {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before the driver reads the command line: it would take the secret
+    // (or quote it in an error).
+    if let Err(e) = inputs::refuse_secret_flags(std::env::args_os().skip(1)) {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(off_runtime::exit_code::USAGE);
+    }
     offregister_postgres::main()
 }
