@@ -293,34 +293,18 @@ mod offregister_postgres {
         if role == ClusterRole::Replica || users.is_empty() {
             return Ok(());
         }
-        let mut script = String::new();
-        for u in &users {
-            let attrs = if u.superuser {
-                "SUPERUSER"
-            } else {
-                "NOSUPERUSER"
-            };
-            script.push_str(&sql::ensure_role(
-                &u.user,
-                &scram::password_for_server(u.password.expose()),
-                &[attrs],
-            ));
-            if let Some(db) = &u.dbname {
-                script.push_str(&sql::ensure_database(db, &u.user));
-            }
-        }
-        psql(port, &script)?;
+        psql(port, &sql::users(&users))?;
         Ok(())
     }
 
     /// Runs `script` with psql as the postgres superuser. The SQL (with its
     /// passwords) goes over standard input; terse errors do not quote it.
-    fn psql(port: u16, script: &str) -> Result<Output> {
+    fn psql(port: u16, script: &sql::Script) -> Result<Output> {
         let _cd = cd(POSTGRES_HOME);
         sudo_as_with_input(
             "postgres",
             sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres"),
-            script,
+            script.text(),
         )
     }
 
@@ -336,11 +320,7 @@ mod offregister_postgres {
             ClusterRole::Standalone => Ok(()),
             ClusterRole::Primary => {
                 let password = replication_password.as_ref().map(Password::expose);
-                let script = sql::ensure_role(
-                    &replication_user,
-                    &scram::password_for_server(password.unwrap_or_default()),
-                    &["REPLICATION"],
-                );
+                let script = sql::replication_role(&replication_user, password.unwrap_or_default());
                 psql(port, &script)?;
                 Ok(())
             }

@@ -315,3 +315,75 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
         "1\n"
     );
 }
+
+/// A server whose configuration turns `standard_conforming_strings` off
+/// reads a backslash in a string literal as an escape: the recipe's SQL
+/// sets it on first, so names and passwords holding backslashes and quotes
+/// are stored as given.
+#[test]
+fn backslashes_are_data_when_the_server_has_standard_conforming_strings_off() {
+    let _lock = lock_hosts(&[HOST]);
+    fresh(HOST);
+    assert_ok(&recipe(HOST, &[]));
+    let (code, _, stderr) = on_host(
+        HOST,
+        "echo 'standard_conforming_strings = off' > /etc/postgresql/15/main/conf.d/off-test.conf \
+         && pg_ctlcluster 15 main reload",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        psql(HOST, "postgres", "SHOW standard_conforming_strings"),
+        "off\n"
+    );
+
+    // Not printable ASCII, so the server is sent the passwords themselves
+    // (in string literals), not SCRAM verifiers.
+    let user = r"u\'x\";
+    let db = r"d\'b";
+    let password = "p\u{e9}\\'\"w\\";
+    let replication_password = "r\u{e9}\\'p\\";
+    let dir = scratch("conforming");
+    let cfg = serde_json::json!({
+        "users": [{"user": user, "password": password, "dbname": db}],
+    });
+    let cfg = write_config(&dir, "users.json", &cfg.to_string());
+    let out = recipe_with_env(
+        HOST,
+        &["-c", &cfg, "--role", "primary"],
+        &[("OFF_REPLICATION_PASSWORD", replication_password)],
+    );
+    assert_ok(&out);
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!output.contains(password) && !output.contains(replication_password));
+    let (code, stdout, stderr) = login(
+        HOST,
+        "127.0.0.1",
+        user,
+        password,
+        db,
+        "SELECT current_user || ' ' || current_database()",
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, format!("{user} {db}\n").as_str()),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = login(
+        HOST,
+        "127.0.0.1",
+        "replicator",
+        replication_password,
+        "postgres",
+        "SELECT rolreplication FROM pg_roles WHERE rolname = current_user",
+    );
+    assert_eq!((code, stdout.as_str()), (0, "t\n"), "{stderr}");
+    // The server still has it off for everyone else.
+    assert_eq!(
+        psql(HOST, "postgres", "SHOW standard_conforming_strings"),
+        "off\n"
+    );
+}
