@@ -348,10 +348,22 @@ fn parse_config(path: &Path, text: &str) -> Result<Map<String, Value>, ArgError>
         .unwrap_or("")
         .to_ascii_lowercase();
     let shown = path.display();
+    // A syntax error names its line and column but never quotes the file:
+    // the line may hold a password.
     let value: Value = match ext.as_str() {
-        "yaml" | "yml" => serde_saphyr::from_str(text).map_err(|e| e.to_string()),
+        "yaml" | "yml" => serde_saphyr::from_str_with_options(
+            text,
+            serde_saphyr::options! { with_snippet: false },
+        )
+        .map_err(|e| e.to_string()),
         "json" => serde_json::from_str(text).map_err(|e| e.to_string()),
-        "toml" => toml::from_str(text).map_err(|e| e.to_string()),
+        "toml" => toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                format!("{} at line {line} column {column}", e.message().trim_end())
+            }
+            None => e.message().trim_end().to_string(),
+        }),
         _ => {
             return Err(ArgError(format!(
                 "-c {shown}: unknown config format `.{ext}` (use .yaml, .yml, .json or .toml)"
@@ -366,6 +378,16 @@ fn parse_config(path: &Path, text: &str) -> Result<Map<String, Value>, ArgError>
             "-c {shown}: expected a map of parameter names to values at the top level"
         ))),
     }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// Normalises keys (dashes to underscores) and rejects unknown ones.
@@ -704,6 +726,38 @@ pub(crate) mod tests {
         assert_eq!(find_line(json, "with_index"), Some(2));
         assert_eq!(find_line("{\"x\": \"with_index\"}", "with_index"), None);
         assert_eq!(find_line("with-index: true", "with_index"), Some(1));
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_place_and_quotes_no_line() {
+        let cases = [
+            (
+                "c.yaml",
+                "version: 1\npeers:\n- {host: a, password: \"s3cret}\n",
+            ),
+            ("c.toml", "version = 1\nstandby = \"s3cret\n"),
+            ("c.json", "{\"version\": 1,\n \"standby\": \"s3cret"),
+        ];
+        for (file, text) in cases {
+            let err = raw(&[], &[], Some((file, text))).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with(&format!("error: -c {file}: ")), "{err}");
+            assert!(err.contains("line 3") || err.contains("line 2"), "{err}");
+        }
+        let err = raw(
+            &[],
+            &[],
+            Some(("c.toml", "version = 1\nstandby = \"s3cret\n")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "error: -c c.toml: invalid basic string, expected `\"` at line 2 column 18\n"
+        );
+        assert_eq!(line_column("ab\ncé\nd", 6), (2, 3));
+        assert_eq!(line_column("ab", 0), (1, 1));
     }
 
     #[test]

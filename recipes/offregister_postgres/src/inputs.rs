@@ -54,14 +54,55 @@ pub struct DbUser {
     pub dbname: Option<String>,
     pub superuser: bool,
     /// What is wrong with the entry, reported by the recipe's input check.
-    /// Deserializing never fails: a failure's message would quote the whole
-    /// entry, password included.
-    pub problem: Option<String>,
+    /// Reading an entry never fails: the driver's message for a failure
+    /// would quote the value, password included.
+    pub problem: Option<UserProblem>,
+}
+
+/// Why a [`DbUser`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserProblem {
+    /// What is wrong with an entry of `users:` in the `-c` file.
+    Entry(String),
+    /// Given as text (`OFF_USERS`), where passwords do not belong.
+    NotInFile,
+}
+
+impl UserProblem {
+    /// The error line for entry `index`; it never holds the entry's values.
+    pub fn message(&self, index: usize) -> String {
+        match self {
+            UserProblem::Entry(problem) => format!("users[{index}] in the -c file: {problem}"),
+            UserProblem::NotInFile => "--users: users come only from the -c file: list them \
+                 under `users:` ({user, password, dbname, superuser}), not on the command line \
+                 or in OFF_USERS"
+                .into(),
+        }
+    }
+}
+
+impl DbUser {
+    fn with_problem(problem: UserProblem) -> DbUser {
+        DbUser {
+            user: String::new(),
+            password: Password(Secret::new("")),
+            dbname: None,
+            superuser: false,
+            problem: Some(problem),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for DbUser {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut fields = serde_json::Map::deserialize(d)?;
+        let mut fields = match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Object(fields) => fields,
+            _ => {
+                return Ok(DbUser::with_problem(UserProblem::Entry(
+                    "expected a map {user, password, dbname, superuser}".into(),
+                )));
+            }
+        };
         let mut problems = Vec::new();
         let mut text = |key: &str, required: bool| match fields.remove(key) {
             Some(serde_json::Value::String(s)) => Some(s),
@@ -105,23 +146,72 @@ impl<'de> Deserialize<'de> for DbUser {
             password,
             dbname,
             superuser,
-            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+            problem: (!problems.is_empty()).then(|| UserProblem::Entry(problems.join("; "))),
         })
     }
 }
 
-/// Users carry passwords, which do not belong on a command line (other users
-/// of the machine can read it): only the `-c` file may list them.
+/// Users carry passwords, which do not belong in a command line or the
+/// environment: only the `-c` file may list them. (A flag is refused before
+/// parsing, by [`refuse_secret_flags`]; this is `OFF_USERS`.)
 impl FromStr for DbUser {
     type Err = String;
 
     fn from_str(_: &str) -> Result<Self, String> {
-        Err(
-            "users carry passwords: list them under `users:` in the -c file \
-             ({user, password, dbname, superuser}), not on the command line"
-                .into(),
-        )
+        Ok(DbUser::with_problem(UserProblem::NotInFile))
     }
+}
+
+/// The kwargs that carry secrets, and where they go instead of a flag.
+const SECRET_KWARGS: &[(&str, &str)] = &[
+    (
+        "replication_password",
+        "is a password, and a command line is visible to every user of the machine: \
+         give it as `replication_password` in the -c file or in OFF_REPLICATION_PASSWORD",
+    ),
+    (
+        "users",
+        "holds passwords, and a command line is visible to every user of the machine: \
+         list them under `users:` in the -c file ({user, password, dbname, superuser})",
+    ),
+];
+
+/// Refuses a secret given as a flag (`--replication-password x`,
+/// `--replication_password=x`, `--users …`): the error names the flag and
+/// where the value goes instead, never the value. Every argument is looked
+/// at, so no spelling that the command line accepts gets through.
+pub fn refuse_secret_flags<I>(args: I) -> Result<(), String>
+where
+    I: IntoIterator,
+    I::Item: AsRef<std::ffi::OsStr>,
+{
+    for arg in args {
+        let Some(flag) = arg.as_ref().to_str().and_then(|a| a.strip_prefix("--")) else {
+            continue;
+        };
+        let name = flag.split_once('=').map_or(flag, |(name, _)| name);
+        let name = name.replace('-', "_");
+        if let Some((kwarg, instead)) = SECRET_KWARGS.iter().find(|(k, _)| *k == name) {
+            return Err(format!("--{} {instead}", kwarg.replace('_', "-")));
+        }
+    }
+    Ok(())
+}
+
+/// What stops the replication password from working: `.pgpass`, where a
+/// replica keeps it, holds one entry per line.
+pub fn check_replication_password(password: &Password) -> Result<(), String> {
+    let p = password.expose();
+    if p.contains(['\n', '\r']) {
+        return Err(
+            "the replication password contains a line break, which ~postgres/.pgpass cannot hold"
+                .into(),
+        );
+    }
+    if p.contains('\0') {
+        return Err("the replication password contains a NUL byte".into());
+    }
+    Ok(())
 }
 
 /// What a node is in a streaming-replication cluster.
@@ -285,20 +375,79 @@ mod tests {
     #[test]
     fn users_need_a_password_and_come_from_the_file() {
         let user: DbUser = serde_json::from_str(r#"{"user": "bob", "dbname": "app"}"#).unwrap();
-        assert_eq!(user.problem.as_deref(), Some("missing `password`"));
+        assert_eq!(
+            user.problem,
+            Some(UserProblem::Entry("missing `password`".into()))
+        );
         let user: DbUser = serde_json::from_str(
             r#"{"user": "bob", "password": "pw", "superuser": "maybe", "dbnmae": "x"}"#,
         )
         .unwrap();
         assert_eq!(
-            user.problem.as_deref(),
-            Some(
-                "`superuser` must be true or false; unknown key `dbnmae` (expected user, password, dbname, superuser)"
-            )
+            user.problem.as_ref().unwrap().message(0),
+            "users[0] in the -c file: `superuser` must be true or false; unknown key `dbnmae` (expected user, password, dbname, superuser)"
         );
         assert!(!format!("{user:?}").contains("\"pw\""));
-        let e = "bob:pw".parse::<DbUser>().unwrap_err();
-        assert!(e.contains("-c file"), "{e}");
+    }
+
+    #[test]
+    fn a_user_given_as_text_is_refused_without_its_password() {
+        let from_env: DbUser = "bob:s3cret".parse().unwrap();
+        let message = from_env.problem.unwrap().message(0);
+        assert!(message.starts_with("--users: users come only from the -c file"));
+        assert!(!message.contains("s3cret"), "{message}");
+        for text in [r#""bob:s3cret""#, r#"["bob", "s3cret"]"#, "7"] {
+            let user: DbUser = serde_json::from_str(text).unwrap();
+            let message = user.problem.unwrap().message(2);
+            assert_eq!(
+                message,
+                "users[2] in the -c file: expected a map {user, password, dbname, superuser}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_flags_are_refused_in_every_spelling_without_their_value() {
+        for argv in [
+            &["--replication-password", "s3cret"][..],
+            &["--role", "primary", "--replication_password", "s3cret"],
+            &["--replication-password=s3cret"],
+            &["--replication_password=s3cret"],
+        ] {
+            let e = refuse_secret_flags(argv).unwrap_err();
+            assert!(e.starts_with("--replication-password is a password"), "{e}");
+            assert!(
+                e.contains("`replication_password` in the -c file")
+                    && e.contains("OFF_REPLICATION_PASSWORD"),
+                "{e}"
+            );
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        for argv in [&["--users", "bob:s3cret"][..], &["--users=bob:s3cret"]] {
+            let e = refuse_secret_flags(argv).unwrap_err();
+            assert!(e.starts_with("--users holds passwords"), "{e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        // Other flags, and a value that merely mentions one.
+        let fine = [
+            "--replication-user",
+            "rep",
+            "-c",
+            "db.yaml",
+            "--listen-addresses=--users",
+            "replication-password",
+        ];
+        assert_eq!(refuse_secret_flags(fine), Ok(()));
+    }
+
+    #[test]
+    fn replication_passwords_fit_on_a_pgpass_line() {
+        let ok: Password = r"a:b\c'd".parse().unwrap();
+        assert_eq!(check_replication_password(&ok), Ok(()));
+        for bad in ["s3cret\nx", "s3cret\r", "s3\0cret"] {
+            let e = check_replication_password(&bad.parse().unwrap()).unwrap_err();
+            assert!(!e.contains("s3"), "{e}");
+        }
     }
 
     #[test]

@@ -293,34 +293,18 @@ mod offregister_postgres {
         if role == ClusterRole::Replica || users.is_empty() {
             return Ok(());
         }
-        let mut script = String::new();
-        for u in &users {
-            let attrs = if u.superuser {
-                "SUPERUSER"
-            } else {
-                "NOSUPERUSER"
-            };
-            script.push_str(&sql::ensure_role(
-                &u.user,
-                &scram::password_for_server(u.password.expose()),
-                &[attrs],
-            ));
-            if let Some(db) = &u.dbname {
-                script.push_str(&sql::ensure_database(db, &u.user));
-            }
-        }
-        psql(port, &script)?;
+        psql(port, &sql::users(&users))?;
         Ok(())
     }
 
     /// Runs `script` with psql as the postgres superuser. The SQL (with its
     /// passwords) goes over standard input; terse errors do not quote it.
-    fn psql(port: u16, script: &str) -> Result<Output> {
+    fn psql(port: u16, script: &sql::Script) -> Result<Output> {
         let _cd = cd(POSTGRES_HOME);
         sudo_as_with_input(
             "postgres",
             sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres"),
-            script,
+            script.text(),
         )
     }
 
@@ -336,11 +320,7 @@ mod offregister_postgres {
             ClusterRole::Standalone => Ok(()),
             ClusterRole::Primary => {
                 let password = replication_password.as_ref().map(Password::expose);
-                let script = sql::ensure_role(
-                    &replication_user,
-                    &scram::password_for_server(password.unwrap_or_default()),
-                    &["REPLICATION"],
-                );
+                let script = sql::replication_role(&replication_user, password.unwrap_or_default());
                 psql(port, &script)?;
                 Ok(())
             }
@@ -407,7 +387,7 @@ mod offregister_postgres {
             }
             ClusterRole::Primary | ClusterRole::Replica if replication_password.is_none() => {
                 return Err(format!(
-                    "--role {} needs --replication-password (in the -c file or OFF_REPLICATION_PASSWORD)",
+                    "--role {} needs a replication password (`replication_password` in the -c file or OFF_REPLICATION_PASSWORD)",
                     if *role == ClusterRole::Primary {
                         "primary"
                     } else {
@@ -417,9 +397,15 @@ mod offregister_postgres {
             }
             _ => {}
         }
+        if *role != ClusterRole::Standalone
+            && let Some(password) = replication_password
+        {
+            inputs::check_replication_password(password)?;
+        }
+        // No message below quotes a password, nor a name beside one.
         for (i, u) in users.iter().enumerate() {
             if let Some(problem) = &u.problem {
-                return Err(format!("users[{i}] in the -c file: {problem}"));
+                return Err(problem.message(i));
             }
             // PostgreSQL truncates longer names (NAMEDATALEN) and reserves
             // the pg_ prefix for its own roles.
@@ -445,5 +431,11 @@ mod offregister_postgres {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before the driver reads the command line: it would take the secret
+    // (or quote it in an error).
+    if let Err(e) = inputs::refuse_secret_flags(std::env::args_os().skip(1)) {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(off_runtime::exit_code::USAGE);
+    }
     offregister_postgres::main()
 }

@@ -1,7 +1,68 @@
 //! SQL text built from user values: every name is a quoted identifier and
 //! every value a quoted literal, so `x"; DROP DATABASE postgres; --` is a
 //! role name like any other. The statements reach `psql` on its standard
-//! input, never on a command line.
+//! input, never on a command line, as a [`Script`].
+
+use crate::inputs::DbUser;
+use crate::scram;
+
+/// The first statement of every script: the literals below double their
+/// quotes and leave backslashes alone, which is how the server reads them
+/// only with `standard_conforming_strings` on. That is the default, but a
+/// server's configuration may turn it off, and then it would read the
+/// backslash of `'a\'b'` as an escape.
+const PREAMBLE: &str = "SET standard_conforming_strings = on;\n";
+
+/// SQL for psql's standard input, always opening with [`PREAMBLE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script(String);
+
+impl Script {
+    pub fn new() -> Script {
+        Script(PREAMBLE.to_string())
+    }
+
+    pub fn push(&mut self, statements: &str) {
+        self.0.push_str(statements);
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Creates or updates each user (its password as a SCRAM verifier where
+/// possible) and the database it owns.
+pub fn users(users: &[DbUser]) -> Script {
+    let mut script = Script::new();
+    for u in users {
+        let attrs = if u.superuser {
+            "SUPERUSER"
+        } else {
+            "NOSUPERUSER"
+        };
+        script.push(&ensure_role(
+            &u.user,
+            &scram::password_for_server(u.password.expose()),
+            &[attrs],
+        ));
+        if let Some(db) = &u.dbname {
+            script.push(&ensure_database(db, &u.user));
+        }
+    }
+    script
+}
+
+/// Creates or updates the role replicas connect as.
+pub fn replication_role(user: &str, password: &str) -> Script {
+    let mut script = Script::new();
+    script.push(&ensure_role(
+        user,
+        &scram::password_for_server(password),
+        &["REPLICATION"],
+    ));
+    script
+}
 
 /// `name` as a quoted identifier: `"` doubled inside double quotes.
 /// `bob` → `"bob"`, `a"b` → `"a""b"`.
@@ -10,7 +71,7 @@ pub fn ident(name: &str) -> String {
 }
 
 /// `value` as a string literal: `'` doubled inside single quotes. With
-/// `standard_conforming_strings` (on by default since PostgreSQL 9.1)
+/// `standard_conforming_strings` on (as every [`Script`] sets it)
 /// backslashes are ordinary characters; the `E` prefix is never used.
 pub fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -102,6 +163,49 @@ mod tests {
         );
         // A name holding the tag gets another tag.
         assert!(ensure_role("$off$", "pw", &[]).starts_with("DO $off1$BEGIN"));
+    }
+
+    #[test]
+    fn every_script_sets_standard_conforming_strings_first() {
+        let users: Vec<DbUser> = serde_json::from_str(
+            r#"[{"user": "a\\'b", "password": "p\u00e9\\'", "dbname": "d\\'b"},
+                {"user": "admin", "password": "pw", "superuser": true}]"#,
+        )
+        .unwrap();
+        let scripts = [
+            Script::new(),
+            super::users(&users),
+            super::users(&[]),
+            replication_role("replicator", r"r\'p"),
+        ];
+        for script in &scripts {
+            assert!(
+                script
+                    .text()
+                    .starts_with("SET standard_conforming_strings = on;\n"),
+                "{}",
+                script.text()
+            );
+        }
+        // Backslashes stay as they are: data once the setting is on. A
+        // password beyond ASCII is sent as itself, the others as verifiers.
+        let text = scripts[1].text();
+        assert!(
+            text.contains(r#"ALTER ROLE "a\'b" WITH LOGIN NOSUPERUSER PASSWORD 'pé\''';"#),
+            "{text}"
+        );
+        assert!(text.contains(r"WHERE datname = 'd\''b') \gexec"), "{text}");
+        assert!(
+            text.contains(r#"ALTER ROLE "admin" WITH LOGIN SUPERUSER PASSWORD 'SCRAM-SHA-256$"#),
+            "{text}"
+        );
+        let text = scripts[3].text();
+        assert!(
+            text.contains(
+                r#"ALTER ROLE "replicator" WITH LOGIN REPLICATION PASSWORD 'SCRAM-SHA-256$"#
+            ),
+            "{text}"
+        );
     }
 
     #[test]

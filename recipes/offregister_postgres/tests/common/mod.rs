@@ -59,6 +59,12 @@ pub fn write_config(dir: &std::path::Path, file: &str, text: &str) -> String {
 
 /// Runs the recipe against `host` as root over SSH.
 pub fn recipe(host: usize, args: &[&str]) -> Output {
+    recipe_with_env(host, args, &[])
+}
+
+/// [`recipe`] with `env` added to its environment (how secrets such as
+/// `OFF_REPLICATION_PASSWORD` reach it without a flag).
+pub fn recipe_with_env(host: usize, args: &[&str], env: &[(&str, &str)]) -> Output {
     let inv = inventory();
     let target = inv.host(host).unwrap();
     let ssh_config = scratch("ssh").join("config");
@@ -77,6 +83,7 @@ pub fn recipe(host: usize, args: &[&str]) -> Output {
         .arg(&ssh_config)
         .args(["--progress", "lines"])
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
