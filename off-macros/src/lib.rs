@@ -8,6 +8,9 @@ use proc_macro::TokenStream;
 /// Formats a shell command like `format!`, shell-quoting every interpolated
 /// value so that it reaches the command as one word of data:
 /// `sudo(sh!("createdb -O {owner} {name}"))`. Literal text is not quoted.
+/// A placeholder where that quoting cannot hold (inside the template's own
+/// quotes, backquotes, `$((…))`, a comment or a here-document, or right after
+/// `$` or `\`) is a compile error.
 #[proc_macro]
 pub fn sh(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as sh::ShInput);

@@ -1,5 +1,9 @@
 //! `sh!`: `format!` for shell commands, quoting every interpolated value.
 
+mod quoting;
+
+use std::fmt;
+
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::parse::{Parse, ParseStream};
@@ -41,12 +45,23 @@ impl Parse for ShInput {
 }
 
 /// A piece of the format string.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
-    /// Literal text, with `{{`/`}}` already written as `format!` expects.
+    /// Literal text, as the shell gets it.
     Text(String),
     /// `{arg:spec}`: `arg` empty (next positional), an index, or a name.
     Hole { arg: String, spec: String },
+}
+
+/// The piece as written in a format string.
+impl fmt::Display for Piece {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Piece::Text(text) => f.write_str(&text.replace('{', "{{").replace('}', "}}")),
+            Piece::Hole { arg, spec } if spec.is_empty() => write!(f, "{{{arg}}}"),
+            Piece::Hole { arg, spec } => write!(f, "{{{arg}:{spec}}}"),
+        }
+    }
 }
 
 fn pieces(format: &str) -> Result<Vec<Piece>, String> {
@@ -57,11 +72,11 @@ fn pieces(format: &str) -> Result<Vec<Piece>, String> {
         match c {
             '{' if chars.peek() == Some(&'{') => {
                 chars.next();
-                text.push_str("{{");
+                text.push('{');
             }
             '}' if chars.peek() == Some(&'}') => {
                 chars.next();
-                text.push_str("}}");
+                text.push('}');
             }
             '{' => {
                 let mut hole = String::new();
@@ -94,13 +109,14 @@ fn pieces(format: &str) -> Result<Vec<Piece>, String> {
 pub fn expand(input: ShInput) -> syn::Result<TokenStream> {
     let span = input.format.span();
     let pieces = pieces(&input.format.value()).map_err(|m| syn::Error::new(span, m))?;
+    quoting::check(&pieces).map_err(|m| syn::Error::new(span, m))?;
     let mut format = String::new();
     let mut values = Vec::new();
     let mut next_positional = 0;
     let mut used = vec![false; input.positional.len()];
     for piece in pieces {
         match piece {
-            Piece::Text(t) => format.push_str(&t),
+            Piece::Text(_) => format.push_str(&piece.to_string()),
             Piece::Hole { arg, spec } => {
                 format.push_str("{}");
                 let value: TokenStream = if arg.is_empty() || arg.parse::<usize>().is_ok() {
@@ -167,7 +183,7 @@ mod tests {
                     arg: "x".into(),
                     spec: "".into()
                 },
-                Piece::Text(" {{lit}} ".into()),
+                Piece::Text(" {lit} ".into()),
                 Piece::Hole {
                     arg: "".into(),
                     spec: "?".into()
@@ -180,6 +196,13 @@ mod tests {
                 Piece::Text("".into()),
             ]
         );
+        let written = "a {x} {{lit}} {:?} {0:>3}";
+        let again: String = pieces(written)
+            .unwrap()
+            .iter()
+            .map(Piece::to_string)
+            .collect();
+        assert_eq!(again, written);
         assert!(pieces("a {x").is_err());
         assert!(pieces("a }").is_err());
     }

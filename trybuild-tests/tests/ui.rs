@@ -1,4 +1,4 @@
-//! UI tests of the `#[recipe]` macro: programs that must compile, and
+//! UI tests of the `#[recipe]` and `sh!` macros: programs that must compile, and
 //! mistakes that must give one precise error each (`.stderr` beside each case).
 
 #[test]
@@ -13,4 +13,5 @@ fn ui() {
     t.compile_fail("tests/ui/attrs/*.rs");
     t.compile_fail("tests/ui/steps/*.rs");
     t.compile_fail("tests/ui/templates/*.rs");
+    t.compile_fail("tests/ui/sh/*.rs");
 }
