@@ -272,7 +272,7 @@ mod tests {
                     }
 
                     fn create_extension(name: &str) -> Result<()> {
-                        sudo_as("postgres", sh!("psql -c 'create extension {name}'"))?;
+                        sudo_as("postgres", sh!("psql -c {sql}", sql = format!("create extension {name}")))?;
                         Ok(())
                     }
                 }
