@@ -623,7 +623,8 @@ fn kwargs_of(node: &Node, cx: &Cx) -> Result<Vec<ManifestKwarg>, ManifestError> 
         .collect()
 }
 
-/// Resolves the placeholders of the fields that may hold them.
+/// Resolves the placeholders of the fields that may hold them: in commands
+/// (`version.cmd`, `alive_script[].cmd`) each value is one shell word.
 fn resolve_spec(
     spec: &mut Node,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -635,9 +636,13 @@ fn resolve_spec(
     for (key, section) in sections {
         if let ("version", Tree::Map(fields)) = (key.name.as_str(), &mut section.tree) {
             for (field, value) in fields {
-                if ["cmd", "expected"].contains(&field.name.as_str()) {
-                    resolve_scalar(value, lookup, origin, &format!("version {}", field.name))?;
-                }
+                let how = match field.name.as_str() {
+                    "cmd" => Fill::ShellWord,
+                    "expected" => Fill::Text,
+                    _ => continue,
+                };
+                let what = format!("version {}", field.name);
+                resolve_scalar(value, lookup, how, origin, &what)?;
             }
             continue;
         }
@@ -649,30 +654,27 @@ fn resolve_spec(
                 ("config", Tree::Map(fields)) => {
                     for (field, value) in fields {
                         if ["path", "owner", "group"].contains(&field.name.as_str()) {
-                            resolve_scalar(
-                                value,
-                                lookup,
-                                origin,
-                                &format!("config {}", field.name),
-                            )?;
+                            let what = format!("config {}", field.name);
+                            resolve_scalar(value, lookup, Fill::Text, origin, &what)?;
                         }
                     }
                 }
                 ("service", Tree::Map(entries)) => {
                     for (name, _) in entries {
-                        name.name = resolve(&name.name, lookup).map_err(|p| {
-                            unresolved(origin, name.line, &p, "service", &name.name)
+                        name.name = fill(&name.name, lookup, Fill::Text).map_err(|e| {
+                            unresolved(origin, name.line, &e, "service", &name.name)
                         })?;
                     }
                 }
                 ("alive_script", Tree::Map(fields)) => {
                     for (field, value) in fields {
                         if field.name == "cmd" {
-                            resolve_scalar(value, lookup, origin, "alive_script cmd")?;
+                            let what = "alive_script cmd";
+                            resolve_scalar(value, lookup, Fill::ShellWord, origin, what)?;
                         }
                     }
                 }
-                ("package", _) => resolve_scalar(item, lookup, origin, "package")?,
+                ("package", _) => resolve_scalar(item, lookup, Fill::Text, origin, "package")?,
                 _ => {}
             }
         }
@@ -683,11 +685,13 @@ fn resolve_spec(
 fn resolve_scalar(
     node: &mut Node,
     lookup: &dyn Fn(&str) -> Option<String>,
+    how: Fill,
     origin: &str,
     what: &str,
 ) -> Result<(), ManifestError> {
     if let Tree::Scalar(Value::String(text)) = &mut node.tree {
-        *text = resolve(text, lookup).map_err(|p| unresolved(origin, node.line, &p, what, text))?;
+        *text =
+            fill(text, lookup, how).map_err(|e| unresolved(origin, node.line, &e, what, text))?;
     }
     Ok(())
 }
@@ -695,47 +699,175 @@ fn resolve_scalar(
 fn unresolved(
     origin: &str,
     line: usize,
-    placeholder: &str,
+    error: &FillError,
     what: &str,
     template: &str,
 ) -> ManifestError {
-    ManifestError {
-        origin: origin.to_owned(),
-        line,
-        message: format!(
+    let message = match error {
+        FillError::NoValue(placeholder) => format!(
             "placeholder `{{{placeholder}}}` in {what} `{template}` has no value: pass --{} or give the kwarg a default",
             placeholder.replace('_', "-")
         ),
+        FillError::NotAWord { .. } => format!("{what} `{template}`: {error}"),
+    };
+    ManifestError {
+        origin: origin.to_owned(),
+        line,
+        message,
     }
 }
 
 /// Replaces `{name}` by `lookup(name)` and `{{`/`}}` by `{`/`}` (the
 /// escapes of `format!`); `Err(name)` for a placeholder without a value.
+/// Values are written as they are: for a command, see [`fill`].
 pub fn resolve(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    fill(template, lookup, Fill::Text).map_err(|e| match e {
+        FillError::NoValue(name) => name,
+        FillError::NotAWord { .. } => unreachable!("text is not read as shell"),
+    })
+}
+
+/// How a placeholder's value is written into its template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// As it is: a path, a name, an expected version, an expected output.
+    Text,
+    /// As one shell word, quoted as `sh!` quotes its values: the value of a
+    /// command's placeholder is data, never shell syntax, whoever wrote it.
+    ShellWord,
+}
+
+/// Why a template could not be filled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FillError {
+    /// `{name}` has no value.
+    #[error("no value for `{{{0}}}`")]
+    NoValue(String),
+    /// `{name}` stands in a command where its quoted value would not be one
+    /// word of its own (inside quotes, where the quotes would be taken
+    /// literally or end the template's own; after `$`).
+    #[error(
+        "placeholder `{{{name}}}` is {place}: write it unquoted, its value is quoted as one shell word"
+    )]
+    NotAWord { name: String, place: &'static str },
+}
+
+/// [`resolve`]'s rules (`{{`/`}}` escapes, every placeholder needs a
+/// value), with values written as `how` says.
+pub fn fill(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    how: Fill,
+) -> Result<String, FillError> {
+    substitute(template, lookup, how, true)
+}
+
+/// For templates that are not format strings (a plain check spec): only the
+/// `{name}` placeholders that have a value are replaced, written as `how`
+/// says; everything else, `{{` and `{other}` included, stays as written.
+pub fn fill_known(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    how: Fill,
+) -> Result<String, FillError> {
+    substitute(template, lookup, how, false)
+}
+
+fn substitute(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    how: Fill,
+    format_rules: bool,
+) -> Result<String, FillError> {
     let mut out = String::with_capacity(template.len());
+    let mut shell = ShellContext::default();
     let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-        } else if let Some(name) = tail
+    while let Some(c) = rest.chars().next() {
+        let placeholder = rest
             .strip_prefix('{')
             .and_then(|t| t.split_once('}'))
-            .map(|(n, _)| n)
-            && is_identifier(name)
+            .map(|(name, _)| name)
+            .filter(|name| is_identifier(name));
+        if format_rules && (rest.starts_with("{{") || rest.starts_with("}}")) {
+            out.push(c);
+            shell.push(c);
+            rest = &rest[2..];
+        } else if let Some(name) = placeholder
+            && let Some(value) = match lookup(name) {
+                Some(value) => Some(value),
+                None if format_rules => return Err(FillError::NoValue(name.to_owned())),
+                None => None,
+            }
         {
-            out.push_str(&lookup(name).ok_or_else(|| name.to_owned())?);
-            rest = &tail[name.len() + 2..];
+            match how {
+                Fill::Text => out.push_str(&value),
+                Fill::ShellWord => {
+                    if let Some(place) = shell.not_a_word() {
+                        return Err(FillError::NotAWord {
+                            name: name.to_owned(),
+                            place,
+                        });
+                    }
+                    out.push_str(&crate::shell::quote(&value));
+                    // A quoted word: the shell is where it was, after a word.
+                    shell.push('x');
+                }
+            }
+            rest = &rest[name.len() + 2..];
         } else {
-            // A lone brace: kept as written.
-            out.push_str(&tail[..1]);
-            rest = &tail[1..];
+            out.push(c);
+            shell.push(c);
+            rest = &rest[c.len_utf8()..];
         }
     }
-    out.push_str(rest);
     Ok(out)
+}
+
+/// Where a POSIX shell is in the text of a command read so far: enough to
+/// tell a place where a quoted word is one word (outside quotes, not right
+/// after `$`) from one where it is not. Conservative: `"$(echo {x})"` is
+/// refused though the substitution would start afresh.
+#[derive(Debug, Default)]
+struct ShellContext {
+    single: bool,
+    double: bool,
+    backquote: bool,
+    escaped: bool,
+    after_dollar: bool,
+}
+
+impl ShellContext {
+    fn push(&mut self, c: char) {
+        self.after_dollar = false;
+        if std::mem::take(&mut self.escaped) {
+            return;
+        }
+        match c {
+            '\'' if self.single => self.single = false,
+            _ if self.single => {}
+            '\\' => self.escaped = true,
+            '"' => self.double = !self.double,
+            '`' => self.backquote = !self.backquote,
+            '\'' if !self.double => self.single = true,
+            '$' => self.after_dollar = true,
+            _ => {}
+        }
+    }
+
+    /// Why a quoted word here would not be one word, if it would not.
+    fn not_a_word(&self) -> Option<&'static str> {
+        if self.single {
+            Some("inside single quotes")
+        } else if self.double {
+            Some("inside double quotes")
+        } else if self.backquote {
+            Some("inside backquotes")
+        } else if self.after_dollar {
+            Some("right after `$`")
+        } else {
+            None
+        }
+    }
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -1195,6 +1327,52 @@ overrides:
         let spec = m.check_spec_value(&values).unwrap();
         assert_eq!(spec["version"]["expected"], ">=15, <16");
         assert_eq!(spec["alive_script"][0]["cmd"], "pg_isready -p 5433");
+    }
+
+    #[test]
+    fn command_placeholders_are_one_shell_word() {
+        let generated = GENERATED.replace(
+            "check:\n",
+            "check:\n  version:\n    cmd: \"{bin} --version\"\n    expected: \">={version}\"\n  alive_script:\n  - cmd: pg_isready -p {port}\n  - cmd: \"pg_isready -p '{port}'\"\n",
+        );
+        let m = Manifest::parse(&manifest(&generated, ""), "off.yaml").unwrap();
+        let values = HashMap::from([
+            ("version".to_owned(), "15".to_owned()),
+            ("bin".to_owned(), "psql $(id)".to_owned()),
+            ("port".to_owned(), "1; touch /tmp/x".to_owned()),
+        ]);
+        let error = m.check_spec_value(&values).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "off.yaml:21: alive_script cmd `pg_isready -p '{port}'`: placeholder `{port}` is inside single quotes: write it unquoted, its value is quoted as one shell word"
+        );
+        let generated = generated.replace("  - cmd: \"pg_isready -p '{port}'\"\n", "");
+        let m = Manifest::parse(&manifest(&generated, ""), "off.yaml").unwrap();
+        let spec = m.check_spec_value(&values).unwrap();
+        assert_eq!(spec["version"]["cmd"], "'psql $(id)' --version");
+        assert_eq!(spec["version"]["expected"], ">=15");
+        assert_eq!(
+            spec["alive_script"][0]["cmd"],
+            "pg_isready -p '1; touch /tmp/x'"
+        );
+    }
+
+    #[test]
+    fn fill_quotes_for_the_shell_and_keeps_format_escapes() {
+        let lookup = |name: &str| (name == "a").then(|| "x y".to_owned());
+        assert_eq!(
+            fill("awk '{{print}}' {a}", &lookup, Fill::ShellWord).unwrap(),
+            "awk '{print}' 'x y'"
+        );
+        assert_eq!(fill("{a}", &lookup, Fill::Text).unwrap(), "x y");
+        assert_eq!(
+            fill("{b}", &lookup, Fill::ShellWord),
+            Err(FillError::NoValue("b".into()))
+        );
+        assert_eq!(
+            fill_known("{{{a}}} {b} ${HOME}", &lookup, Fill::ShellWord).unwrap(),
+            "{{'x y'}} {b} ${HOME}"
+        );
     }
 
     #[test]

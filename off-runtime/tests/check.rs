@@ -431,3 +431,102 @@ fn reports_parse_as_json_junit_and_tap() {
     }
     assert_eq!((n, not_ok), (8, 4));
 }
+
+/// Listening sockets opened and closed as fast as the host can while the
+/// checks read /proc/net/tcp: the table changes size between any two reads,
+/// and every run must still parse and report the port that does not change.
+#[test]
+fn ports_are_read_correctly_while_the_tcp_table_churns() {
+    let host = SUDO_HOST;
+    let pidfile = format!("/run/{}.pid", unique("churn"));
+    // Ports 41000-41999, away from the ports the other tests listen on; the
+    // churn stops by itself after two minutes if the cleanup never runs.
+    in_host(
+        host,
+        &format!(
+            "nohup timeout 120 perl -MIO::Socket::INET -e 'while (1) {{ my @s = map {{ IO::Socket::INET->new(LocalAddr => \"127.0.0.1\", LocalPort => 41000 + int(rand(1000)), Listen => 1, ReuseAddr => 1) }} 1 .. 1 + int(rand(40)); select(undef, undef, undef, 0.002); }}' >/dev/null 2>&1 & echo $! > {pidfile}"
+        ),
+    );
+    let _cleanup = Cleanup(
+        host,
+        format!("kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}; true"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let fx = Fixture::host(host, "root");
+    let s =
+        spec("os: [Debian]\nport: [22, {port: 1, listening: false}]\npackage: [openssh-server]\n");
+    let runs = 60;
+    let run = check::run(
+        (0..runs).map(|_| (fx.target.clone(), s.clone())).collect(),
+        &options(&fx),
+    );
+    let failed: Vec<String> = run
+        .hosts
+        .iter()
+        .filter(|h| !h.ok())
+        .map(|h| match &h.error {
+            Some(e) => e.to_string(),
+            None => format!("{:?}", h.items.iter().filter(|i| !i.ok).collect::<Vec<_>>()),
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        Vec::<String>::new(),
+        "{} of {runs} runs failed",
+        failed.len()
+    );
+}
+
+/// A reply that breaks the script's framing (here a command that writes a
+/// blob header longer than the rest of the output straight to the script's
+/// own standard output, until a marker file exists) is an error saying so,
+/// and `--retry-timeout` checks again until the reply is whole.
+#[test]
+fn a_malformed_reply_is_reported_and_retried() {
+    let host = CHECK_HOST;
+    let marker = format!("/tmp/{}", unique("well-formed"));
+    let _cleanup = Cleanup(host, format!("rm -f {marker}"));
+    // The first ancestor whose standard output is not a file in the
+    // script's directory is the script itself.
+    let corrupt = format!(
+        "[ -e {marker} ] && exit 0; p=$$; while [ -f /proc/$p/fd/1 ]; do p=$(ps -o ppid= -p $p | tr -d ' '); done; printf '@@blob junk 99999999\\n' > /proc/$p/fd/1"
+    );
+    let s = CheckSpec {
+        port: vec![check::PortCheck {
+            port: 22,
+            listening: true,
+        }],
+        command: vec![check::CommandCheck {
+            cmd: corrupt,
+            ..check::CommandCheck::default()
+        }],
+        ..CheckSpec::default()
+    };
+    let fx = Fixture::host(host, "root");
+    let run = check_on(&fx, s.clone());
+    let error = run.hosts[0].error.as_ref().expect("a malformed reply");
+    let message = error.to_string();
+    assert!(
+        message.contains("output is malformed") && message.contains("blob `junk`"),
+        "{message}"
+    );
+    assert_eq!(run.exit_code(), 1);
+
+    let mut opts = options(&fx);
+    opts.retry = Some(Retry {
+        timeout: Duration::from_secs(40),
+        sleep: Duration::from_millis(500),
+    });
+    let mended = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        in_host(host, &format!("touch {marker}"));
+    });
+    let run = check::run(vec![(fx.target.clone(), s)], &opts);
+    mended.join().unwrap();
+    assert_eq!(run.exit_code(), 0, "{}", run.render(ReportFormat::Yaml));
+    assert!(
+        run.hosts[0].attempts > 1,
+        "{}",
+        run.render(ReportFormat::Yaml)
+    );
+}

@@ -154,7 +154,8 @@ impl SpecSource {
         match self {
             SpecSource::Plain(spec) => {
                 let mut spec = spec.clone();
-                spec.resolve(&|name| vars.get(name).map(scalar_text));
+                spec.resolve(&|name| vars.get(name).map(scalar_text))
+                    .map_err(|(field, message)| format!("{field}: {message}"))?;
                 Ok(spec)
             }
             SpecSource::Manifest { manifest, origin } => {
@@ -188,13 +189,11 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
             .map_err(|e| format!("cannot read --inventory {shown}: {e}"))?;
         let hosts = inventory::parse(path, &text).map_err(|errors| errors.join("\nerror: "))?;
         for host in hosts {
-            let spec = source.spec(&host.vars)?;
-            spec.validate().map_err(|(field, message)| {
-                format!(
-                    "--inventory {shown} host `{}`: {field}: {message}",
-                    host.name
-                )
-            })?;
+            let in_host =
+                |message: String| format!("--inventory {shown} host `{}`: {message}", host.name);
+            let spec = source.spec(&host.vars).map_err(in_host)?;
+            spec.validate()
+                .map_err(|(field, message)| in_host(format!("{field}: {message}")))?;
             jobs.push((host.target, spec));
         }
     }

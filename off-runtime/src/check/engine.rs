@@ -168,22 +168,29 @@ fn check_host(target: &Target, spec: &CheckSpec, options: &CheckOptions) -> Host
     let deadline = options.gather_timeout + command_timeouts(spec);
     loop {
         result.attempts += 1;
-        match gather(&conn, &script, options.sudo_password.as_ref(), deadline) {
+        let worth_retrying = match gather(&conn, &script, options.sudo_password.as_ref(), deadline)
+        {
             Ok(facts) => {
                 (result.items, result.bootstrapped) = evaluate(spec, &facts);
                 result.error = None;
+                true
             }
             Err(e) => {
+                // A script that failed, timed out or answered garbage may do
+                // better on the next attempt, like a failing item; a refused
+                // password or a lost connection will not.
+                let worth_retrying =
+                    !matches!(e, Error::SudoPassword { .. } | Error::Disconnected { .. });
                 result.error = Some(e);
                 result.items.clear();
-                // A host that cannot be checked at all will not get better by waiting.
-                break;
+                result.bootstrapped = false;
+                worth_retrying
             }
-        }
+        };
         let Some(retry) = options.retry else {
             break;
         };
-        if result.ok() {
+        if result.ok() || !worth_retrying {
             break;
         }
         if started.elapsed() + retry.sleep >= retry.timeout {
@@ -258,6 +265,16 @@ fn gather(
         },
     })?;
     let parsed = Facts::parse(&output.stdout);
+    let invalid = |reason: String| Error::Invalid {
+        host: conn.label.clone(),
+        op: "check",
+        reason,
+    };
+    if let Some(what) = parsed.malformed {
+        return Err(invalid(format!(
+            "the check script's output is malformed, its facts are not used: {what}"
+        )));
+    }
     if parsed.complete {
         return Ok(parsed);
     }
@@ -265,6 +282,12 @@ fn gather(
     let code = output.code.unwrap_or(-1);
     if use_sudo && sudo_refused(code, &stderr) {
         return Err(refused(stderr));
+    }
+    if code == 0 {
+        return Err(invalid(
+            "the check script exited with code 0 before its last line: its output is cut short"
+                .into(),
+        ));
     }
     Err(Error::Command {
         host: conn.label.clone(),

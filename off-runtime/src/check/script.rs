@@ -28,14 +28,20 @@ const MAX_STDERR: usize = 8 * 1024;
 /// Timeout of the version command.
 const VERSION_TIMEOUT_SECS: u64 = 30;
 
+// The temporary directory has an unpredictable name made by mktemp (the
+// script runs as root; a fixed name could be planted in /tmp beforehand) and
+// is removed however the script ends. A blob is framed from one copy of its
+// file: a file that changes while it is read (/proc/net/tcp) then cannot
+// disagree with its own length.
 const PRELUDE: &str = r#"set +e
 umask 077
-T=$(mktemp -d 2>/dev/null) || T=/tmp/off-check.$$
-mkdir -p "$T" || exit 90
+T=$(mktemp -d) || { echo 'off-check: mktemp -d cannot create a temporary directory' >&2; exit 90; }
 trap 'rm -rf "$T"' EXIT
+trap 'exit 129' HUP INT TERM
 off_blob() {
-  printf '@@blob %s %s\n' "$1" "$(wc -c < "$2" | tr -d ' ')"
-  cat "$2"
+  cat "$2" >"$T/$1.snap"
+  printf '@@blob %s %s\n' "$1" "$(wc -c < "$T/$1.snap" | tr -d ' ')"
+  cat "$T/$1.snap"
   echo
 }
 off_run() {
@@ -239,6 +245,10 @@ pub(crate) struct Facts {
     pub package_manager: Option<String>,
     /// Installed packages and their versions.
     pub packages: HashMap<String, Vec<String>>,
+    /// The first place where the output breaks its own framing (a blob
+    /// whose length does not match what follows it): the facts cannot be
+    /// trusted then, even with `@@end`.
+    pub malformed: Option<String>,
     blobs: HashMap<String, String>,
     codes: HashMap<String, i32>,
 }
@@ -254,18 +264,35 @@ impl Facts {
             rest = &rest[(end + 1).min(rest.len())..];
             if let Some(header) = line.strip_prefix("@@blob ") {
                 let mut words = header.split(' ');
-                let (Some(key), Some(Ok(len))) = (words.next(), words.next().map(str::parse))
-                else {
+                let (Some(key), Some(Ok(len)), None) = (
+                    words.next(),
+                    words.next().map(str::parse::<usize>),
+                    words.next(),
+                ) else {
+                    facts.malformed_at(format!(
+                        "a blob header without a key and a length: `{line}`"
+                    ));
                     continue;
                 };
-                let len: usize = len;
+                if len > rest.len() {
+                    facts.malformed_at(format!(
+                        "the output ends inside blob `{key}` ({} of its {len} bytes)",
+                        rest.len()
+                    ));
+                }
                 let len = len.min(rest.len());
                 facts.blobs.insert(
                     key.to_string(),
                     String::from_utf8_lossy(&rest[..len]).into(),
                 );
                 rest = &rest[len..];
-                rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+                match rest.strip_prefix(b"\n") {
+                    Some(after) => rest = after,
+                    None if rest.is_empty() => {}
+                    None => facts.malformed_at(format!(
+                        "blob `{key}` is not followed by a newline after its {len} bytes: its length does not match its content"
+                    )),
+                }
                 continue;
             }
             if let Some(header) = line.strip_prefix("@@") {
@@ -318,6 +345,10 @@ impl Facts {
             }
         }
         facts
+    }
+
+    fn malformed_at(&mut self, what: String) {
+        self.malformed.get_or_insert(what);
     }
 
     fn parse_stat(&mut self, line: &str) {
@@ -412,6 +443,8 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
     use crate::check::spec::{
         AliveScript, CommandCheck, FileCheck, PortCheck, ServiceCheck, VersionCheck,
     };
@@ -460,6 +493,104 @@ mod tests {
         let facts = Facts::parse(b"@@off-check 1\n@@blob v.out 100\nshort");
         assert!(!facts.complete);
         assert_eq!(facts.blob("v.out"), Some("short"));
+        let malformed = facts.malformed.unwrap();
+        assert!(
+            malformed.contains("ends inside blob `v.out`"),
+            "{malformed}"
+        );
+    }
+
+    /// A table that grew or shrank between the read that measured it and
+    /// the read that sent it: the framing no longer holds, even when an
+    /// `@@end` follows.
+    #[test]
+    fn a_blob_whose_length_disagrees_with_its_content_is_malformed() {
+        let longer = Facts::parse(b"@@blob tcp 3\nabcd\n@@code v 0\n@@end\n");
+        assert!(longer.complete);
+        let malformed = longer.malformed.unwrap();
+        assert!(
+            malformed.contains("blob `tcp` is not followed by a newline after its 3 bytes"),
+            "{malformed}"
+        );
+        let shorter = Facts::parse(b"@@blob tcp 9\nabcd\n@@blob tcp6 1\nx\n@@end\n");
+        assert!(shorter.malformed.is_some());
+        let header = Facts::parse(b"@@blob tcp\n@@end\n");
+        assert!(header.malformed.unwrap().contains("`@@blob tcp`"));
+        let fine = Facts::parse(b"@@blob tcp 4\nabcd\n@@blob e 0\n\n@@end\n");
+        assert_eq!(fine.malformed, None);
+        assert_eq!((fine.blob("tcp"), fine.blob("e")), (Some("abcd"), Some("")));
+    }
+
+    /// `/proc/self/cmdline` is different for every program that reads it,
+    /// as /proc/net/tcp differs between two reads while connections come and
+    /// go: measured by one read and sent by another, its length would not
+    /// match what follows.
+    #[test]
+    fn a_blob_is_framed_from_one_read_of_its_file() {
+        let script = format!("{PRELUDE}off_blob cmdline /proc/self/cmdline\necho @@end\n");
+        let out = run_locally(&script);
+        let facts = Facts::parse(&out);
+        assert_eq!(facts.malformed, None, "{}", String::from_utf8_lossy(&out));
+        assert!(facts.complete);
+        assert_eq!(facts.blob("cmdline"), Some("cat\0/proc/self/cmdline\0"));
+    }
+
+    #[test]
+    fn the_temporary_directory_is_made_by_mktemp_and_removed() {
+        // The command's output goes to a file in the directory.
+        let script = build(&CheckSpec {
+            command: vec![CommandCheck {
+                cmd: "readlink /proc/self/fd/1".into(),
+                ..CommandCheck::default()
+            }],
+            ..CheckSpec::default()
+        });
+        let facts = Facts::parse(&run_locally(&script));
+        let stdout = facts.captured("c0").unwrap().stdout;
+        let dir = Path::new(stdout.trim()).parent().unwrap().to_path_buf();
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("tmp."), "mktemp's name: {stdout}");
+        assert!(!dir.exists(), "{} removed at exit", dir.display());
+    }
+
+    /// Without mktemp's directory the script stops: no fallback to a name
+    /// that could be planted in advance.
+    #[test]
+    fn no_temporary_directory_stops_the_script() {
+        let script = build(&CheckSpec {
+            port: vec![PortCheck {
+                port: 1,
+                listening: true,
+            }],
+            ..CheckSpec::default()
+        });
+        let out = run_with(&script, &[("TMPDIR", "/nonexistent/off-check")]);
+        assert_eq!(out.status.code(), Some(90));
+        assert!(!Facts::parse(&out.stdout).complete);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("mktemp -d cannot create"), "{stderr}");
+    }
+
+    /// Runs `script` with the local /bin/sh as the engine does (on standard
+    /// input) and returns what it printed.
+    fn run_locally(script: &str) -> Vec<u8> {
+        run_with(script, &[]).stdout
+    }
+
+    fn run_with(script: &str, env: &[(&str, &str)]) -> std::process::Output {
+        std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(script.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap()
     }
 
     /// The generated script, run by the local /bin/sh, with hostile values.
@@ -506,23 +637,10 @@ mod tests {
             }],
             ..CheckSpec::default()
         };
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-s")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(build(&spec).as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        let facts = Facts::parse(&out.stdout);
-        assert!(facts.complete, "{}", String::from_utf8_lossy(&out.stdout));
+        let out = run_locally(&build(&spec));
+        let facts = Facts::parse(&out);
+        assert!(facts.complete, "{}", String::from_utf8_lossy(&out));
+        assert_eq!(facts.malformed, None);
         assert_eq!(facts.captured("v").unwrap().stderr, "v 1.2.3\n");
         assert_eq!(facts.files[&odd].size, 6);
         assert!(!facts.files.contains_key(&missing));

@@ -439,41 +439,60 @@ impl CheckSpec {
 
     /// Replaces `{name}` in every string of the spec with `vars[name]`, for
     /// callers whose specs are templates (per-host inventory vars). Names
-    /// without a value are left as they are.
-    pub fn resolve(&mut self, vars: &dyn Fn(&str) -> Option<String>) {
-        let mut strings: Vec<&mut String> = Vec::new();
+    /// without a value are left as they are. In the commands (`version.cmd`,
+    /// `alive_script[].cmd`, `command[].cmd`) a value is one shell word,
+    /// quoted as `sh!` quotes it; a placeholder there inside quotes or after
+    /// `$` is an error `(field, reason)`, as from [`CheckSpec::validate`].
+    pub fn resolve(
+        &mut self,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), (String, String)> {
+        use crate::manifest::{Fill, fill_known};
+        let mut strings: Vec<(String, Fill, &mut String)> = Vec::new();
         if let Some(v) = &mut self.version {
-            strings.push(&mut v.cmd);
+            strings.push(("version.cmd".into(), Fill::ShellWord, &mut v.cmd));
         }
-        strings.extend(self.os.iter_mut());
-        for f in &mut self.config {
-            strings.push(&mut f.path);
-            strings.extend(f.owner.as_mut());
-            strings.extend(f.group.as_mut());
+        for (i, os) in self.os.iter_mut().enumerate() {
+            strings.push((format!("os[{i}]"), Fill::Text, os));
         }
-        for s in &mut self.service {
-            strings.push(&mut s.name);
-        }
-        for a in &mut self.alive_script {
-            strings.push(&mut a.shell);
-            strings.push(&mut a.cmd);
-        }
-        for p in &mut self.package {
-            strings.push(&mut p.name);
-        }
-        for c in &mut self.command {
-            strings.push(&mut c.cmd);
-            strings.extend(c.stdout_contains.iter_mut());
-        }
-        let placeholder = regex::Regex::new(r"\{([A-Za-z_][A-Za-z0-9_]*)\}").expect("valid");
-        for s in strings {
-            let replaced = placeholder.replace_all(s, |c: &regex::Captures<'_>| {
-                vars(&c[1]).unwrap_or_else(|| c[0].to_string())
-            });
-            if let std::borrow::Cow::Owned(new) = replaced {
-                *s = new;
+        for (i, f) in self.config.iter_mut().enumerate() {
+            strings.push((format!("config[{i}].path"), Fill::Text, &mut f.path));
+            if let Some(owner) = &mut f.owner {
+                strings.push((format!("config[{i}].owner"), Fill::Text, owner));
+            }
+            if let Some(group) = &mut f.group {
+                strings.push((format!("config[{i}].group"), Fill::Text, group));
             }
         }
+        for (i, s) in self.service.iter_mut().enumerate() {
+            strings.push((format!("service[{i}]"), Fill::Text, &mut s.name));
+        }
+        for (i, a) in self.alive_script.iter_mut().enumerate() {
+            // The shell is a path, quoted as a word of its own by the script.
+            strings.push((format!("alive_script[{i}].shell"), Fill::Text, &mut a.shell));
+            strings.push((
+                format!("alive_script[{i}].cmd"),
+                Fill::ShellWord,
+                &mut a.cmd,
+            ));
+        }
+        for (i, p) in self.package.iter_mut().enumerate() {
+            strings.push((format!("package[{i}]"), Fill::Text, &mut p.name));
+        }
+        for (i, c) in self.command.iter_mut().enumerate() {
+            strings.push((format!("command[{i}].cmd"), Fill::ShellWord, &mut c.cmd));
+            for (j, text) in c.stdout_contains.iter_mut().enumerate() {
+                strings.push((
+                    format!("command[{i}].stdout_contains[{j}]"),
+                    Fill::Text,
+                    text,
+                ));
+            }
+        }
+        for (field, how, text) in strings {
+            *text = fill_known(text, vars, how).map_err(|e| (field, e.to_string()))?;
+        }
+        Ok(())
     }
 }
 
@@ -1012,9 +1031,72 @@ command:
     #[test]
     fn placeholders_resolve_from_vars() {
         let mut spec = yaml("config:\n- path: /etc/postgresql/{version}/main/x.conf\npackage:\n- postgresql-{version}\ncommand:\n- cmd: echo ${HOME}\n").unwrap();
-        spec.resolve(&|name| (name == "version").then(|| "15".to_string()));
+        spec.resolve(&|name| (name == "version").then(|| "15".to_string()))
+            .unwrap();
         assert_eq!(spec.config[0].path, "/etc/postgresql/15/main/x.conf");
         assert_eq!(spec.package[0].name, "postgresql-15");
         assert_eq!(spec.command[0].cmd, "echo ${HOME}");
+    }
+
+    /// Inventory vars are data: in a command each is one quoted word, as
+    /// `sh!` writes it; elsewhere it is written as it is.
+    #[test]
+    fn placeholders_in_commands_are_one_shell_word() {
+        let mut spec = yaml(
+            "version: {cmd: 'echo {v}', expected: '1'}\nalive_script:\n- {shell: /bin/sh, cmd: 'test -n {v}'}\ncommand:\n- {cmd: 'printf %s {v}', stdout_contains: ['{v}']}\nconfig:\n- path: /srv/{v}\n",
+        )
+        .unwrap();
+        let value = "1; touch /tmp/x $(id) 'q'";
+        spec.resolve(&|name| (name == "v").then(|| value.to_string()))
+            .unwrap();
+        let word = r#"'1; touch /tmp/x $(id) '\''q'\'''"#;
+        assert_eq!(spec.version.unwrap().cmd, format!("echo {word}"));
+        assert_eq!(spec.alive_script[0].cmd, format!("test -n {word}"));
+        assert_eq!(spec.command[0].cmd, format!("printf %s {word}"));
+        assert_eq!(spec.command[0].stdout_contains, [value]);
+        assert_eq!(spec.config[0].path, format!("/srv/{value}"));
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&spec.command[0].cmd)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), value);
+    }
+
+    #[test]
+    fn a_command_placeholder_inside_quotes_is_an_error_naming_the_field() {
+        for (cmd, place) in [
+            ("echo '{v}'", "inside single quotes"),
+            ("echo \"a {v}\"", "inside double quotes"),
+            ("echo `echo {v}`", "inside backquotes"),
+            ("echo ${v}", "right after `$`"),
+        ] {
+            let mut spec = CheckSpec {
+                command: vec![CommandCheck {
+                    cmd: cmd.into(),
+                    ..CommandCheck::default()
+                }],
+                ..CheckSpec::default()
+            };
+            let (field, reason) = spec
+                .resolve(&|name| (name == "v").then(|| "x".to_string()))
+                .unwrap_err();
+            assert_eq!(field, "command[0].cmd");
+            assert!(
+                reason.contains(&format!("`{{v}}` is {place}")),
+                "{cmd}: {reason}"
+            );
+        }
+        // Quotes that are closed, escaped, or inside the other kind.
+        let mut spec = CheckSpec {
+            command: vec![CommandCheck {
+                cmd: r#"echo 'a' "b" \' "'" {v} \$ {v}"#.into(),
+                ..CommandCheck::default()
+            }],
+            ..CheckSpec::default()
+        };
+        spec.resolve(&|name| (name == "v").then(|| "x y".to_string()))
+            .unwrap();
+        assert_eq!(spec.command[0].cmd, r#"echo 'a' "b" \' "'" 'x y' \$ 'x y'"#);
     }
 }

@@ -26,7 +26,7 @@ use crate::check::{
 use crate::dry_run::{DryRun, HostEffects};
 use crate::error::exit_code;
 use crate::executor::Executor;
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Fill, FillError, Manifest};
 use crate::ops::ServiceAction;
 use crate::report::Console;
 use crate::secret::Secret;
@@ -102,11 +102,16 @@ fn derive_spec(
     effects: &HostEffects,
     value: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CheckSpec, String> {
-    let fill = |what: &str, text: &str| {
-        manifest::resolve(text, value).map_err(|name| {
-            format!("#[recipe(check({what}))]: no value for `{{{name}}}` (a kwarg without a value, or not a kwarg)")
+    // Kwargs are data: in a command each value is one shell word.
+    let fill_as = |what: &str, text: &str, how: Fill| {
+        manifest::fill(text, value, how).map_err(|e| match e {
+            FillError::NoValue(name) => format!(
+                "#[recipe(check({what}))]: no value for `{{{name}}}` (a kwarg without a value, or not a kwarg)"
+            ),
+            e => format!("#[recipe(check({what}))]: `{text}`: {e}"),
         })
     };
+    let fill = |what: &str, text: &str| fill_as(what, text, Fill::Text);
     let mut spec = CheckSpec {
         config: effects
             .files
@@ -139,7 +144,7 @@ fn derive_spec(
     if let Some(v) = &annotations.version {
         let expected = fill("version", v.expected.unwrap_or(">=0"))?;
         spec.version = Some(VersionCheck {
-            cmd: fill("version", v.cmd)?,
+            cmd: fill_as("version", v.cmd, Fill::ShellWord)?,
             regex: v
                 .regex
                 .map(crate::check::Pattern::new)
@@ -156,7 +161,7 @@ fn derive_spec(
     for a in annotations.alive {
         spec.alive_script.push(AliveScript {
             shell: fill("alive", a.shell)?,
-            cmd: fill("alive", a.cmd)?,
+            cmd: fill_as("alive", a.cmd, Fill::ShellWord)?,
             exit_code: a.exit_code.into(),
             timeout: a
                 .timeout_ms
@@ -316,6 +321,36 @@ mod tests {
         assert!(version.expected.matches("15.8"));
         assert!(!version.expected.matches("16.1"));
         assert!(spec.validate().is_ok());
+    }
+
+    /// A kwarg's value in a command is one shell word, whatever it holds;
+    /// in the expected version it is text.
+    #[test]
+    fn kwargs_in_commands_are_quoted() {
+        let hostile = |name: &str| match name {
+            "version" => Some("15".into()),
+            "port" => Some("5433; touch /tmp/x".into()),
+            _ => None,
+        };
+        let spec = derive_spec(&ANNOTATIONS, &HostEffects::default(), &hostile).unwrap();
+        assert_eq!(
+            spec.alive_script[0].cmd,
+            "pg_isready -p '5433; touch /tmp/x'"
+        );
+        assert!(spec.version.unwrap().expected.matches("15.2"));
+
+        static QUOTED: CheckAnnotations = CheckAnnotations {
+            alive: &[AliveAnnotation {
+                shell: "/bin/sh",
+                cmd: "pg_isready -p '{port}'",
+                exit_code: 0,
+                timeout_ms: None,
+            }],
+            ..CheckAnnotations::NONE
+        };
+        let err = derive_spec(&QUOTED, &HostEffects::default(), &values).unwrap_err();
+        assert!(err.starts_with("#[recipe(check(alive))]"), "{err}");
+        assert!(err.contains("`{port}` is inside single quotes"), "{err}");
     }
 
     #[test]
