@@ -5,7 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use super::io::{pump, with_deadline};
+use super::io::{pump_until_exit, with_deadline};
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 use crate::runtime::block_on;
 
@@ -38,19 +38,26 @@ impl Transport for LocalTransport {
             let (child_in, child_out, child_err) =
                 (child.stdin.take(), child.stdout.take(), child.stderr.take());
             let result = with_deadline(deadline, async {
-                let (stdout, stderr) = pump(
+                // The command is over when its shell exits, even if a
+                // background process it started still holds the pipes
+                // (`daemon &`), as over SSH.
+                let mut status = None;
+                let exited = async { status = Some(child.wait().await) };
+                let (stdout, stderr) = pump_until_exit(
                     child_in,
                     stdin,
                     child_out.expect("piped"),
                     child_err.expect("piped"),
                     on_output,
+                    exited,
                 )
                 .await
                 .map_err(|e| TransportError::Io(e.to_string()))?;
-                let status = child
-                    .wait()
-                    .await
-                    .map_err(|e| TransportError::Io(e.to_string()))?;
+                let status = match status {
+                    Some(status) => status,
+                    None => child.wait().await,
+                }
+                .map_err(|e| TransportError::Io(e.to_string()))?;
                 Ok(ExecOutput {
                     stdout,
                     stderr,
