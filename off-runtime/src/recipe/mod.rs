@@ -296,10 +296,18 @@ fn prepare<K>(
         },
         Some(_) => None,
     };
-    errors.finish()?;
     // Dry runs and checks complete no step.
-    let record = (!options.dry_run && options.check.is_none())
-        .then(|| resume::StepRecord::for_recipe(spec.name, env));
+    let record = match (!options.dry_run && options.check.is_none())
+        .then(|| resume::StepRecord::for_recipe(spec.name, env))
+    {
+        Some(Err(e)) => {
+            errors.push(e);
+            None
+        }
+        Some(Ok(record)) => Some(record),
+        None => None,
+    };
+    errors.finish()?;
     Ok(Prepared {
         record,
         raw,
@@ -428,6 +436,8 @@ fn run<K: Send + Sync>(
 ) -> ExitCode {
     let options = &prepared.options;
     let mode = options.progress.resolve();
+    // `-q --progress none` prints no summary.
+    let summary = !(options.quiet && mode == ProgressMode::None);
     let several = prepared.targets.len() > 1;
     // With `--events -`, standard output carries the events alone.
     let events_on_stdout = options.events.as_deref() == Some("-");
@@ -475,15 +485,21 @@ fn run<K: Send + Sync>(
         let host = crate::current_host();
         match &result {
             Ok(()) => progress.host_done(&host),
-            Err(_) => {
+            Err(e) => {
                 let step = progress.step(&host);
-                progress.line(&format!("[{host}] step `{step}` failed"));
+                // Without the summary, this line is all that says why.
+                let reason = if summary {
+                    String::new()
+                } else {
+                    format!(": {e}")
+                };
+                progress.line(&format!("[{host}] step `{step}` failed{reason}"));
             }
         }
         result
     });
     progress.finish();
-    if !(options.quiet && mode == ProgressMode::None) {
+    if summary {
         progress.line(report.summary().trim_end());
     }
     ExitCode::from(report.exit_code())
@@ -516,7 +532,7 @@ mod tests {
 
     #[test]
     fn every_input_error_is_reported_before_anything_runs() {
-        let env = |_: &str| None;
+        let env = |name: &str| (name == "OFF_STATE_DIR").then(|| "/nonexistent".to_string());
         let o = options(&[
             "-H",
             "a@",
@@ -540,6 +556,17 @@ mod tests {
             errors,
             "error: missing required --version (flag, OFF_VERSION or `version` in the -c file)\n"
         );
+        // No state directory for --resume: refused, unless nothing is recorded.
+        let no_state = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
+        let errors = prepare(&SPEC, options(&[]), parse, &no_state)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            errors.contains("set OFF_STATE_DIR, XDG_STATE_HOME or HOME"),
+            "{errors}"
+        );
+        assert!(prepare(&SPEC, options(&["--dry-run"]), parse, &no_state).is_ok());
     }
 
     #[test]
@@ -560,7 +587,9 @@ mod tests {
                 _ => Err(crate::Error::msg(format!("peers {}", k.peers.join(",")))),
             }
         }
-        let env = |_: &str| None;
+        let state = tempfile::tempdir().unwrap();
+        let state_dir = state.path().display().to_string();
+        let env = move |name: &str| (name == "OFF_STATE_DIR").then(|| state_dir.clone());
         let o = options(&[
             "--version",
             "7",

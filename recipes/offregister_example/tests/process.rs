@@ -1,0 +1,117 @@
+//! The example recipe's binary and the processes around it, on this
+//! machine: a failed step under `-q --progress none`, the state directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A scratch directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("off-example-process-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn root(&self) -> String {
+        self.path("root").display().to_string()
+    }
+
+    /// The binary with `args`, the state directory in the scratch
+    /// directory.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_offregister_example"));
+        cmd.env("OFF_STATE_DIR", self.path("state"))
+            .env_remove("OFF_SUDO_PASSWORD")
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// [`Scratch::command`] on this machine, with the recipe's root in the
+    /// scratch directory.
+    fn local(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(&["--root", &self.root()]);
+        cmd.args(args);
+        cmd
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn quiet_without_progress_still_says_why_a_step_failed() {
+    let scratch = Scratch::new("quiet");
+    // A directory where the message of the day goes makes `configure` fail.
+    std::fs::create_dir_all(scratch.path("root/conf/motd/blocker")).unwrap();
+    let out = scratch
+        .local(&["-q", "--progress", "none"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("step `configure` failed"))
+        .unwrap_or_else(|| panic!("no failure line in {stdout:?}"));
+    let reason = line
+        .split_once("step `configure` failed: ")
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| panic!("no reason in {line:?}"));
+    assert!(
+        reason.contains("upload_template") && reason.contains("/conf/motd"),
+        "{line}"
+    );
+}
+
+#[test]
+fn no_state_directory_is_an_input_error_not_a_tmp_fallback() {
+    let scratch = Scratch::new("state");
+    let out = scratch
+        .local(&[])
+        .env_remove("OFF_STATE_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr.contains("set OFF_STATE_DIR, XDG_STATE_HOME or HOME"),
+        "{stderr}"
+    );
+    assert!(
+        !Path::new(&scratch.root()).exists(),
+        "the recipe ran before its input was validated"
+    );
+    // A dry run records nothing, so it needs no state directory.
+    let out = scratch
+        .local(&["--dry-run"])
+        .env_remove("OFF_STATE_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
