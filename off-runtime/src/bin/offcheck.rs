@@ -14,7 +14,7 @@ use off_runtime::error::exit_code;
 use off_runtime::inventory;
 use off_runtime::manifest::{Manifest, scalar_text};
 use off_runtime::transport::SshOptions;
-use off_runtime::{Target, sudo_password};
+use off_runtime::{Target, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
 Spec (YAML, or JSON for .json files; see docs/check.md):
@@ -83,6 +83,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in `main`, before any thread has started.
+    let env_password = unsafe { take_sudo_password_env() };
     let args = Args::parse();
     let jobs = match jobs(&args) {
         Ok(jobs) => jobs,
@@ -91,7 +93,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::USAGE);
         }
     };
-    let sudo_password = match sudo_password(args.sudo_password_stdin) {
+    let sudo_password = match sudo_password(args.sudo_password_stdin, env_password) {
         Ok(password) => password,
         Err(e) => {
             eprintln!("error: cannot read the sudo password from standard input: {e}");

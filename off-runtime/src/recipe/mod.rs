@@ -168,6 +168,9 @@ pub fn recipe_main<K: Send + Sync>(
     parse: fn(&RawArgs) -> Result<K, ArgErrors>,
     run_step: fn(&K, usize) -> crate::Result<()>,
 ) -> ExitCode {
+    // SAFETY: a recipe binary's `main` calls this first, before any thread
+    // has started (the macro's `main` does nothing else).
+    let env_password = unsafe { crate::secret::take_sudo_password_env() };
     let options = match cli::parse_argv(spec, std::env::args_os()) {
         Ok(options) => options,
         Err(e) => e.exit(),
@@ -183,13 +186,14 @@ pub fn recipe_main<K: Send + Sync>(
     if prepared.options.dry_run {
         return dry_run(spec, prepared, run_step);
     }
-    let sudo_password = match crate::secret::sudo_password(prepared.options.sudo_password_stdin) {
-        Ok(password) => password,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
+    let sudo_password =
+        match crate::secret::sudo_password(prepared.options.sudo_password_stdin, env_password) {
+            Ok(password) => password,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit_code::USAGE);
+            }
+        };
     if prepared.options.check.is_some() {
         return check::check_hosts(spec, prepared, run_step, sudo_password);
     }

@@ -1,5 +1,10 @@
 //! The example recipe's binary and the processes around it, on this
-//! machine: a failed step under `-q --progress none`, the state directory.
+//! machine: what its commands inherit, a failed step under `-q --progress
+//! none`, the state directory.
+//!
+//! Local runs put a `mkdir` of the test's own first in `PATH`: the recipe's
+//! first command (`mkdir -p ROOT/conf`) then runs whatever the test needs
+//! (print its environment) with no change to the recipe.
 
 mod common;
 
@@ -14,6 +19,7 @@ impl Scratch {
         let dir =
             std::env::temp_dir().join(format!("off-example-process-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::create_dir_all(dir.join("state")).unwrap();
         Scratch(dir)
     }
@@ -26,11 +32,25 @@ impl Scratch {
         self.path("root").display().to_string()
     }
 
-    /// The binary with `args`, the state directory in the scratch
-    /// directory.
+    /// Makes the recipe's `mkdir` run `script` (sh) first.
+    fn fake_mkdir(&self, script: &str) {
+        let path = self.path("bin/mkdir");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\n{script}\nexec /bin/mkdir \"$@\"\n"),
+        )
+        .unwrap();
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&path, executable).unwrap();
+    }
+
+    /// The binary with `args`, the fake `mkdir` first in `PATH` and the
+    /// state directory in the scratch directory.
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_offregister_example"));
-        cmd.env("OFF_STATE_DIR", self.path("state"))
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", self.path("bin").display()))
+            .env("OFF_STATE_DIR", self.path("state"))
             .env_remove("OFF_SUDO_PASSWORD")
             .args(args)
             .stdin(Stdio::null());
@@ -58,6 +78,23 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+#[test]
+fn local_commands_do_not_inherit_the_sudo_password() {
+    let scratch = Scratch::new("env");
+    let env_file = scratch.path("env");
+    scratch.fake_mkdir(&format!("env > '{}'", env_file.display()));
+    let out = scratch
+        .local(&["-q"])
+        .env("OFF_SUDO_PASSWORD", "pw-must-not-leak")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains("PATH="), "{env}");
+    assert!(!env.contains("OFF_SUDO_PASSWORD"), "{env}");
+    assert!(!env.contains("pw-must-not-leak"), "{env}");
 }
 
 #[test]
