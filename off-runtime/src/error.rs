@@ -45,7 +45,7 @@ pub enum Error {
         code: i32,
         stderr: String,
     },
-    #[error("[{host}] {op} `{command}` timed out after {}; the remote process group was killed", human(.after))]
+    #[error("[{host}] {op} `{command}` timed out after {} (--timeout or settings(timeout)); its process group was killed", human(.after))]
     Timeout {
         host: String,
         op: &'static str,

@@ -33,6 +33,7 @@ pub struct Executor {
     sudo_password: Option<Secret>,
     observer: Arc<dyn RunObserver>,
     dry_run: Option<Arc<DryRun>>,
+    timeout: Option<Duration>,
 }
 
 impl Executor {
@@ -51,6 +52,7 @@ impl Executor {
             sudo_password: None,
             observer: Arc::new(Console::default()),
             dry_run: None,
+            timeout: None,
         }
     }
 
@@ -81,6 +83,16 @@ impl Executor {
         self
     }
 
+    /// The per-operation timeout of every command (none by default; a
+    /// recipe binary sets its `--timeout`): a command still running then
+    /// is killed with its process group and fails with
+    /// [`Error::Timeout`] (exit code 4). [`settings`](crate::ops::settings)
+    /// with a timeout overrides it for its block.
+    pub fn timeout(mut self, after: Option<Duration>) -> Self {
+        self.timeout = after;
+        self
+    }
+
     /// Run without reaching any host, recording effects into `dry_run`
     /// (see [`crate::dry_run`]).
     pub fn dry_run(mut self, dry_run: Arc<DryRun>) -> Self {
@@ -98,6 +110,7 @@ impl Executor {
             observer: self.observer.clone(),
             cancelled: Default::default(),
             dry_run: self.dry_run.clone(),
+            timeout: self.timeout,
         });
         let next = AtomicUsize::new(0);
         let reports: Mutex<Vec<Option<HostReport>>> =

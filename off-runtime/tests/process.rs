@@ -1,5 +1,6 @@
 //! What runs on the control machine ends with the operation that started it,
-//! and nothing waits on what a command left running.
+//! and nothing waits on what a command left running: background processes,
+//! hung commands (the run's timeout).
 
 mod common;
 
@@ -59,4 +60,30 @@ fn input_a_command_leaves_unread_does_not_block_it() {
     let _ = std::process::Command::new("kill").arg(out.text()).status();
     assert!(took < Duration::from_secs(10), "waited {took:?}");
     assert!(out.text().parse::<u32>().is_ok(), "{out:?}");
+}
+
+#[test]
+fn the_run_timeout_ends_a_hung_command_with_exit_4() {
+    let fx = Fixture::local();
+    let started = Instant::now();
+    let report = fx.executor().timeout(Some(Duration::from_secs(2))).run(|| {
+        run("sleep 60")?;
+        Ok(())
+    });
+    let took = started.elapsed();
+    assert_eq!(report.exit_code(), 4, "{}", report.summary());
+    let error = report.hosts[0].result.as_ref().unwrap_err().to_string();
+    assert!(
+        error.starts_with("[local] run `sleep 60` timed out after 2s"),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+
+    // A settings(timeout) block overrides the run's timeout.
+    let report = fx.executor().timeout(Some(Duration::from_secs(1))).run(|| {
+        let _longer = settings(Settings::new().timeout(Duration::from_secs(30)));
+        run("sleep 2")?;
+        Ok(())
+    });
+    assert_eq!(report.exit_code(), 0, "{}", report.summary());
 }

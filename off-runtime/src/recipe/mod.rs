@@ -479,6 +479,7 @@ fn run<K: Send + Sync>(
     let executor = Executor::new(prepared.targets.clone())
         .parallel(options.parallel)
         .fail_fast(options.fail_fast)
+        .timeout(options.timeout)
         .ssh_options(ssh_options(options))
         .sudo_password(sudo_password)
         .observer(progress.clone());

@@ -1,15 +1,16 @@
 //! The example recipe's binary and the processes around it, on this
-//! machine: what its commands inherit, a failed step under `-q --progress
-//! none`, the state directory.
+//! machine: what its commands inherit, a hung command (`--timeout`), a
+//! failed step under `-q --progress none`, the state directory.
 //!
 //! Local runs put a `mkdir` of the test's own first in `PATH`: the recipe's
 //! first command (`mkdir -p ROOT/conf`) then runs whatever the test needs
-//! (print its environment) with no change to the recipe.
+//! (print its environment, hang) with no change to the recipe.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A scratch directory for one test, removed when dropped.
 struct Scratch(PathBuf);
@@ -95,6 +96,30 @@ fn local_commands_do_not_inherit_the_sudo_password() {
     assert!(env.contains("PATH="), "{env}");
     assert!(!env.contains("OFF_SUDO_PASSWORD"), "{env}");
     assert!(!env.contains("pw-must-not-leak"), "{env}");
+}
+
+#[test]
+fn a_hung_command_ends_with_exit_4_after_the_timeout() {
+    let scratch = Scratch::new("timeout");
+    scratch.fake_mkdir("sleep 60");
+    let started = Instant::now();
+    let out = scratch.local(&["--timeout", "2s"]).output().unwrap();
+    let took = started.elapsed();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains(&format!(
+            "[local] run `mkdir -p {}/conf` timed out after 2s",
+            scratch.root()
+        )),
+        "{all}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+
+    let out = scratch.local(&["--timeout", "abc"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'--timeout <DURATION>'"), "{stderr}");
 }
 
 #[test]
