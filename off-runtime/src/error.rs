@@ -58,6 +58,10 @@ pub enum Error {
         "[{host}] host key verification failed (the host's key differs from the known_hosts entry; if the change is expected, remove the old entry with `ssh-keygen -R`): {reason}"
     )]
     HostKey { host: String, reason: String },
+    #[error(
+        "[{host}] host key unknown: the host is not in known_hosts, and --host-key-policy strict refuses such hosts (add its key there once its fingerprint is checked, or use accept-new): {reason}"
+    )]
+    UnknownHostKey { host: String, reason: String },
     #[error("[{host}] {op} `{command}`: sudo refused the password for {user}{}", tail_suffix(.stderr))]
     SudoPassword {
         host: String,
@@ -98,9 +102,10 @@ impl Error {
     /// The exit code a run that ends with this error returns.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Unreachable { .. } | Error::HostKey { .. } | Error::SudoPassword { .. } => {
-                exit_code::UNREACHABLE
-            }
+            Error::Unreachable { .. }
+            | Error::HostKey { .. }
+            | Error::UnknownHostKey { .. }
+            | Error::SudoPassword { .. } => exit_code::UNREACHABLE,
             Error::Timeout { .. } => exit_code::TIMEOUT,
             _ => exit_code::FAILED,
         }

@@ -22,6 +22,7 @@ mod context;
 pub mod dry_run;
 pub mod error;
 pub mod executor;
+pub mod flags;
 pub mod inventory;
 pub mod manifest;
 pub mod ops;

@@ -11,9 +11,9 @@ use off_runtime::check::{
     self, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, parse_duration,
 };
 use off_runtime::error::exit_code;
+use off_runtime::flags::SshFlags;
 use off_runtime::inventory;
 use off_runtime::manifest::{Manifest, scalar_text};
-use off_runtime::transport::SshOptions;
 use off_runtime::{Target, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
@@ -59,12 +59,8 @@ struct Args {
     /// a host's vars fill `{name}` placeholders in the spec
     #[arg(long, value_name = "FILE")]
     inventory: Option<PathBuf>,
-    /// SSH private key
-    #[arg(short = 'i', long, value_name = "KEY")]
-    identity: Option<PathBuf>,
-    /// ssh_config file instead of ~/.ssh/config
-    #[arg(long, value_name = "FILE")]
-    ssh_config: Option<PathBuf>,
+    #[command(flatten)]
+    ssh: SshFlags,
     /// Report format
     #[arg(long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json", "junit", "tap"])]
     format: String,
@@ -86,8 +82,8 @@ fn main() -> ExitCode {
     // SAFETY: first thing in `main`, before any thread has started.
     let env_password = unsafe { take_sudo_password_env() };
     let args = Args::parse();
-    let jobs = match jobs(&args) {
-        Ok(jobs) => jobs,
+    let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
+        Ok(prepared) => prepared,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(exit_code::USAGE);
@@ -101,11 +97,7 @@ fn main() -> ExitCode {
         }
     };
     let options = CheckOptions {
-        ssh: SshOptions {
-            identity: args.identity.clone(),
-            ssh_config: args.ssh_config.clone(),
-            ..SshOptions::default()
-        },
+        ssh,
         sudo_password,
         parallel: args.parallel.max(1),
         retry: args.retry_timeout.map(|timeout| Retry {

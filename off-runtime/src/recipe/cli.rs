@@ -5,7 +5,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, Command};
+use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+
+use crate::flags::SshFlags;
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
@@ -15,8 +17,7 @@ pub(crate) struct Options {
     pub config: Option<PathBuf>,
     pub hosts: Option<String>,
     pub inventory: Option<PathBuf>,
-    pub identity: Option<PathBuf>,
-    pub ssh_config: Option<PathBuf>,
+    pub ssh: SshFlags,
     pub parallel: usize,
     /// `--timeout`: the per-operation timeout; `None` for no limit.
     pub timeout: Option<Duration>,
@@ -171,14 +172,9 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             "inventory",
             "FILE",
             "Targets with per-host kwargs (YAML: hosts: [{host, vars}])",
-        ))
-        .arg(value("identity", "identity", "KEY", "SSH private key").short('i'))
-        .arg(value(
-            "ssh_config",
-            "ssh-config",
-            "FILE",
-            "ssh_config file instead of ~/.ssh/config",
-        ))
+        ));
+    cmd = SshFlags::augment_args(cmd);
+    cmd = cmd
         .arg(
             value("parallel", "parallel", "N", "At most N hosts at a time")
                 .value_parser(clap::value_parser!(usize))
@@ -333,8 +329,7 @@ pub(crate) fn parse_argv(
         config: path("config"),
         hosts: string("hosts"),
         inventory: path("inventory"),
-        identity: path("identity"),
-        ssh_config: path("ssh_config"),
+        ssh: SshFlags::from_arg_matches(&m)?,
         parallel: m.get_one::<usize>("parallel").copied().unwrap_or(10),
         fail_fast: m.get_flag("fail_fast"),
         timeout: m.get_one::<Option<Duration>>("timeout").copied().flatten(),
@@ -496,6 +491,8 @@ mod tests {
         let help = command(&SPEC).render_long_help().to_string();
         assert!(help.contains("--timeout <DURATION>"), "{help}");
         assert!(help.contains("[default: 1h]"), "{help}");
+        assert!(help.contains("--host-key-policy <POLICY>"), "{help}");
+        assert!(help.contains("--known-hosts <FILE>"), "{help}");
     }
 
     #[test]

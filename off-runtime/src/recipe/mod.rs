@@ -203,6 +203,8 @@ pub fn recipe_main<K: Send + Sync>(
 /// Everything validated, ready to run.
 pub(crate) struct Prepared<K> {
     options: cli::Options,
+    /// The SSH settings of the command line.
+    ssh: SshOptions,
     targets: Vec<Target>,
     selected: Vec<usize>,
     /// Kwargs for every target without per-host ones.
@@ -233,6 +235,10 @@ fn prepare<K>(
         }
     }
     let selected = errors.take(cli::select_steps(spec, options.steps.as_deref()));
+    let ssh = options.ssh.options().unwrap_or_else(|e| {
+        errors.push(e);
+        SshOptions::default()
+    });
     let file = match &options.config {
         None => None,
         Some(path) => match std::fs::read_to_string(path) {
@@ -314,6 +320,7 @@ fn prepare<K>(
     errors.finish()?;
     Ok(Prepared {
         record,
+        ssh,
         raw,
         raw_per_host,
         options,
@@ -359,15 +366,6 @@ fn dry_run<K: Send + Sync>(
         }
     }
     ExitCode::from(report.exit_code())
-}
-
-/// The SSH settings of the command line.
-pub(crate) fn ssh_options(options: &cli::Options) -> SshOptions {
-    SshOptions {
-        identity: options.identity.clone(),
-        ssh_config: options.ssh_config.clone(),
-        ..SshOptions::default()
-    }
 }
 
 /// Runs the selected steps on the current host — with `--resume`, from the
@@ -480,7 +478,7 @@ fn run<K: Send + Sync>(
         .parallel(options.parallel)
         .fail_fast(options.fail_fast)
         .timeout(options.timeout)
-        .ssh_options(ssh_options(options))
+        .ssh_options(prepared.ssh.clone())
         .sudo_password(sudo_password)
         .observer(progress.clone());
     let report = executor.run(|| {

@@ -391,9 +391,11 @@ fn connect_error(error: openssh::Error) -> TransportError {
         source = cause.source();
     }
     let message = message.replace('\n', " ").trim().to_string();
-    if message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-        || message.contains("Host key verification failed")
-    {
+    if message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        TransportError::HostKey(message)
+    } else if message.contains("you have requested strict checking") {
+        TransportError::UnknownHostKey(message)
+    } else if message.contains("Host key verification failed") {
         TransportError::HostKey(message)
     } else {
         TransportError::Connect(message)

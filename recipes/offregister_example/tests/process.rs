@@ -1,6 +1,7 @@
-//! The example recipe's binary and the processes around it, on this
-//! machine: what its commands inherit, a hung command (`--timeout`), a
-//! failed step under `-q --progress none`, the state directory.
+//! The example recipe's binary and the processes around it: what its
+//! commands inherit, a hung command (`--timeout`), a failed step under `-q
+//! --progress none`, the state directory, locally; host keys on test host
+//! 18.
 //!
 //! Local runs put a `mkdir` of the test's own first in `PATH`: the recipe's
 //! first command (`mkdir -p ROOT/conf`) then runs whatever the test needs
@@ -11,6 +12,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The test host of this suite.
+const HOST: usize = 18;
 
 /// A scratch directory for one test, removed when dropped.
 struct Scratch(PathBuf);
@@ -176,4 +180,95 @@ fn no_state_directory_is_an_input_error_not_a_tmp_fallback() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_known_hosts_file_in_a_missing_directory_is_an_input_error() {
+    let scratch = Scratch::new("known-hosts-dir");
+    let out = scratch
+        .local(&[
+            "-H",
+            "root@192.0.2.1",
+            "--known-hosts",
+            "/nonexistent/dir/known_hosts",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--known-hosts /nonexistent/dir/known_hosts: directory /nonexistent/dir does not exist"
+        ),
+        "{stderr}"
+    );
+    let out = scratch
+        .local(&["--host-key-policy", "sometimes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--host-key-policy"), "{stderr}");
+}
+
+#[test]
+fn host_keys_strict_refuses_an_unknown_host_and_accept_new_records_it() {
+    let scratch = Scratch::new("host-keys");
+    let inv = off_testbed::Inventory::load().expect("test hosts are not up");
+    let address = common::address(HOST);
+    let root = format!("/tmp/example-process-keys-{}", std::process::id());
+    let run = |known_hosts: &Path, policy: &str| {
+        scratch
+            .command(&["-H", &format!("root@{address}"), "--root", &root, "-q"])
+            .arg("-i")
+            .arg(&inv.key)
+            .arg("--known-hosts")
+            .arg(known_hosts)
+            .args(["--host-key-policy", policy])
+            .output()
+            .unwrap()
+    };
+
+    let empty = scratch.path("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let out = run(&empty, "strict");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("host key unknown"), "{all}");
+    assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
+
+    let fresh = scratch.path("fresh_known_hosts");
+    let out = run(&fresh, "accept-new");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let recorded = std::fs::read_to_string(&fresh).unwrap();
+    let testbed = std::fs::read_to_string(&inv.known_hosts).unwrap();
+    let (_, key) = testbed
+        .lines()
+        .find_map(|l| l.split_once(' ').filter(|(host, _)| *host == address))
+        .unwrap();
+    assert!(recorded.contains(key), "{recorded}");
+    // Recorded for this address (ssh may hash the name).
+    let found = Command::new("ssh-keygen")
+        .args(["-F", &address, "-f"])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "{recorded}");
+    // Once recorded, strict accepts the host.
+    let out = run(&fresh, "strict");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Another host's key under this address: a changed key, refused.
+    let other = testbed
+        .lines()
+        .find(|l| !l.starts_with(&format!("{address} ")))
+        .unwrap();
+    let (_, other_key) = other.split_once(' ').unwrap();
+    assert_ne!(other_key, key);
+    let changed = scratch.path("changed_known_hosts");
+    std::fs::write(&changed, format!("{address} {other_key}\n")).unwrap();
+    let out = run(&changed, "accept-new");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("host key verification failed"), "{all}");
 }
