@@ -16,11 +16,11 @@ pub mod exit_code {
     pub const INTERRUPTED: u8 = 130;
 
     /// The code of a run over many hosts, from each host's: 0 when all
-    /// passed, else the most telling one: unreachable before timed out
-    /// before failed before any other.
+    /// passed, else the most telling one: interrupted before unreachable
+    /// before timed out before failed before any other.
     pub fn of_hosts(codes: impl IntoIterator<Item = u8>) -> u8 {
         let codes: Vec<u8> = codes.into_iter().collect();
-        [UNREACHABLE, TIMEOUT, FAILED]
+        [INTERRUPTED, UNREACHABLE, TIMEOUT, FAILED]
             .into_iter()
             .find(|c| codes.contains(c))
             .or_else(|| codes.into_iter().find(|&c| c != OK))
@@ -94,6 +94,9 @@ pub enum Error {
     },
     #[error("[{host}] stopped: another host failed and --fail-fast is set")]
     Cancelled { host: String },
+    /// SIGINT or SIGTERM stopped the run (see [`crate::interrupt`]).
+    #[error("[{host}] interrupted by {signal}; its running command was stopped")]
+    Interrupted { host: String, signal: &'static str },
     #[error("{0}")]
     Other(String),
 }
@@ -107,6 +110,7 @@ impl Error {
             | Error::UnknownHostKey { .. }
             | Error::SudoPassword { .. } => exit_code::UNREACHABLE,
             Error::Timeout { .. } => exit_code::TIMEOUT,
+            Error::Interrupted { .. } => exit_code::INTERRUPTED,
             _ => exit_code::FAILED,
         }
     }

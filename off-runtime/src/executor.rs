@@ -112,6 +112,8 @@ impl Executor {
             dry_run: self.dry_run.clone(),
             timeout: self.timeout,
         });
+        // SIGINT cancels the run (see crate::interrupt).
+        let _tracked = crate::interrupt::track_run(&shared);
         let next = AtomicUsize::new(0);
         let reports: Mutex<Vec<Option<HostReport>>> =
             Mutex::new((0..self.targets.len()).map(|_| None).collect());
@@ -159,20 +161,37 @@ impl Executor {
         };
         if shared.cancelled.load(Ordering::SeqCst) {
             let host = target.to_string();
-            return finish(host.clone(), Err(Error::Cancelled { host }));
+            let cancelled = Error::Cancelled { host: host.clone() };
+            return finish(host.clone(), Err(interrupted_or(&host, cancelled)));
         }
         let conn = if shared.dry_run.is_some() {
             crate::dry_run::assumed_connection(target)
         } else {
             match Connection::open(target, &self.ssh) {
                 Ok(conn) => conn,
-                Err(e) => return finish(target.to_string(), Err(e)),
+                Err(e) => {
+                    let host = target.to_string();
+                    return finish(host.clone(), Err(interrupted_or(&host, e)));
+                }
             }
         };
         let label = conn.label.clone();
         let context = HostContext::new(conn, shared.clone(), counters.clone());
-        let result = with_host(context, task);
+        let result = with_host(context, task).map_err(|e| interrupted_or(&label, e));
         finish(label, result)
+    }
+}
+
+/// `error`, or [`Error::Interrupted`] on `host` when a signal interrupted
+/// the run: then `error` is only what the interruption caused (a killed
+/// command, a closed connection).
+fn interrupted_or(host: &str, error: Error) -> Error {
+    if !crate::interrupt::interrupted() {
+        return error;
+    }
+    Error::Interrupted {
+        host: host.to_string(),
+        signal: crate::interrupt::signal_name(),
     }
 }
 

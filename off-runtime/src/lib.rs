@@ -23,6 +23,7 @@ pub mod dry_run;
 pub mod error;
 pub mod executor;
 pub mod flags;
+pub mod interrupt;
 pub mod inventory;
 pub mod manifest;
 pub mod ops;

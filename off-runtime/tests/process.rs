@@ -1,13 +1,18 @@
 //! What runs on the control machine ends with the operation that started it,
 //! and nothing waits on what a command left running: background processes,
-//! hung commands (the run's timeout).
+//! hung commands (the run's timeout), SSH master connections (test host 18).
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
 use off_runtime::prelude::*;
+use off_runtime::transport::SshOptions;
+
+/// The test host of this suite.
+const HOST: usize = 18;
 
 #[test]
 fn a_command_that_leaves_a_background_process_returns_at_its_exit() {
@@ -86,4 +91,87 @@ fn the_run_timeout_ends_a_hung_command_with_exit_4() {
         Ok(())
     });
     assert_eq!(report.exit_code(), 0, "{}", report.summary());
+}
+
+/// The `ssh -M` masters started with the ssh_config file `config`.
+fn masters(config: &Path) -> Vec<u32> {
+    let config = config.as_os_str().as_encoded_bytes();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.iter().any(|a| *a == b"-M")
+            && args.windows(2).any(|w| w[0] == b"-F" && w[1] == config)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Runs `task` on test host 18 as `user` with `ssh`, checking that it has a
+/// master while it runs and none within a few seconds after.
+fn leaves_no_master(user: &str, mut ssh: SshOptions, task: impl Fn() -> Result<()> + Sync) {
+    // A config file of this test's own tells its master from others'.
+    let config = tempfile::NamedTempFile::new().unwrap();
+    ssh.ssh_config = Some(config.path().to_path_buf());
+    let mut fx = Fixture::host(HOST, user);
+    fx.ssh = ssh;
+    let report = fx.executor().run(|| {
+        task()?;
+        assert_eq!(
+            masters(config.path()).len(),
+            1,
+            "not one master while the run holds its connection"
+        );
+        Ok(())
+    });
+    assert_eq!(report.exit_code(), 0, "{}", report.summary());
+    let started = Instant::now();
+    while !masters(config.path()).is_empty() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = masters(config.path());
+    for pid in &left {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    assert!(left.is_empty(), "ssh masters {left:?} outlived the run");
+}
+
+#[test]
+fn no_ssh_master_outlives_the_run() {
+    let ssh = ssh_options(&inventory());
+    let path = format!("/tmp/off-process-{}", std::process::id());
+    leaves_no_master("root", ssh, || {
+        run("true")?;
+        put(b"data\n", &path)?;
+        assert_eq!(run(sh!("cat {path}"))?.stdout, "data\n");
+        Ok(())
+    });
+}
+
+#[test]
+fn commands_in_channels_of_their_own_survive_an_idle_connection() {
+    // No persistent shell: between commands the master has no channel
+    // open, only the transport's own client connection keeps it.
+    let mut ssh = ssh_options(&inventory());
+    ssh.session_shell = "/nonexistent/sh".into();
+    leaves_no_master("deploy", ssh, || {
+        run("true")?;
+        // Longer than the master's ControlPersist.
+        std::thread::sleep(Duration::from_secs(13));
+        assert_eq!(run("echo again")?.text(), "again");
+        Ok(())
+    });
 }

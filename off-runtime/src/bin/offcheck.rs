@@ -14,7 +14,7 @@ use off_runtime::error::exit_code;
 use off_runtime::flags::SshFlags;
 use off_runtime::inventory;
 use off_runtime::manifest::{Manifest, scalar_text};
-use off_runtime::{Target, sudo_password, take_sudo_password_env};
+use off_runtime::{Target, interrupt, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
 Spec (YAML, or JSON for .json files; see docs/check.md):
@@ -42,7 +42,8 @@ Examples:
 
 Exit codes: 0 every item passed; 1 drift, or a host not bootstrapped (none of
 the spec's files, packages or services present); 2 bad spec or flags (nothing
-was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed.";
+was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed;
+130 interrupted (Ctrl-C).";
 
 /// Check hosts against a spec: files (checksum, size, mode, owner), services,
 /// listening ports, packages, versions, OS and commands.
@@ -81,6 +82,15 @@ struct Args {
 fn main() -> ExitCode {
     // SAFETY: first thing in `main`, before any thread has started.
     let env_password = unsafe { take_sudo_password_env() };
+    interrupt::install();
+    let code = check(env_password);
+    if interrupt::interrupted() {
+        return ExitCode::from(exit_code::INTERRUPTED);
+    }
+    code
+}
+
+fn check(env_password: Option<off_runtime::Secret>) -> ExitCode {
     let args = Args::parse();
     let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
         Ok(prepared) => prepared,

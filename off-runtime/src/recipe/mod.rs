@@ -171,6 +171,20 @@ pub fn recipe_main<K: Send + Sync>(
     // SAFETY: a recipe binary's `main` calls this first, before any thread
     // has started (the macro's `main` does nothing else).
     let env_password = unsafe { crate::secret::take_sudo_password_env() };
+    crate::interrupt::install();
+    let code = recipe_main_inner(spec, parse, run_step, env_password);
+    if crate::interrupt::interrupted() {
+        return ExitCode::from(exit_code::INTERRUPTED);
+    }
+    code
+}
+
+fn recipe_main_inner<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    env_password: Option<Secret>,
+) -> ExitCode {
     let options = match cli::parse_argv(spec, std::env::args_os()) {
         Ok(options) => options,
         Err(e) => e.exit(),

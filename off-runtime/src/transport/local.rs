@@ -35,6 +35,8 @@ impl Transport for LocalTransport {
                 .spawn()
                 .map_err(|e| TransportError::Io(format!("cannot start /bin/sh: {e}")))?;
             let pid = child.id();
+            // Ended by Ctrl-C (see crate::interrupt) while it runs.
+            let _tracked = pid.map(crate::interrupt::track_command);
             let (child_in, child_out, child_err) =
                 (child.stdin.take(), child.stdout.take(), child.stderr.take());
             let result = with_deadline(deadline, async {
@@ -66,9 +68,7 @@ impl Transport for LocalTransport {
             })
             .await;
             if let (Err(TransportError::DeadlineExceeded), Some(pid)) = (&result, pid) {
-                // SAFETY: kill(2) with a negative pid signals that process
-                // group; the group is the one created for this command.
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                crate::interrupt::kill_commands(&[pid as i32]);
             }
             result
         })
