@@ -85,6 +85,9 @@ impl Connection {
                     let host = target.to_string();
                     match e {
                         TransportError::HostKey(reason) => Error::HostKey { host, reason },
+                        TransportError::UnknownHostKey(reason) => {
+                            Error::UnknownHostKey { host, reason }
+                        }
                         other => Error::Unreachable {
                             host,
                             reason: other.to_string(),

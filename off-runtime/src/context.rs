@@ -74,6 +74,9 @@ pub struct RunShared {
     pub cancelled: AtomicBool,
     /// Set in a dry run: commands are not run and effects are recorded.
     pub dry_run: Option<Arc<DryRun>>,
+    /// The per-operation timeout of commands not under a
+    /// [`settings`](crate::ops::settings) block with a timeout of its own.
+    pub timeout: Option<Duration>,
 }
 
 impl Default for RunShared {
@@ -83,6 +86,7 @@ impl Default for RunShared {
             observer: Arc::new(Console::default()),
             cancelled: AtomicBool::new(false),
             dry_run: None,
+            timeout: None,
         }
     }
 }
@@ -120,9 +124,11 @@ impl HostContext {
     }
 
     pub fn effective(&self) -> Effective {
-        self.settings
-            .iter()
-            .fold(Effective::default(), |acc, s| s.merged_over(&acc))
+        let run = Effective {
+            timeout: self.shared.timeout,
+            ..Effective::default()
+        };
+        self.settings.iter().fold(run, |acc, s| s.merged_over(&acc))
     }
 }
 

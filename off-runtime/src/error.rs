@@ -16,11 +16,11 @@ pub mod exit_code {
     pub const INTERRUPTED: u8 = 130;
 
     /// The code of a run over many hosts, from each host's: 0 when all
-    /// passed, else the most telling one: unreachable before timed out
-    /// before failed before any other.
+    /// passed, else the most telling one: interrupted before unreachable
+    /// before timed out before failed before any other.
     pub fn of_hosts(codes: impl IntoIterator<Item = u8>) -> u8 {
         let codes: Vec<u8> = codes.into_iter().collect();
-        [UNREACHABLE, TIMEOUT, FAILED]
+        [INTERRUPTED, UNREACHABLE, TIMEOUT, FAILED]
             .into_iter()
             .find(|c| codes.contains(c))
             .or_else(|| codes.into_iter().find(|&c| c != OK))
@@ -45,7 +45,7 @@ pub enum Error {
         code: i32,
         stderr: String,
     },
-    #[error("[{host}] {op} `{command}` timed out after {}; the remote process group was killed", human(.after))]
+    #[error("[{host}] {op} `{command}` timed out after {} (--timeout or settings(timeout)); its process group was killed", human(.after))]
     Timeout {
         host: String,
         op: &'static str,
@@ -58,6 +58,10 @@ pub enum Error {
         "[{host}] host key verification failed (the host's key differs from the known_hosts entry; if the change is expected, remove the old entry with `ssh-keygen -R`): {reason}"
     )]
     HostKey { host: String, reason: String },
+    #[error(
+        "[{host}] host key unknown: the host is not in known_hosts, and --host-key-policy strict refuses such hosts (add its key there once its fingerprint is checked, or use accept-new): {reason}"
+    )]
+    UnknownHostKey { host: String, reason: String },
     #[error("[{host}] {op} `{command}`: sudo refused the password for {user}{}", tail_suffix(.stderr))]
     SudoPassword {
         host: String,
@@ -90,6 +94,9 @@ pub enum Error {
     },
     #[error("[{host}] stopped: another host failed and --fail-fast is set")]
     Cancelled { host: String },
+    /// SIGINT or SIGTERM stopped the run (see [`crate::interrupt`]).
+    #[error("[{host}] interrupted by {signal}; its running command was stopped")]
+    Interrupted { host: String, signal: &'static str },
     #[error("{0}")]
     Other(String),
 }
@@ -102,9 +109,11 @@ impl Error {
         match self {
             Error::Unreachable { .. }
             | Error::HostKey { .. }
+            | Error::UnknownHostKey { .. }
             | Error::SudoPassword { .. }
             | Error::Disconnected { .. } => exit_code::UNREACHABLE,
             Error::Timeout { .. } => exit_code::TIMEOUT,
+            Error::Interrupted { .. } => exit_code::INTERRUPTED,
             _ => exit_code::FAILED,
         }
     }

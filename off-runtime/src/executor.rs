@@ -33,6 +33,7 @@ pub struct Executor {
     sudo_password: Option<Secret>,
     observer: Arc<dyn RunObserver>,
     dry_run: Option<Arc<DryRun>>,
+    timeout: Option<Duration>,
 }
 
 impl Executor {
@@ -51,6 +52,7 @@ impl Executor {
             sudo_password: None,
             observer: Arc::new(Console::default()),
             dry_run: None,
+            timeout: None,
         }
     }
 
@@ -81,6 +83,16 @@ impl Executor {
         self
     }
 
+    /// The per-operation timeout of every command (none by default; a
+    /// recipe binary sets its `--timeout`): a command still running then
+    /// is killed with its process group and fails with
+    /// [`Error::Timeout`] (exit code 4). [`settings`](crate::ops::settings)
+    /// with a timeout overrides it for its block.
+    pub fn timeout(mut self, after: Option<Duration>) -> Self {
+        self.timeout = after;
+        self
+    }
+
     /// Run without reaching any host, recording effects into `dry_run`
     /// (see [`crate::dry_run`]).
     pub fn dry_run(mut self, dry_run: Arc<DryRun>) -> Self {
@@ -98,7 +110,10 @@ impl Executor {
             observer: self.observer.clone(),
             cancelled: Default::default(),
             dry_run: self.dry_run.clone(),
+            timeout: self.timeout,
         });
+        // SIGINT cancels the run (see crate::interrupt).
+        let _tracked = crate::interrupt::track_run(&shared);
         let next = AtomicUsize::new(0);
         let reports: Mutex<Vec<Option<HostReport>>> =
             Mutex::new((0..self.targets.len()).map(|_| None).collect());
@@ -146,20 +161,37 @@ impl Executor {
         };
         if shared.cancelled.load(Ordering::SeqCst) {
             let host = target.to_string();
-            return finish(host.clone(), Err(Error::Cancelled { host }));
+            let cancelled = Error::Cancelled { host: host.clone() };
+            return finish(host.clone(), Err(interrupted_or(&host, cancelled)));
         }
         let conn = if shared.dry_run.is_some() {
             crate::dry_run::assumed_connection(target)
         } else {
             match Connection::open(target, &self.ssh) {
                 Ok(conn) => conn,
-                Err(e) => return finish(target.to_string(), Err(e)),
+                Err(e) => {
+                    let host = target.to_string();
+                    return finish(host.clone(), Err(interrupted_or(&host, e)));
+                }
             }
         };
         let label = conn.label.clone();
         let context = HostContext::new(conn, shared.clone(), counters.clone());
-        let result = with_host(context, task);
+        let result = with_host(context, task).map_err(|e| interrupted_or(&label, e));
         finish(label, result)
+    }
+}
+
+/// `error`, or [`Error::Interrupted`] on `host` when a signal interrupted
+/// the run: then `error` is only what the interruption caused (a killed
+/// command, a closed connection).
+fn interrupted_or(host: &str, error: Error) -> Error {
+    if !crate::interrupt::interrupted() {
+        return error;
+    }
+    Error::Interrupted {
+        host: host.to_string(),
+        signal: crate::interrupt::signal_name(),
     }
 }
 

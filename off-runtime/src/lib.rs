@@ -22,6 +22,8 @@ mod context;
 pub mod dry_run;
 pub mod error;
 pub mod executor;
+pub mod flags;
+pub mod interrupt;
 pub mod inventory;
 pub mod manifest;
 pub mod ops;
@@ -42,7 +44,7 @@ pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
 pub use off_macros::{recipe, sh, step};
 pub use output::Output;
-pub use secret::{Secret, sudo_password};
+pub use secret::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use target::{SshTarget, Target};
 pub use template::{Template, check_syntax, render_str};
 

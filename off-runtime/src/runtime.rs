@@ -23,3 +23,9 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     runtime().block_on(future)
 }
+
+/// Enters the shared runtime's context, for setting up what must be
+/// registered with its drivers from a plain thread (signal handlers).
+pub(crate) fn enter() -> tokio::runtime::EnterGuard<'static> {
+    runtime().enter()
+}

@@ -20,16 +20,38 @@ impl Secret {
     }
 }
 
+/// The environment variable a run's sudo password may come from.
+pub const SUDO_PASSWORD_ENV: &str = "OFF_SUDO_PASSWORD";
+
+/// Takes [`SUDO_PASSWORD_ENV`] out of this process's environment and
+/// returns its value, so that no command off starts on this machine
+/// (`local`, the local transport, `ssh`) inherits the password.
+///
+/// # Safety
+///
+/// Changes the environment: no other thread may read or write it at the
+/// same time. Call it first thing in `main`, before any thread starts.
+pub unsafe fn take_sudo_password_env() -> Option<Secret> {
+    let value = std::env::var_os(SUDO_PASSWORD_ENV)?;
+    // SAFETY: the caller promises no other thread touches the environment.
+    unsafe { std::env::remove_var(SUDO_PASSWORD_ENV) };
+    Some(Secret::new(value.to_string_lossy()))
+}
+
 /// The sudo password of a run: one line of standard input when
-/// `from_stdin` (`--sudo-password-stdin`), else `OFF_SUDO_PASSWORD`, else
-/// none (sudo must then need no password).
-pub fn sudo_password(from_stdin: bool) -> std::io::Result<Option<Secret>> {
+/// `from_stdin` (`--sudo-password-stdin`), else `from_env` (what
+/// [`take_sudo_password_env`] took), else none (sudo must then need no
+/// password).
+pub fn sudo_password(
+    from_stdin: bool,
+    from_env: Option<Secret>,
+) -> std::io::Result<Option<Secret>> {
     if from_stdin {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
         return Ok(Some(Secret::new(line.trim_end_matches(['\n', '\r']))));
     }
-    Ok(std::env::var("OFF_SUDO_PASSWORD").ok().map(Secret::new))
+    Ok(from_env)
 }
 
 impl fmt::Debug for Secret {

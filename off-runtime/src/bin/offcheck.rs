@@ -11,10 +11,10 @@ use off_runtime::check::{
     self, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, parse_duration,
 };
 use off_runtime::error::exit_code;
+use off_runtime::flags::SshFlags;
 use off_runtime::inventory;
 use off_runtime::manifest::{Manifest, scalar_text};
-use off_runtime::transport::SshOptions;
-use off_runtime::{Target, sudo_password};
+use off_runtime::{Target, interrupt, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
 Spec (YAML, or JSON for .json files; see docs/check.md):
@@ -42,7 +42,8 @@ Examples:
 
 Exit codes: 0 every item passed; 1 drift, or a host not bootstrapped (none of
 the spec's files, packages or services present); 2 bad spec or flags (nothing
-was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed.";
+was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed;
+130 interrupted (Ctrl-C).";
 
 /// Check hosts against a spec: files (checksum, size, mode, owner), services,
 /// listening ports, packages, versions, OS and commands.
@@ -59,12 +60,8 @@ struct Args {
     /// a host's vars fill `{name}` placeholders in the spec
     #[arg(long, value_name = "FILE")]
     inventory: Option<PathBuf>,
-    /// SSH private key
-    #[arg(short = 'i', long, value_name = "KEY")]
-    identity: Option<PathBuf>,
-    /// ssh_config file instead of ~/.ssh/config
-    #[arg(long, value_name = "FILE")]
-    ssh_config: Option<PathBuf>,
+    #[command(flatten)]
+    ssh: SshFlags,
     /// Report format
     #[arg(long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json", "junit", "tap"])]
     format: String,
@@ -83,15 +80,26 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in `main`, before any thread has started.
+    let env_password = unsafe { take_sudo_password_env() };
+    interrupt::install();
+    let code = check(env_password);
+    if interrupt::interrupted() {
+        return ExitCode::from(exit_code::INTERRUPTED);
+    }
+    code
+}
+
+fn check(env_password: Option<off_runtime::Secret>) -> ExitCode {
     let args = Args::parse();
-    let jobs = match jobs(&args) {
-        Ok(jobs) => jobs,
+    let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
+        Ok(prepared) => prepared,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(exit_code::USAGE);
         }
     };
-    let sudo_password = match sudo_password(args.sudo_password_stdin) {
+    let sudo_password = match sudo_password(args.sudo_password_stdin, env_password) {
         Ok(password) => password,
         Err(e) => {
             eprintln!("error: cannot read the sudo password from standard input: {e}");
@@ -99,11 +107,7 @@ fn main() -> ExitCode {
         }
     };
     let options = CheckOptions {
-        ssh: SshOptions {
-            identity: args.identity.clone(),
-            ssh_config: args.ssh_config.clone(),
-            ..SshOptions::default()
-        },
+        ssh,
         sudo_password,
         parallel: args.parallel.max(1),
         retry: args.retry_timeout.map(|timeout| Retry {

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps, ssh_options};
+use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps};
 use crate::check::{
     AliveScript, CheckOptions, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck,
     ServiceState, VersionCheck, VersionConstraint,
@@ -79,7 +79,7 @@ pub(super) fn check_hosts<K: Send + Sync>(
         }
     }
     let options = CheckOptions {
-        ssh: ssh_options(&prepared.options),
+        ssh: prepared.ssh.clone(),
         sudo_password,
         parallel: prepared.options.parallel,
         retry: flags.retry,

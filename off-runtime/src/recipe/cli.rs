@@ -3,8 +3,11 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Arg, ArgAction, Command};
+use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+
+use crate::flags::SshFlags;
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
@@ -14,9 +17,10 @@ pub(crate) struct Options {
     pub config: Option<PathBuf>,
     pub hosts: Option<String>,
     pub inventory: Option<PathBuf>,
-    pub identity: Option<PathBuf>,
-    pub ssh_config: Option<PathBuf>,
+    pub ssh: SshFlags,
     pub parallel: usize,
+    /// `--timeout`: the per-operation timeout; `None` for no limit.
+    pub timeout: Option<Duration>,
     pub fail_fast: bool,
     pub steps: Option<Vec<String>>,
     pub progress: ProgressMode,
@@ -38,6 +42,21 @@ pub(crate) struct CheckFlags {
     pub format: crate::check::ReportFormat,
     pub retry: Option<crate::check::Retry>,
     pub manifest: Option<PathBuf>,
+}
+
+/// `--timeout` when not given: long enough for the slowest ordinary
+/// operation (a large `apt-get install` on a slow mirror, a database
+/// restore), short enough that a hung command ends the run the same day.
+pub(crate) const DEFAULT_TIMEOUT: &str = "1h";
+
+/// `--timeout`: a duration (`90s`, `10m`, `2h`; a bare number is seconds),
+/// or `none` or `0` for no limit.
+pub(crate) fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
+    if text.trim() == "none" {
+        return Ok(None);
+    }
+    let after = crate::check::parse_duration(text)?;
+    Ok((!after.is_zero()).then_some(after))
 }
 
 /// Flags reserved for later features: accepted by the parser, refused at run time.
@@ -153,14 +172,9 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             "inventory",
             "FILE",
             "Targets with per-host kwargs (YAML: hosts: [{host, vars}])",
-        ))
-        .arg(value("identity", "identity", "KEY", "SSH private key").short('i'))
-        .arg(value(
-            "ssh_config",
-            "ssh-config",
-            "FILE",
-            "ssh_config file instead of ~/.ssh/config",
-        ))
+        ));
+    cmd = SshFlags::augment_args(cmd);
+    cmd = cmd
         .arg(
             value("parallel", "parallel", "N", "At most N hosts at a time")
                 .value_parser(clap::value_parser!(usize))
@@ -171,6 +185,16 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             "fail-fast",
             "Stop every host once one fails",
         ))
+        .arg(
+            value(
+                "timeout",
+                "timeout",
+                "DURATION",
+                "Kill a command still running after this long, and fail with exit 4 (90s, 10m, 2h; none: no limit); settings(timeout) in the recipe overrides it",
+            )
+            .value_parser(parse_timeout)
+            .default_value(DEFAULT_TIMEOUT),
+        )
         .arg(value(
             "steps",
             "steps",
@@ -305,10 +329,10 @@ pub(crate) fn parse_argv(
         config: path("config"),
         hosts: string("hosts"),
         inventory: path("inventory"),
-        identity: path("identity"),
-        ssh_config: path("ssh_config"),
+        ssh: SshFlags::from_arg_matches(&m)?,
         parallel: m.get_one::<usize>("parallel").copied().unwrap_or(10),
         fail_fast: m.get_flag("fail_fast"),
+        timeout: m.get_one::<Option<Duration>>("timeout").copied().flatten(),
         steps: string("steps").map(|s| {
             s.split(',')
                 .map(str::trim)
@@ -446,6 +470,29 @@ mod tests {
         );
         assert!(help.contains("--peers <String>"), "{help}");
         assert!(help.contains("--standby <String>"), "{help}");
+    }
+
+    #[test]
+    fn timeout_defaults_to_an_hour_and_none_disables_it() {
+        assert_eq!(parse(&[]).unwrap().timeout, Some(Duration::from_secs(3600)));
+        let timeout = |value: &str| parse(&["--timeout", value]).map(|o| o.timeout);
+        assert_eq!(timeout("90s").unwrap(), Some(Duration::from_secs(90)));
+        assert_eq!(timeout("10m").unwrap(), Some(Duration::from_secs(600)));
+        assert_eq!(timeout("2.5").unwrap(), Some(Duration::from_millis(2500)));
+        assert_eq!(timeout("none").unwrap(), None);
+        assert_eq!(timeout("0").unwrap(), None);
+        let e = timeout("abc").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = e.to_string();
+        assert!(
+            e.contains("invalid value 'abc' for '--timeout <DURATION>'"),
+            "{e}"
+        );
+        let help = command(&SPEC).render_long_help().to_string();
+        assert!(help.contains("--timeout <DURATION>"), "{help}");
+        assert!(help.contains("[default: 1h]"), "{help}");
+        assert!(help.contains("--host-key-policy <POLICY>"), "{help}");
+        assert!(help.contains("--known-hosts <FILE>"), "{help}");
     }
 
     #[test]

@@ -168,6 +168,23 @@ pub fn recipe_main<K: Send + Sync>(
     parse: fn(&RawArgs) -> Result<K, ArgErrors>,
     run_step: fn(&K, usize) -> crate::Result<()>,
 ) -> ExitCode {
+    // SAFETY: a recipe binary's `main` calls this first, before any thread
+    // has started (the macro's `main` does nothing else).
+    let env_password = unsafe { crate::secret::take_sudo_password_env() };
+    crate::interrupt::install();
+    let code = recipe_main_inner(spec, parse, run_step, env_password);
+    if crate::interrupt::interrupted() {
+        return ExitCode::from(exit_code::INTERRUPTED);
+    }
+    code
+}
+
+fn recipe_main_inner<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    env_password: Option<Secret>,
+) -> ExitCode {
     let options = match cli::parse_argv(spec, std::env::args_os()) {
         Ok(options) => options,
         Err(e) => e.exit(),
@@ -183,13 +200,14 @@ pub fn recipe_main<K: Send + Sync>(
     if prepared.options.dry_run {
         return dry_run(spec, prepared, run_step);
     }
-    let sudo_password = match crate::secret::sudo_password(prepared.options.sudo_password_stdin) {
-        Ok(password) => password,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
+    let sudo_password =
+        match crate::secret::sudo_password(prepared.options.sudo_password_stdin, env_password) {
+            Ok(password) => password,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit_code::USAGE);
+            }
+        };
     if prepared.options.check.is_some() {
         return check::check_hosts(spec, prepared, run_step, sudo_password);
     }
@@ -199,6 +217,8 @@ pub fn recipe_main<K: Send + Sync>(
 /// Everything validated, ready to run.
 pub(crate) struct Prepared<K> {
     options: cli::Options,
+    /// The SSH settings of the command line.
+    ssh: SshOptions,
     targets: Vec<Target>,
     selected: Vec<usize>,
     /// Kwargs for every target without per-host ones.
@@ -229,6 +249,10 @@ fn prepare<K>(
         }
     }
     let selected = errors.take(cli::select_steps(spec, options.steps.as_deref()));
+    let ssh = options.ssh.options().unwrap_or_else(|e| {
+        errors.push(e);
+        SshOptions::default()
+    });
     let file = match &options.config {
         None => None,
         Some(path) => match std::fs::read_to_string(path) {
@@ -296,12 +320,21 @@ fn prepare<K>(
         },
         Some(_) => None,
     };
-    errors.finish()?;
     // Dry runs and checks complete no step.
-    let record = (!options.dry_run && options.check.is_none())
-        .then(|| resume::StepRecord::for_recipe(spec.name, env));
+    let record = match (!options.dry_run && options.check.is_none())
+        .then(|| resume::StepRecord::for_recipe(spec.name, env))
+    {
+        Some(Err(e)) => {
+            errors.push(e);
+            None
+        }
+        Some(Ok(record)) => Some(record),
+        None => None,
+    };
+    errors.finish()?;
     Ok(Prepared {
         record,
+        ssh,
         raw,
         raw_per_host,
         options,
@@ -347,15 +380,6 @@ fn dry_run<K: Send + Sync>(
         }
     }
     ExitCode::from(report.exit_code())
-}
-
-/// The SSH settings of the command line.
-pub(crate) fn ssh_options(options: &cli::Options) -> SshOptions {
-    SshOptions {
-        identity: options.identity.clone(),
-        ssh_config: options.ssh_config.clone(),
-        ..SshOptions::default()
-    }
 }
 
 /// Runs the selected steps on the current host — with `--resume`, from the
@@ -428,6 +452,8 @@ fn run<K: Send + Sync>(
 ) -> ExitCode {
     let options = &prepared.options;
     let mode = options.progress.resolve();
+    // `-q --progress none` prints no summary.
+    let summary = !(options.quiet && mode == ProgressMode::None);
     let several = prepared.targets.len() > 1;
     // With `--events -`, standard output carries the events alone.
     let events_on_stdout = options.events.as_deref() == Some("-");
@@ -465,7 +491,8 @@ fn run<K: Send + Sync>(
     let executor = Executor::new(prepared.targets.clone())
         .parallel(options.parallel)
         .fail_fast(options.fail_fast)
-        .ssh_options(ssh_options(options))
+        .timeout(options.timeout)
+        .ssh_options(prepared.ssh.clone())
         .sudo_password(sudo_password)
         .observer(progress.clone());
     let report = executor.run(|| {
@@ -475,15 +502,21 @@ fn run<K: Send + Sync>(
         let host = crate::current_host();
         match &result {
             Ok(()) => progress.host_done(&host),
-            Err(_) => {
+            Err(e) => {
                 let step = progress.step(&host);
-                progress.line(&format!("[{host}] step `{step}` failed"));
+                // Without the summary, this line is all that says why.
+                let reason = if summary {
+                    String::new()
+                } else {
+                    format!(": {e}")
+                };
+                progress.line(&format!("[{host}] step `{step}` failed{reason}"));
             }
         }
         result
     });
     progress.finish();
-    if !(options.quiet && mode == ProgressMode::None) {
+    if summary {
         progress.line(report.summary().trim_end());
     }
     ExitCode::from(report.exit_code())
@@ -516,7 +549,7 @@ mod tests {
 
     #[test]
     fn every_input_error_is_reported_before_anything_runs() {
-        let env = |_: &str| None;
+        let env = |name: &str| (name == "OFF_STATE_DIR").then(|| "/nonexistent".to_string());
         let o = options(&[
             "-H",
             "a@",
@@ -540,6 +573,17 @@ mod tests {
             errors,
             "error: missing required --version (flag, OFF_VERSION or `version` in the -c file)\n"
         );
+        // No state directory for --resume: refused, unless nothing is recorded.
+        let no_state = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
+        let errors = prepare(&SPEC, options(&[]), parse, &no_state)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            errors.contains("set OFF_STATE_DIR, XDG_STATE_HOME or HOME"),
+            "{errors}"
+        );
+        assert!(prepare(&SPEC, options(&["--dry-run"]), parse, &no_state).is_ok());
     }
 
     #[test]
@@ -560,7 +604,9 @@ mod tests {
                 _ => Err(crate::Error::msg(format!("peers {}", k.peers.join(",")))),
             }
         }
-        let env = |_: &str| None;
+        let state = tempfile::tempdir().unwrap();
+        let state_dir = state.path().display().to_string();
+        let env = move |name: &str| (name == "OFF_STATE_DIR").then(|| state_dir.clone());
         let o = options(&[
             "--version",
             "7",

@@ -3,7 +3,9 @@
 //!
 //! One small text file per recipe and host, one completed step per line,
 //! under `$OFF_STATE_DIR`, else `$XDG_STATE_HOME/off`, else
-//! `~/.local/state/off`. A run without `--resume` starts the record afresh;
+//! `~/.local/state/off`; with none of these variables set, a run refuses to
+//! start (a shared fallback such as `/tmp` would let other users plant or
+//! read the records). A run without `--resume` starts the record afresh;
 //! a run with it skips the steps recorded and appends the ones it completes.
 
 use std::fs;
@@ -19,16 +21,22 @@ pub(crate) struct StepRecord {
 }
 
 impl StepRecord {
-    /// The records of `recipe`, in the state directory taken from `env`.
-    pub(crate) fn for_recipe(recipe: &str, env: &dyn Fn(&str) -> Option<String>) -> StepRecord {
-        let base = env("OFF_STATE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| env("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("off")))
-            .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/state/off")))
-            .unwrap_or_else(|| std::env::temp_dir().join("off-state"));
-        StepRecord {
+    /// The records of `recipe`, in the state directory taken from `env`;
+    /// the error (exit 2) when `env` names none.
+    pub(crate) fn for_recipe(
+        recipe: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<StepRecord, String> {
+        let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let base = set("OFF_STATE_DIR")
+            .or_else(|| set("XDG_STATE_HOME").map(|d| d.join("off")))
+            .or_else(|| set("HOME").map(|h| h.join(".local/state/off")))
+            .ok_or_else(|| {
+                "no directory for the completed-steps record of --resume: set OFF_STATE_DIR, XDG_STATE_HOME or HOME".to_string()
+            })?;
+        Ok(StepRecord {
             dir: base.join(recipe),
-        }
+        })
     }
 
     /// Where `target`'s record is kept.
@@ -97,7 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().to_str().unwrap().to_string();
         let env = move |name: &str| (name == "OFF_STATE_DIR").then(|| state.clone());
-        let record = StepRecord::for_recipe("demo", &env);
+        let record = StepRecord::for_recipe("demo", &env).unwrap();
         let a: Target = "root@db1:2222".parse().unwrap();
         let b: Target = "db2".parse().unwrap();
         assert!(record.completed(&a).unwrap().is_empty());
@@ -110,6 +118,35 @@ mod tests {
         assert!(record.path(&a).starts_with(dir.path().join("demo")));
         record.reset(&a).unwrap();
         assert!(record.completed(&a).unwrap().is_empty());
+    }
+
+    #[test]
+    fn state_dir_comes_from_the_environment_or_the_run_refuses() {
+        let dir = |vars: &'static [(&'static str, &'static str)]| {
+            let env = move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            };
+            StepRecord::for_recipe("demo", &env).map(|r| r.dir)
+        };
+        assert_eq!(
+            dir(&[("HOME", "/home/u"), ("XDG_STATE_HOME", "/x")]).unwrap(),
+            PathBuf::from("/x/off/demo")
+        );
+        assert_eq!(
+            dir(&[("HOME", "/home/u")]).unwrap(),
+            PathBuf::from("/home/u/.local/state/off/demo")
+        );
+        assert_eq!(
+            dir(&[("OFF_STATE_DIR", "/s"), ("HOME", "/home/u")]).unwrap(),
+            PathBuf::from("/s/demo")
+        );
+        let e = dir(&[("HOME", "")]).unwrap_err();
+        assert!(
+            e.contains("set OFF_STATE_DIR, XDG_STATE_HOME or HOME"),
+            "{e}"
+        );
     }
 
     #[test]

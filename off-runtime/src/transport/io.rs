@@ -1,22 +1,58 @@
 //! Driving a child process's pipes, shared by the local and SSH transports.
 
+use std::pin::pin;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Stream, TransportError};
 
+/// Once the command has exited, how long the pipes may stay silent before
+/// the output is taken as complete. What the command wrote before it
+/// exited is already in the pipes and arrives at once; only a background
+/// process it started (`daemon &`) can keep them open, and its output
+/// belongs to no command.
+const DRAIN_IDLE: Duration = Duration::from_millis(100);
+
+/// However busy such a background process keeps the pipes, reading stops
+/// this long after the exit.
+const DRAIN_MAX: Duration = Duration::from_secs(1);
+
 /// Feeds `input` to `stdin` and closes it, while collecting `stdout` and
-/// `stderr` and handing every chunk to `on_output` as it arrives. Reading both
-/// pipes concurrently keeps a command that fills one pipe from blocking.
+/// `stderr` and handing every chunk to `on_output` as it arrives, until
+/// both pipes are closed. Reading both pipes concurrently keeps a command
+/// that fills one pipe from blocking.
 pub(super) async fn pump(
+    stdin: Option<impl AsyncWrite + Unpin>,
+    input: Option<&[u8]>,
+    stdout: impl AsyncRead + Unpin,
+    stderr: impl AsyncRead + Unpin,
+    on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    pump_until_exit(
+        stdin,
+        input,
+        stdout,
+        stderr,
+        on_output,
+        std::future::pending(),
+    )
+    .await
+}
+
+/// [`pump`] for a command whose end `exited` tells: once it resolves, what
+/// is left in the pipes is read and the pipes are given up, whoever still
+/// holds them open (a background process the command started), and so is
+/// the rest of `input`.
+pub(super) async fn pump_until_exit(
     stdin: Option<impl AsyncWrite + Unpin>,
     input: Option<&[u8]>,
     mut stdout: impl AsyncRead + Unpin,
     mut stderr: impl AsyncRead + Unpin,
     on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    exited: impl Future<Output = ()>,
 ) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let feed = async {
+    let mut feed = pin!(async {
         if let Some(mut stdin) = stdin {
             if let Some(input) = input {
                 // A command that exits without reading its input closes the
@@ -25,33 +61,57 @@ pub(super) async fn pump(
             }
             let _ = stdin.shutdown().await;
         }
-    };
-    let collect = async {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (mut out_buf, mut err_buf) = ([0u8; 8192], [0u8; 8192]);
-        let (mut out_open, mut err_open) = (true, true);
-        while out_open || err_open {
-            tokio::select! {
-                n = stdout.read(&mut out_buf), if out_open => {
-                    let n = n?;
-                    if n == 0 { out_open = false } else {
-                        on_output(Stream::Stdout, &out_buf[..n]);
-                        out.extend_from_slice(&out_buf[..n]);
-                    }
-                }
-                n = stderr.read(&mut err_buf), if err_open => {
-                    let n = n?;
-                    if n == 0 { err_open = false } else {
-                        on_output(Stream::Stderr, &err_buf[..n]);
-                        err.extend_from_slice(&err_buf[..n]);
-                    }
+    });
+    let mut exited = pin!(exited);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let (mut out_buf, mut err_buf) = ([0u8; 8192], [0u8; 8192]);
+    let (mut out_open, mut err_open) = (true, true);
+    let (mut feeding, mut running) = (true, true);
+    let mut drain_end: Option<tokio::time::Instant> = None;
+    while out_open || err_open {
+        // After the exit, pipes that stay silent are taken as done.
+        let idle = async {
+            match drain_end {
+                None => std::future::pending::<()>().await,
+                Some(end) => {
+                    let left = end.saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::sleep(DRAIN_IDLE.min(left)).await;
                 }
             }
+        };
+        tokio::select! {
+            () = &mut feed, if feeding => feeding = false,
+            () = &mut exited, if running => {
+                running = false;
+                drain_end = Some(tokio::time::Instant::now() + DRAIN_MAX);
+                // Dropping the feed closes the command's standard input.
+                feeding = false;
+            }
+            n = stdout.read(&mut out_buf), if out_open => {
+                let n = n?;
+                if n == 0 { out_open = false } else {
+                    on_output(Stream::Stdout, &out_buf[..n]);
+                    out.extend_from_slice(&out_buf[..n]);
+                }
+            }
+            n = stderr.read(&mut err_buf), if err_open => {
+                let n = n?;
+                if n == 0 { err_open = false } else {
+                    on_output(Stream::Stderr, &err_buf[..n]);
+                    err.extend_from_slice(&err_buf[..n]);
+                }
+            }
+            () = idle => break,
         }
-        Ok::<_, std::io::Error>((out, err))
-    };
-    let ((), collected) = tokio::join!(feed, collect);
-    collected
+    }
+    // A command that closed both pipes may still be reading its input.
+    if feeding && running {
+        tokio::select! {
+            () = &mut feed => {}
+            () = &mut exited => {}
+        }
+    }
+    Ok((out, err))
 }
 
 /// Runs `future` under an optional deadline.

@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use super::io::{pump, with_deadline};
+use super::io::{pump_until_exit, with_deadline};
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 use crate::runtime::block_on;
 
@@ -32,22 +32,31 @@ impl Transport for LocalTransport {
                 .spawn()
                 .map_err(|e| TransportError::Io(format!("cannot start /bin/sh: {e}")))?;
             let pid = child.id();
+            // Ended by Ctrl-C (see crate::interrupt) while it runs.
+            let _tracked = pid.map(crate::interrupt::track_command);
             let (child_in, child_out, child_err) =
                 (child.stdin.take(), child.stdout.take(), child.stderr.take());
             let result = with_deadline(deadline, async {
-                let (stdout, stderr) = pump(
+                // The command is over when its shell exits, even if a
+                // background process it started still holds the pipes
+                // (`daemon &`), as over SSH.
+                let mut status = None;
+                let exited = async { status = Some(child.wait().await) };
+                let (stdout, stderr) = pump_until_exit(
                     child_in,
                     stdin,
                     child_out.expect("piped"),
                     child_err.expect("piped"),
                     on_output,
+                    exited,
                 )
                 .await
                 .map_err(|e| TransportError::Io(e.to_string()))?;
-                let status = child
-                    .wait()
-                    .await
-                    .map_err(|e| TransportError::Io(e.to_string()))?;
+                let status = match status {
+                    Some(status) => status,
+                    None => child.wait().await,
+                }
+                .map_err(|e| TransportError::Io(e.to_string()))?;
                 Ok(ExecOutput {
                     stdout,
                     stderr,
@@ -56,9 +65,7 @@ impl Transport for LocalTransport {
             })
             .await;
             if let (Err(TransportError::DeadlineExceeded), Some(pid)) = (&result, pid) {
-                // SAFETY: kill(2) with a negative pid signals that process
-                // group; the group is the one created for this command.
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                crate::interrupt::kill_commands(&[pid as i32]);
             }
             result
         })

@@ -65,6 +65,9 @@ pub enum TransportError {
     /// The target presented a host key different from the known one.
     #[error("{0}")]
     HostKey(String),
+    /// The target's host key is not known, and the policy is strict.
+    #[error("{0}")]
+    UnknownHostKey(String),
     /// The connection broke while an operation ran.
     #[error("{0}")]
     Disconnected(String),

@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::io::{pump, with_deadline};
 use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
 use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
+use crate::interrupt::{self, Master, Tracked};
 use crate::runtime::block_on;
 use crate::secret::Secret;
 use crate::shell::quote;
@@ -68,8 +69,16 @@ impl Default for SshOptions {
     }
 }
 
+/// How long a master connection outlives its last client. While the
+/// transport lives it holds a client connection of its own (see
+/// [`SshTransport::connect`]); this only matters when the control process
+/// dies without closing the master (SIGKILL).
+const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(10).unwrap();
+
 /// An open, multiplexed SSH connection to one host.
 pub struct SshTransport {
+    /// Ends the master when the transport is dropped.
+    _master: MasterGuard,
     session: Arc<Session>,
     session_shell: String,
     /// How long a new persistent shell may take to announce itself.
@@ -80,6 +89,20 @@ pub struct SshTransport {
     /// The fallback's warning, shown once per host.
     warning: Mutex<Option<String>>,
     warned: AtomicBool,
+}
+
+/// The master connection of a transport, ended when the transport goes
+/// (whoever still holds the session: a channel's task, a leaked clone).
+struct MasterGuard {
+    master: Master,
+    _client: openssh_mux_client::Connection,
+    _tracked: Tracked,
+}
+
+impl Drop for MasterGuard {
+    fn drop(&mut self) {
+        self.master.end();
+    }
 }
 
 /// The persistent shells of one user on a host.
@@ -125,6 +148,7 @@ impl SshTransport {
             })
             .connect_timeout(options.connect_timeout)
             .server_alive_interval(options.keepalive)
+            .control_persist(ControlPersist::IdleFor(MASTER_IDLE))
             .control_directory(std::env::temp_dir());
         if let Some(user) = &target.user {
             builder.user(user.clone());
@@ -141,8 +165,31 @@ impl SshTransport {
         if let Some(config) = &options.ssh_config {
             builder.config_file(config);
         }
-        let session = block_on(builder.connect_mux(&target.host)).map_err(connect_error)?;
+        let (session, master) = block_on(async {
+            let session = builder.connect_mux(&target.host).await?;
+            // An idle client of the master's own: the master counts it as
+            // a channel, so ControlPersist's idle timer only starts when
+            // this process is gone (however it ended). It also tells the
+            // master's pid, for ending it (see crate::interrupt).
+            let socket = session.control_socket().to_path_buf();
+            let mut client = openssh_mux_client::Connection::connect(&socket).await?;
+            let pid = client.send_alive_check().await?;
+            let master = Master {
+                pid: pid.get(),
+                control_dir: socket.parent().map(Into::into).unwrap_or_default(),
+                socket,
+            };
+            Ok::<_, openssh::Error>((session, (master, client)))
+        })
+        .map_err(connect_error)?;
+        let (master, client) = master;
+        let tracked = interrupt::track_master(master.clone());
         Ok(SshTransport {
+            _master: MasterGuard {
+                master,
+                _client: client,
+                _tracked: tracked,
+            },
             session: Arc::new(session),
             session_shell: options.session_shell.clone(),
             start_timeout: options.connect_timeout,
@@ -377,9 +424,11 @@ fn connect_error(error: openssh::Error) -> TransportError {
         source = cause.source();
     }
     let message = message.replace('\n', " ").trim().to_string();
-    if message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-        || message.contains("Host key verification failed")
-    {
+    if message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        TransportError::HostKey(message)
+    } else if message.contains("you have requested strict checking") {
+        TransportError::UnknownHostKey(message)
+    } else if message.contains("Host key verification failed") {
         TransportError::HostKey(message)
     } else {
         TransportError::Connect(message)
