@@ -162,6 +162,21 @@ fn no_ssh_master_outlives_the_run() {
 }
 
 #[test]
+fn a_background_process_does_not_hold_a_command_in_a_channel_of_its_own() {
+    let mut fx = Fixture::host(HOST, "root");
+    fx.ssh.session_shell = "/nonexistent/sh".into();
+    let started = Instant::now();
+    let out = fx.on(|| run("echo before; sleep 20 & echo after"));
+    let took = started.elapsed();
+    fx.on(|| run("pkill -f 'slee[p] 20' || true"));
+    assert!(
+        took < Duration::from_secs(10),
+        "waited {took:?} for `sleep 20 &`"
+    );
+    assert_eq!(out.stdout, "before\nafter\n");
+}
+
+#[test]
 fn commands_in_channels_of_their_own_survive_an_idle_connection() {
     // No persistent shell: between commands the master has no channel
     // open, only the transport's own client connection keeps it.

@@ -19,31 +19,12 @@ const DRAIN_IDLE: Duration = Duration::from_millis(100);
 const DRAIN_MAX: Duration = Duration::from_secs(1);
 
 /// Feeds `input` to `stdin` and closes it, while collecting `stdout` and
-/// `stderr` and handing every chunk to `on_output` as it arrives, until
-/// both pipes are closed. Reading both pipes concurrently keeps a command
-/// that fills one pipe from blocking.
-pub(super) async fn pump(
-    stdin: Option<impl AsyncWrite + Unpin>,
-    input: Option<&[u8]>,
-    stdout: impl AsyncRead + Unpin,
-    stderr: impl AsyncRead + Unpin,
-    on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
-) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    pump_until_exit(
-        stdin,
-        input,
-        stdout,
-        stderr,
-        on_output,
-        std::future::pending(),
-    )
-    .await
-}
-
-/// [`pump`] for a command whose end `exited` tells: once it resolves, what
-/// is left in the pipes is read and the pipes are given up, whoever still
-/// holds them open (a background process the command started), and so is
-/// the rest of `input`.
+/// `stderr` and handing every chunk to `on_output` as it arrives (reading
+/// both pipes at once keeps a command that fills one from blocking), until
+/// the command's end, which `exited` tells: once it resolves, what is left in
+/// the pipes is read and the pipes are given up, whoever still holds them
+/// open (a background process the command started), and so is the rest of
+/// `input`.
 pub(super) async fn pump_until_exit(
     stdin: Option<impl AsyncWrite + Unpin>,
     input: Option<&[u8]>,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
-use super::io::{pump, with_deadline};
+use super::io::{pump_until_exit, with_deadline};
 use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
 use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::interrupt::{self, Master, Tracked};
@@ -359,16 +359,26 @@ impl SshTransport {
             child.stdout().take(),
             child.stderr().take(),
         );
-        let (stdout, stderr) = pump(
+        // The command is over at its exit status, even if a background
+        // process it started still holds the channel's pipes (`daemon &`),
+        // as in the persistent shell and on the local machine.
+        let mut wait = std::pin::pin!(child.wait());
+        let mut status = None;
+        let (stdout, stderr) = pump_until_exit(
             child_in,
             stdin,
             child_out.expect("piped"),
             child_err.expect("piped"),
             on_output,
+            async { status = Some(wait.as_mut().await) },
         )
         .await
         .map_err(|e| TransportError::Disconnected(e.to_string()))?;
-        let status = child.wait().await.map_err(lost)?;
+        let status = match status {
+            Some(status) => status,
+            None => wait.await,
+        }
+        .map_err(lost)?;
         Ok(ExecOutput {
             stdout,
             stderr,
