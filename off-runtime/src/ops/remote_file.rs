@@ -18,7 +18,9 @@
 //!   unguessable name (`ln` never follows the new name and fails if it
 //!   exists), not copied through a predictable one;
 //! - before and after the atomic rename, the name must still be the open
-//!   file; if someone replaced it, the write is refused with the reason.
+//!   file; if someone replaced it, the write is refused with the reason;
+//! - a script stopped on the way (a timeout's SIGTERM, a hang-up) removes
+//!   its temporary file.
 //!
 //! Reads open the file once and check that the descriptor is the file at the
 //! name (not a link swapped in after the test), then read only through it.
@@ -181,6 +183,7 @@ if [ -e "$n" ] && [ ! -f "$n" ]; then echo '{COMPLAINT}'{shown}' exists but is n
 set -C
 exec 3>"$t" || exit 1
 set +C
+trap 'rm -f -- "$t"; exit 1' HUP INT TERM
 off_fail() {{ rm -f -- "$t"; echo "{COMPLAINT}$1" >&2; exit 1; }}
 cat >&3 || off_fail 'writing the temporary file failed'
 "#,
@@ -335,6 +338,32 @@ mod tests {
         assert_ne!(code, 0);
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_terminated_write_leaves_no_temporary_file() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // Standard input stays open, so the script waits in `cat` with its
+        // temporary file created, until its process group is terminated.
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(replace_script(&replace(path.to_str().unwrap(), false)))
+            .stdin(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let entries = || std::fs::read_dir(dir.path()).unwrap().count();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while entries() == 0 && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(entries(), 1, "the temporary file was never created");
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_eq!(entries(), 0, "the temporary file was left behind");
     }
 
     #[test]
