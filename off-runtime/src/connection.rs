@@ -121,6 +121,7 @@ impl Connection {
                 stdin: None,
                 deadline: Some(std::time::Duration::from_secs(30)),
                 on_output: &mut |_, _| {},
+                keep_stdout: true,
             })
             .map_err(|e| unreachable(format!("probing the host failed: {e}")))?;
         let text = String::from_utf8_lossy(&output.stdout);

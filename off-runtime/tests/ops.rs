@@ -375,3 +375,42 @@ on_every_transport!(
     writes_refuse_a_symlink_destination,
     put_and_get_a_large_binary_file,
 );
+
+/// The peak resident memory of this test process (each test runs in its own
+/// process under nextest; under `cargo test` other tests add to it).
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+fn get_streams_a_large_file_to_disk(fx: Fixture) {
+    const SIZE: u64 = 200 * 1024 * 1024;
+    let local = tempfile::tempdir().unwrap();
+    let dest = local.path().join("big");
+    let dir = fx.on(|| scratch_dir("get-big"));
+    fx.on(|| run(sh!("head -c {SIZE} /dev/zero | tr '\\0' x > {dir}/big")));
+    let before = peak_rss_bytes();
+    fx.on(|| get(format!("{dir}/big"), &dest));
+    let grown = peak_rss_bytes().saturating_sub(before);
+    fx.on(|| run(sh!("rm -rf {dir}")));
+    assert_eq!(std::fs::metadata(&dest).unwrap().len(), SIZE);
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "get held {grown} bytes of a {SIZE}-byte file in memory"
+    );
+}
+
+#[test]
+fn local_get_streams_a_large_file_to_disk() {
+    get_streams_a_large_file_to_disk(Fixture::local());
+}
+
+#[test]
+fn ssh_get_streams_a_large_file_to_disk() {
+    get_streams_a_large_file_to_disk(Fixture::host(OPS_HOST, "root"));
+}

@@ -36,6 +36,7 @@ fn request<'a>(
         stdin,
         deadline: Some(Duration::from_secs(60)),
         on_output,
+        keep_stdout: true,
     }
 }
 
@@ -253,6 +254,7 @@ fn a_missed_deadline_drops_the_shell_not_the_connection() {
             stdin: None,
             deadline: Some(Duration::from_millis(300)),
             on_output: &mut |_, _| {},
+            keep_stdout: true,
         })
         .unwrap_err();
     assert_eq!(err, TransportError::DeadlineExceeded);

@@ -236,6 +236,7 @@ fn gather(
         stdin: Some(script.as_bytes()),
         deadline: Some(deadline),
         on_output: &mut |_, _| {},
+        keep_stdout: true,
     };
     let result = if use_sudo {
         conn.transport.exec_sudo(request, password)

@@ -98,6 +98,7 @@ fn user_command(
             run_as,
             echo: true,
             in_context: true,
+            stdout_to: None,
         })?;
         if out.code != 0 && !scope.settings.warn_only {
             return Err(scope.command_failed(op, command, &out));

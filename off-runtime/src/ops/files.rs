@@ -199,10 +199,11 @@ pub fn upload_template(
 }
 
 /// Downloads `remote` to `local`; `{host}` in the local path becomes the
-/// host's name, so one call can fetch a file from many hosts. The local copy
-/// keeps the remote file's permission bits (a 0600 secret stays 0600) and is
-/// written atomically. Reported as a change when the local file's content
-/// changed.
+/// host's name, so one call can fetch a file from many hosts. The content is
+/// written to disk as it arrives (never held in memory whole) and renamed
+/// into place when complete; the local copy keeps the remote file's
+/// permission bits (a 0600 secret stays 0600). Reported as a change when the
+/// local file's content changed.
 pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Output> {
     let remote = remote.into();
     operation("get", &remote.path.clone(), |scope| {
@@ -210,10 +211,6 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
             return Ok((Output::default(), false));
         }
         let path = scope.remote_path(&remote.path);
-        let (state, data) = match read(scope, "get", &path, remote.run_as(), true)? {
-            Some(found) => found,
-            None => return Err(file_error(scope, "get", &path, "no such file".into())),
-        };
         let host_name = match &scope.conn.target {
             crate::Target::Local => "local".to_string(),
             crate::Target::Ssh(t) => t.host.clone(),
@@ -224,52 +221,150 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
                 .to_string_lossy()
                 .replace("{host}", &host_name),
         ));
-        let unchanged = std::fs::read(&local).is_ok_and(|old| old == data);
-        if !unchanged {
-            write_local(&local, &data, state.mode & 0o777).map_err(|e| {
-                file_error(scope, "get", &local.display().to_string(), e.to_string())
-            })?;
+        let local_error = |e: std::io::Error| {
+            file_error(scope, "get", &local.display().to_string(), e.to_string())
+        };
+        let mut download = Download::begin(&local).map_err(local_error)?;
+        let script = remote_file::read_script(&path, true);
+        let out = scope.exec(super::Command {
+            stdout_to: Some(&mut |chunk| download.push(chunk)),
+            ..super::Command::plumbing("get", &path, &script, remote.run_as())
+        })?;
+        if out.code != 0 {
+            return Err(scope.command_failed("get", &path, &out));
         }
+        let state = match remote_file::parse_read(&download.header) {
+            Ok(ReadOutcome::File { state, .. }) => state,
+            Ok(ReadOutcome::Absent) => {
+                return Err(file_error(scope, "get", &path, "no such file".into()));
+            }
+            Err(reason) => return Err(file_error(scope, "get", &path, reason)),
+        };
+        if download.sha256() != state.sha256 {
+            return Err(file_error(
+                scope,
+                "get",
+                &path,
+                "the file changed while it was read; nothing was written locally".into(),
+            ));
+        }
+        let changed = download
+            .finish(&local, state.mode & 0o777)
+            .map_err(local_error)?;
         Ok((
             Output {
-                changed: !unchanged,
+                changed,
                 ..Output::default()
             },
-            !unchanged,
+            changed,
         ))
     })
 }
 
-/// Writes a local file atomically (a fresh temporary file beside it, renamed
-/// over it), with permission bits `mode` from its creation on.
-fn write_local(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            dir
-        }
-        None => Path::new("."),
-    };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let token: u64 = rand::rng().random();
-    let temp = dir.join(format!(".{name}.off-{token:016x}"));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
+/// A download written to a fresh temporary file beside its destination as
+/// it arrives: [`read_script`](remote_file::read_script)'s header lines,
+/// then the file's bytes. Dropped unfinished, it removes the file.
+struct Download {
+    header: Vec<u8>,
+    /// Lines the header still needs (`None` until its first line is in).
+    header_lines_left: Option<usize>,
+    temp: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    hasher: Sha256,
+    /// The first local write error; later bytes are dropped.
+    error: Option<std::io::Error>,
+}
+
+impl Download {
+    fn begin(local: &Path) -> std::io::Result<Download> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = match local.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                dir
+            }
+            None => Path::new("."),
+        };
+        let name = local.file_name().unwrap_or_default().to_string_lossy();
+        let token: u64 = rand::rng().random();
+        let temp = dir.join(format!(".{name}.off-{token:016x}"));
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&temp)?;
-        file.write_all(data)?;
+        Ok(Download {
+            header: Vec::new(),
+            header_lines_left: None,
+            temp,
+            file: Some(file),
+            hasher: Sha256::new(),
+            error: None,
+        })
+    }
+
+    fn push(&mut self, mut chunk: &[u8]) {
+        use std::io::Write;
+        while self.header_lines_left != Some(0) {
+            let Some(at) = memchr::memchr(b'\n', chunk) else {
+                self.header.extend_from_slice(chunk);
+                return;
+            };
+            self.header.extend_from_slice(&chunk[..=at]);
+            chunk = &chunk[at + 1..];
+            let left = match self.header_lines_left {
+                // A regular file's state takes two more lines; any other
+                // answer is one line and nothing follows.
+                None if self.header == b"file\n" => 2,
+                None => 0,
+                Some(n) => n - 1,
+            };
+            self.header_lines_left = Some(left);
+        }
+        self.hasher.update(chunk);
+        if let (Some(file), None) = (&mut self.file, &self.error)
+            && let Err(e) = file.write_all(chunk)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn sha256(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+
+    /// Moves the download to `local` with permission bits `mode`, unless
+    /// `local` already holds the same bytes; returns whether it changed.
+    fn finish(mut self, local: &Path, mode: u32) -> std::io::Result<bool> {
+        use std::os::unix::fs::PermissionsExt;
+        let file = self.file.take().expect("finished once");
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let same = std::fs::File::open(local)
+            .and_then(|mut f| {
+                let mut hasher = Sha256::new();
+                std::io::copy(&mut f, &mut hasher)?;
+                Ok(hex(&hasher.finalize()))
+            })
+            .is_ok_and(|sha| sha == self.sha256());
+        if same {
+            return Ok(false);
+        }
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        std::fs::rename(&self.temp, local)?;
+        self.temp.clear();
+        Ok(true)
     }
-    written
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// Whether `path` exists on the host.

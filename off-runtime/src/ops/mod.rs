@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::{LineSplitter, OpEvent, OpStatus};
 use crate::shell::{self, quote};
-use crate::transport::{ExecRequest, TransportError, sudo_refused};
+use crate::transport::{ExecRequest, Stream, TransportError, sudo_refused};
 
 /// Extra time the control machine waits past a command's timeout before it
 /// gives up on the connection: the target's `timeout` should act first.
@@ -107,7 +107,13 @@ pub(crate) struct Command<'a> {
     pub echo: bool,
     /// Apply `cd` and `shell_env` (user commands do; plumbing uses absolute paths).
     pub in_context: bool,
+    /// Where standard output goes as it arrives, instead of being kept in
+    /// memory (a download written straight to disk).
+    pub stdout_to: Option<&'a mut StdoutSink<'a>>,
 }
+
+/// Takes a command's standard output chunk by chunk.
+pub(crate) type StdoutSink<'a> = dyn FnMut(&[u8]) + Send + 'a;
 
 impl<'a> Command<'a> {
     /// Internal plumbing: no echo, and absolute paths instead of `cd`/`shell_env`.
@@ -125,6 +131,7 @@ impl<'a> Command<'a> {
             run_as,
             echo: false,
             in_context: false,
+            stdout_to: None,
         }
     }
 }
@@ -139,7 +146,7 @@ impl Scope {
     }
 
     /// [`Scope::exec`], also returning standard output as the exact bytes.
-    pub fn exec_bytes(&self, cmd: Command<'_>) -> Result<(Output, Vec<u8>)> {
+    pub fn exec_bytes(&self, mut cmd: Command<'_>) -> Result<(Output, Vec<u8>)> {
         if self.shared.dry_run.is_some() {
             // Assumed: the command succeeds with empty output.
             return Ok((Output::default(), Vec::new()));
@@ -218,7 +225,12 @@ impl Scope {
         let host = self.host().to_string();
         let mut splitter = LineSplitter::new();
         let echo = cmd.echo && !self.settings.quiet;
+        let keep_stdout = cmd.stdout_to.is_none();
+        let mut stdout_to = cmd.stdout_to.take();
         let mut on_output = |stream, chunk: &[u8]| {
+            if let (Stream::Stdout, Some(sink)) = (stream, stdout_to.as_mut()) {
+                sink(chunk);
+            }
             if echo {
                 splitter.push(stream, chunk, |s, l| observer.output_line(&host, s, l));
             }
@@ -228,6 +240,7 @@ impl Scope {
             stdin: cmd.input,
             deadline: timeout.map(|t| t + TIMEOUT_GRACE),
             on_output: &mut on_output,
+            keep_stdout,
         };
         let transport = &self.conn.transport;
         let result = if through_sudo {

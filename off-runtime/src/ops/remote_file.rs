@@ -251,6 +251,7 @@ mod tests {
                 stdin: Some(stdin),
                 deadline: Some(std::time::Duration::from_secs(30)),
                 on_output: &mut |_, _| {},
+                keep_stdout: true,
             })
             .unwrap();
         (

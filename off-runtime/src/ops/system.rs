@@ -172,13 +172,8 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
 /// the user should see happen); a non-zero exit is an error.
 fn root_command(scope: &Scope, op: &'static str, command: &str) -> Result<Output> {
     let out = scope.exec(super::Command {
-        op,
-        display: command,
-        script: command,
-        input: None,
-        run_as: RunAs::Sudo("root"),
         echo: true,
-        in_context: false,
+        ..super::Command::plumbing(op, command, command, RunAs::Sudo("root"))
     })?;
     if out.code != 0 {
         return Err(scope.command_failed(op, command, &out));

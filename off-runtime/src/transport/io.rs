@@ -24,13 +24,14 @@ const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// the command's end, which `exited` tells: once it resolves, what is left in
 /// the pipes is read and the pipes are given up, whoever still holds them
 /// open (a background process the command started), and so is the rest of
-/// `input`.
+/// `input`. Standard output is returned too only when `keep_stdout`.
 pub(super) async fn pump_until_exit(
     stdin: Option<impl AsyncWrite + Unpin>,
     input: Option<&[u8]>,
     mut stdout: impl AsyncRead + Unpin,
     mut stderr: impl AsyncRead + Unpin,
     on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    keep_stdout: bool,
     exited: impl Future<Output = ()>,
 ) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let mut feed = pin!(async {
@@ -72,7 +73,9 @@ pub(super) async fn pump_until_exit(
                 let n = n?;
                 if n == 0 { out_open = false } else {
                     on_output(Stream::Stdout, &out_buf[..n]);
-                    out.extend_from_slice(&out_buf[..n]);
+                    if keep_stdout {
+                        out.extend_from_slice(&out_buf[..n]);
+                    }
                 }
             }
             n = stderr.read(&mut err_buf), if err_open => {

@@ -17,6 +17,7 @@ impl Transport for LocalTransport {
             stdin,
             deadline,
             on_output,
+            keep_stdout,
         } = request;
         block_on(async move {
             let mut child = tokio::process::Command::new("/bin/sh")
@@ -48,6 +49,7 @@ impl Transport for LocalTransport {
                     child_out.expect("piped"),
                     child_err.expect("piped"),
                     on_output,
+                    keep_stdout,
                     exited,
                 )
                 .await

@@ -42,6 +42,10 @@ pub struct ExecRequest<'a> {
     pub deadline: Option<Duration>,
     /// Called with each chunk of output as it arrives.
     pub on_output: &'a mut (dyn FnMut(Stream, &[u8]) + Send),
+    /// Keep standard output in [`ExecOutput::stdout`]. `false` when
+    /// `on_output` consumes it (a download written to disk as it arrives),
+    /// so that it is never held in memory whole.
+    pub keep_stdout: bool,
 }
 
 /// What a command left behind.
@@ -102,6 +106,7 @@ pub trait Transport: Send + Sync {
             stdin: stdin.as_deref(),
             deadline: request.deadline,
             on_output: request.on_output,
+            keep_stdout: request.keep_stdout,
         })
     }
     /// A warning about how the transport works (a fallback it had to take),
@@ -163,6 +168,7 @@ mod tests {
                 stdin: input.as_deref(),
                 deadline: Some(Duration::from_secs(30)),
                 on_output: &mut |_, _| {},
+                keep_stdout: true,
             })
             .unwrap()
     }

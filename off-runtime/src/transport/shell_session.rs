@@ -170,6 +170,7 @@ impl ShellSession {
         command: &str,
         stdin: Option<&[u8]>,
         until: Option<Instant>,
+        keep_stdout: bool,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, RunError> {
         let frame = self.markers.request(command, stdin);
@@ -203,7 +204,9 @@ impl ShellSession {
                     Some(n) => {
                         out_done = out_scanner.push(&self.out_buf[..n], &mut |chunk| {
                             on_output(Stream::Stdout, chunk);
-                            out.extend_from_slice(chunk);
+                            if keep_stdout {
+                                out.extend_from_slice(chunk);
+                            }
                         });
                     }
                     None => {}
@@ -408,7 +411,9 @@ mod tests {
     }
 
     fn run(session: &mut ShellSession, command: &str, stdin: Option<&[u8]>) -> ExecOutput {
-        session.run(command, stdin, None, &mut |_, _| {}).unwrap()
+        session
+            .run(command, stdin, None, true, &mut |_, _| {})
+            .unwrap()
     }
 
     #[test]
@@ -450,7 +455,9 @@ mod tests {
     #[test]
     fn a_killed_shell_is_reported() {
         let mut s = shell();
-        let err = s.run("kill -9 $$", None, None, &mut |_, _| {}).unwrap_err();
+        let err = s
+            .run("kill -9 $$", None, None, true, &mut |_, _| {})
+            .unwrap_err();
         assert!(matches!(err, RunError::Ended(_)), "{err:?}");
     }
 
@@ -460,10 +467,16 @@ mod tests {
         let mut pieces = 0;
         let mut largest = 0;
         let out = s
-            .run("head -c 3000000 /dev/zero", None, None, &mut |_, chunk| {
-                pieces += 1;
-                largest = largest.max(chunk.len());
-            })
+            .run(
+                "head -c 3000000 /dev/zero",
+                None,
+                None,
+                true,
+                &mut |_, chunk| {
+                    pieces += 1;
+                    largest = largest.max(chunk.len());
+                },
+            )
             .unwrap();
         assert_eq!(out.stdout.len(), 3_000_000);
         assert!(pieces > 10 && largest <= READ_SIZE, "{pieces} pieces");
@@ -500,7 +513,9 @@ mod tests {
     fn a_deadline_ends_the_wait() {
         let mut s = shell();
         let until = Some(Instant::now() + Duration::from_millis(200));
-        let err = s.run("sleep 5", None, until, &mut |_, _| {}).unwrap_err();
+        let err = s
+            .run("sleep 5", None, until, true, &mut |_, _| {})
+            .unwrap_err();
         assert_eq!(err, RunError::DeadlineExceeded);
     }
 

@@ -216,6 +216,7 @@ impl SshTransport {
         command: &str,
         stdin: Option<&[u8]>,
         deadline: Option<Duration>,
+        keep_stdout: bool,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, ShellFailure> {
         let until = deadline.map(|d| Instant::now() + d);
@@ -227,7 +228,7 @@ impl SshTransport {
                 Some(shell) => shell,
                 None => self.start_shell(who)?,
             };
-            match shell.run(command, stdin, until, on_output) {
+            match shell.run(command, stdin, until, keep_stdout, on_output) {
                 Ok(output) => {
                     pool.lock().unwrap_or_else(|e| e.into_inner()).push(shell);
                     return Ok(output);
@@ -339,6 +340,7 @@ impl SshTransport {
         &self,
         command: &str,
         stdin: Option<&[u8]>,
+        keep_stdout: bool,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, TransportError> {
         // sshd hands the command line to the login shell; `exec /bin/sh -c`
@@ -370,6 +372,7 @@ impl SshTransport {
             child_out.expect("piped"),
             child_err.expect("piped"),
             on_output,
+            keep_stdout,
             async { status = Some(wait.as_mut().await) },
         )
         .await
@@ -398,9 +401,10 @@ impl SshTransport {
             stdin,
             deadline,
             on_output,
+            keep_stdout,
         } = request;
         if !self.shells(who).per_channel.load(Ordering::Relaxed) {
-            match self.exec_in_shell(who, command, stdin, deadline, &mut *on_output) {
+            match self.exec_in_shell(who, command, stdin, deadline, keep_stdout, &mut *on_output) {
                 Ok(output) => return Ok(output),
                 Err(ShellFailure::Transport(e)) => return Err(e),
                 Err(ShellFailure::Unavailable(reason)) => self.fall_back(who, &reason),
@@ -409,13 +413,17 @@ impl SshTransport {
         block_on(async {
             match who {
                 Who::Login => {
-                    with_deadline(deadline, self.exec_in_channel(command, stdin, on_output)).await
+                    with_deadline(
+                        deadline,
+                        self.exec_in_channel(command, stdin, keep_stdout, on_output),
+                    )
+                    .await
                 }
                 Who::Root(password) => {
                     let (line, input) = sudo_wrapped(command, stdin, password);
                     with_deadline(
                         deadline,
-                        self.exec_in_channel(&line, input.as_deref(), on_output),
+                        self.exec_in_channel(&line, input.as_deref(), keep_stdout, on_output),
                     )
                     .await
                 }
