@@ -181,7 +181,8 @@ pub fn put(source: impl Into<Source>, dest: impl Into<RemotePath>) -> Result<Out
 /// Renders the MiniJinja template with `context` and uploads the result like
 /// [`put`]; an undefined variable is an error and nothing is written. When
 /// the file changes, the old one is kept beside it as
-/// `<path>.off-backup-<timestamp>`.
+/// `<path>.off-backup-<YYYYmmddTHHMMSS>-<random>` (a hard link, so it keeps
+/// its owner and mode).
 pub fn upload_template(
     template: impl Into<Template>,
     dest: impl Into<RemotePath>,
