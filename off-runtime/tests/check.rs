@@ -308,7 +308,9 @@ fn retry_waits_for_a_late_port_and_service_then_times_out_on_a_missing_one() {
     let run = check::run(vec![(fx.target.clone(), s)], &opts);
     assert_eq!(run.exit_code(), 4);
     assert!(run.hosts[0].timed_out);
-    assert!(run.hosts[0].attempts >= 3);
+    // At least one retry before the deadline (how many fit in 3 s depends
+    // on how busy the machine is).
+    assert!(run.hosts[0].attempts >= 2, "{}", run.hosts[0].attempts);
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 

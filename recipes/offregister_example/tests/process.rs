@@ -405,13 +405,24 @@ fn an_ssh_run_leaves_no_master_behind() {
     assert_eq!(left, Ok(()), "ssh masters outlived the binary");
 }
 
-/// Starts the binary on test host 18 with a command that hangs there (the
-/// recipe's `append` reads a FIFO no one writes) and waits until it hangs.
+/// A `mkdir` ahead of the real one on test host 18's PATH that hangs when
+/// asked for a directory under `/tmp/example-process-hang-*`, so the recipe's
+/// first command hangs there (and only there) without a change to the recipe.
+const HANGING_MKDIR: &str = r#"#!/bin/sh
+case "$*" in *"/example-process-hang-"*) sleep 600 ;; esac
+exec /bin/mkdir "$@"
+"#;
+
+/// Starts the binary on test host 18 with a command that hangs there (see
+/// [`HANGING_MKDIR`]) and waits until it hangs.
 fn start_hung_ssh_run(scratch: &Scratch, name: &str, args: &[&str]) -> Child {
-    let root = format!("/tmp/example-process-{name}-{}", std::process::id());
+    let root = format!("/tmp/example-process-hang-{name}-{}", std::process::id());
     common::on_host(
         HOST,
-        &format!("rm -rf {root}; mkdir -p {root}/conf && mkfifo {root}/conf/stages"),
+        &format!(
+            "cat > /usr/local/bin/mkdir.new <<'EOF'\n{HANGING_MKDIR}EOF\n\
+             chmod 755 /usr/local/bin/mkdir.new && mv /usr/local/bin/mkdir.new /usr/local/bin/mkdir"
+        ),
     );
     let child = on_host_command(scratch, &[&["--root", root.as_str()], args].concat())
         .stdout(Stdio::piped())
@@ -419,11 +430,11 @@ fn start_hung_ssh_run(scratch: &Scratch, name: &str, args: &[&str]) -> Child {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let hung = format!("grep -c '[g]rep -qxF -e configured -- {root}/conf/stages'");
+    let hung = format!("grep -c '[m]kdir -p {root}/conf'");
     while common::on_host(HOST, &format!("ps -eo args | {hung}")).trim() == "0" {
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "the run did not reach the FIFO"
+            "the run's first command did not start"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
