@@ -42,6 +42,12 @@ impl SshFlags {
     /// The connection settings, or the error (exit 2) of a `--known-hosts`
     /// that ssh could not use as asked.
     pub fn options(&self) -> Result<SshOptions, String> {
+        // ssh would only complain once connected, host by host.
+        for (flag, file) in [("-i", &self.identity), ("--ssh-config", &self.ssh_config)] {
+            if let Some(file) = file {
+                check_readable_file(flag, file)?;
+            }
+        }
         if let Some(file) = &self.known_hosts {
             check_known_hosts(file, self.host_key_policy)?;
         }
@@ -56,6 +62,28 @@ impl SshFlags {
 }
 
 /// A known_hosts file ssh can read, and under accept-new record keys in.
+/// An error naming `flag` unless `file` is a file this process can read.
+fn check_readable_file(flag: &str, file: &Path) -> Result<(), String> {
+    let shown = file.display();
+    match std::fs::File::open(file).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!("{flag} {shown}: not a file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{flag} {shown}: no such file"))
+        }
+        Err(e) => Err(format!("{flag} {shown}: {e}")),
+    }
+}
+
+/// `--parallel N`: a number of hosts, at least 1.
+pub fn parse_parallel(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("at least one host must run at a time".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of hosts, at least 1".to_string()),
+    }
+}
+
 fn check_known_hosts(file: &Path, policy: HostKeyPolicy) -> Result<(), String> {
     let shown = file.display();
     // ssh reads the option's value as a list of files separated by spaces.
@@ -112,11 +140,13 @@ mod tests {
         let flags = parse(&[]).unwrap();
         assert_eq!(flags.host_key_policy, HostKeyPolicy::AcceptNew);
         assert_eq!(flags.options().unwrap().known_hosts, None);
-        let flags = parse(&["--host-key-policy", "strict", "-i", "/k"]).unwrap();
+        let key = tempfile::NamedTempFile::new().unwrap();
+        let key = key.path().to_str().unwrap();
+        let flags = parse(&["--host-key-policy", "strict", "-i", key]).unwrap();
         assert_eq!(flags.host_key_policy, HostKeyPolicy::Strict);
         let options = flags.options().unwrap();
         assert_eq!(options.host_key_policy, HostKeyPolicy::Strict);
-        assert_eq!(options.identity.as_deref(), Some(Path::new("/k")));
+        assert_eq!(options.identity.as_deref(), Some(Path::new(key)));
         let e = parse(&["--host-key-policy", "yes"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("--host-key-policy"), "{e}");
@@ -144,5 +174,42 @@ mod tests {
         std::fs::write(fresh, "").unwrap();
         let strict = parse(&["--known-hosts", fresh, "--host-key-policy", "strict"]).unwrap();
         assert!(strict.options().is_ok());
+    }
+
+    #[test]
+    fn identity_and_ssh_config_must_be_readable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let missing = missing.to_str().unwrap();
+        let err = parse(&["-i", missing]).unwrap().options().unwrap_err();
+        assert_eq!(err, format!("-i {missing}: no such file"));
+        let err = parse(&["--ssh-config", missing])
+            .unwrap()
+            .options()
+            .unwrap_err();
+        assert_eq!(err, format!("--ssh-config {missing}: no such file"));
+        let here = dir.path().to_str().unwrap();
+        let err = parse(&["-i", here]).unwrap().options().unwrap_err();
+        assert_eq!(err, format!("-i {here}: not a file"));
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k").unwrap();
+        assert!(
+            parse(&["-i", key.to_str().unwrap()])
+                .unwrap()
+                .options()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn parallel_is_at_least_one() {
+        assert_eq!(parse_parallel("3"), Ok(3));
+        assert!(
+            parse_parallel("0")
+                .unwrap_err()
+                .contains("at least one host")
+        );
+        assert!(parse_parallel("abc").unwrap_err().contains("whole number"));
+        assert!(parse_parallel("-1").is_err());
     }
 }

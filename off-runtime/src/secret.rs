@@ -48,8 +48,22 @@ pub fn sudo_password(
 ) -> std::io::Result<Option<Secret>> {
     if from_stdin {
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
-        return Ok(Some(Secret::new(line.trim_end_matches(['\n', '\r']))));
+        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("--sudo-password-stdin: cannot read standard input: {e}"),
+            )
+        })?;
+        let password = line.trim_end_matches(['\n', '\r']);
+        // An empty line is what `echo "$UNSET_VARIABLE" |` gives: a mistake,
+        // and sudo would count it as a failed attempt on every host.
+        if password.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "--sudo-password-stdin: standard input held no password (give it as the first line)",
+            ));
+        }
+        return Ok(Some(Secret::new(password)));
     }
     Ok(from_env)
 }

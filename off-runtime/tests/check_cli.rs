@@ -184,15 +184,36 @@ fn bad_flags_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write(dir.path(), "s.yaml", "port: [22]\n");
     let spec = spec.to_str().unwrap();
-    for args in [
-        vec!["-c", spec, "--format", "xml"],
-        vec!["-c", spec, "--retry-timeout", "soon"],
-        vec!["-c", spec, "--sleep", "1s"],
-        vec!["-c", spec, "-H", "root@db:99999"],
-        vec!["-H", "db1"],
+    let missing = dir.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    for (args, named) in [
+        (vec!["-c", spec, "--format", "xml"], "--format"),
+        (
+            vec!["-c", spec, "--retry-timeout", "soon"],
+            "--retry-timeout",
+        ),
+        (vec!["-c", spec, "--sleep", "1s"], "--retry-timeout"),
+        (vec!["-c", spec, "-H", "root@db:99999"], "-H"),
+        (vec!["-H", "db1"], "-c"),
+        (vec!["-c", spec, "--parallel", "0"], "--parallel"),
+        (vec!["-c", spec, "--parallel", "abc"], "--parallel"),
+        (vec!["-c", spec, "-H", "db1", "-i", missing], "-i "),
+        (
+            vec!["-c", spec, "-H", "db1", "--ssh-config", missing],
+            "--ssh-config",
+        ),
+        (
+            vec!["-c", spec, "--sudo-password-stdin"],
+            "--sudo-password-stdin",
+        ),
     ] {
         let out = offcheck(&args);
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(named),
+            "{args:?}: the message must name {named}: {}",
+            stderr(&out)
+        );
     }
     let out = offcheck(&["-c", spec, "-H", "root@db:99999"]);
     assert!(

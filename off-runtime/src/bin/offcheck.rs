@@ -72,7 +72,7 @@ struct Args {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s", requires = "retry_timeout")]
     sleep: Duration,
     /// At most N hosts at a time
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = off_runtime::flags::parse_parallel)]
     parallel: usize,
     /// Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)
     #[arg(long)]
@@ -102,14 +102,14 @@ fn check(env_password: Option<off_runtime::Secret>) -> ExitCode {
     let sudo_password = match sudo_password(args.sudo_password_stdin, env_password) {
         Ok(password) => password,
         Err(e) => {
-            eprintln!("error: cannot read the sudo password from standard input: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(exit_code::USAGE);
         }
     };
     let options = CheckOptions {
         ssh,
         sudo_password,
-        parallel: args.parallel.max(1),
+        parallel: args.parallel,
         retry: args.retry_timeout.map(|timeout| Retry {
             timeout,
             sleep: args.sleep,

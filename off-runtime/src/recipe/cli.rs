@@ -177,7 +177,7 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
     cmd = cmd
         .arg(
             value("parallel", "parallel", "N", "At most N hosts at a time")
-                .value_parser(clap::value_parser!(usize))
+                .value_parser(crate::flags::parse_parallel)
                 .default_value("10"),
         )
         .arg(flag(

@@ -217,3 +217,50 @@ fn resume_after_a_failed_step_skips_the_completed_ones() {
     assert!(out.status.success());
     assert_eq!(on_host(&format!("test -d {root}/www && echo www")), "www\n");
 }
+
+#[test]
+fn bad_connection_and_run_flags_exit_2_naming_the_flag_before_any_host() {
+    let inv = off_testbed::Inventory::load().expect("test hosts are not up");
+    let address = common::address(HOST);
+    let root = format!("/tmp/example-bad-flags-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    let events = format!("{missing}/events.ndjson");
+    let unreadable = dir.path().to_str().unwrap();
+    let key = inv.key.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-i", missing], "-i "),
+        (vec!["-i", key, "--ssh-config", missing], "--ssh-config "),
+        (vec!["-i", key, "--parallel", "0"], "--parallel"),
+        (vec!["-i", key, "--parallel", "abc"], "--parallel"),
+        (vec!["-i", key, "--events", &events], "--events"),
+        (vec!["-i", key, "--inventory", missing], "--inventory"),
+        (vec!["-i", key, "--inventory", unreadable], "--inventory"),
+        // Standard input is empty.
+        (
+            vec!["-i", key, "--sudo-password-stdin"],
+            "--sudo-password-stdin",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", dir.path().join("state"))
+            .args(["-H", &format!("root@{address}"), "--root", &root])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ") && first.contains(flag),
+            "{args:?}: the first line must name {flag}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing runs");
+    }
+    assert_eq!(
+        on_host(&format!("test -e {root} && echo exists || echo absent")),
+        "absent\n"
+    );
+}
