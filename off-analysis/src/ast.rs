@@ -1,5 +1,8 @@
 //! The model of a recipe: steps, parameters, helpers, operation plans.
 //!
+//! Building it walks every module function with `count.rs`, which records
+//! what it finds in the types of `model.rs`.
+//!
 //! The model owns its syn nodes (so `cargo off` can keep it after the source
 //! string is gone) and keeps their spans for diagnostics. Building it reports
 //! only malformed attributes; semantic rules live in `valid.rs`.
@@ -12,8 +15,9 @@ use syn::{
 };
 
 use crate::attr::{ArgAttr, CheckAttr, RecipeAttr, StepAttr, is_arg_attr, is_step_attr};
-use crate::count::{self, FnSummary, ModuleScope, OpKind, OpPlan};
+use crate::count::{self, FnSummary, ModuleScope};
 use crate::ctxt::Ctxt;
+use crate::model::{Effects, Note, OpPlan, TemplateRef};
 
 /// A parsed and validated recipe.
 #[derive(Debug, Clone)]
@@ -118,57 +122,6 @@ pub struct Kwarg {
     pub param: Param,
     /// Names of the steps that take the parameter, in order.
     pub steps: Vec<String>,
-}
-
-/// A literal template path of an `upload_template` call.
-#[derive(Debug, Clone)]
-pub struct TemplateRef {
-    /// As written, e.g. `templates/postgresql.conf.j2`.
-    pub path: String,
-    /// The string literal's span.
-    pub span: Span,
-    /// Written as `template!("...")`, which embeds the file by itself; a
-    /// plain literal is for the `#[recipe]` expansion to embed.
-    pub via_template_macro: bool,
-}
-
-/// What the recipe's operations change on a host, as far as literals tell.
-#[derive(Debug, Clone, Default)]
-pub struct Effects {
-    /// Destinations of `put`, `upload_template` and `append`, first occurrence of each.
-    pub files: Vec<FileEffect>,
-    /// Literal names passed to `service`, deduplicated, in source order.
-    pub services: Vec<String>,
-    /// Literal names passed to `package`, deduplicated, in source order.
-    pub packages: Vec<String>,
-}
-
-/// A file written by an operation.
-///
-/// `path_template` (like the entries of `services` and `packages`) is either
-/// a literal or the string of a `format!` whose placeholders are all named:
-/// `{name}` then refers to a variable in scope at the call (usually a step
-/// parameter); a named argument `x = var` is already substituted (`{var}`),
-/// format specs are dropped and `{{`/`}}` stay escaped. The destination may
-/// also be `remote_path(<that>)` with literal `.mode(..)`, `.owner(..)` and
-/// `.group(..)` calls, which fill the fields of the same names.
-#[derive(Debug, Clone)]
-pub struct FileEffect {
-    pub op: OpKind,
-    pub path_template: String,
-    /// The span of the path's literal.
-    pub span: Span,
-    /// Permission bits, e.g. `0o600`.
-    pub mode: Option<u32>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-}
-
-/// A non-fatal finding, e.g. a recursive call that counts zero operations.
-#[derive(Debug, Clone)]
-pub struct Note {
-    pub message: String,
-    pub span: Span,
 }
 
 impl Recipe {
@@ -319,36 +272,6 @@ impl Recipe {
     /// The step called `name`.
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|step| step.name == name)
-    }
-}
-
-impl Effects {
-    fn merge(&mut self, other: Effects) {
-        for file in other.files {
-            self.add_file(file);
-        }
-        for service in other.services {
-            push_unique(&mut self.services, service);
-        }
-        for package in other.packages {
-            push_unique(&mut self.packages, package);
-        }
-    }
-
-    pub(crate) fn add_file(&mut self, file: FileEffect) {
-        let seen = self
-            .files
-            .iter()
-            .any(|f| f.op == file.op && f.path_template == file.path_template);
-        if !seen {
-            self.files.push(file);
-        }
-    }
-}
-
-pub(crate) fn push_unique(list: &mut Vec<String>, value: String) {
-    if !list.contains(&value) {
-        list.push(value);
     }
 }
 

@@ -7,7 +7,6 @@
 //! exact rules.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -21,153 +20,7 @@ use syn::{
     UseTree,
 };
 
-use crate::ast::{Effects, FileEffect, Note, TemplateRef, push_unique};
-
-/// The operations of `off_runtime::prelude`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OpKind {
-    Run,
-    Sudo,
-    SudoAs,
-    Local,
-    Get,
-    Put,
-    UploadTemplate,
-    Exists,
-    Append,
-    Contains,
-    Package,
-    Service,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 12] = [
-        OpKind::Run,
-        OpKind::Sudo,
-        OpKind::SudoAs,
-        OpKind::Local,
-        OpKind::Get,
-        OpKind::Put,
-        OpKind::UploadTemplate,
-        OpKind::Exists,
-        OpKind::Append,
-        OpKind::Contains,
-        OpKind::Package,
-        OpKind::Service,
-    ];
-
-    /// The function's name, as shown by the progress display (`run`, `sudo_as`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Run => "run",
-            OpKind::Sudo => "sudo",
-            OpKind::SudoAs => "sudo_as",
-            OpKind::Local => "local",
-            OpKind::Get => "get",
-            OpKind::Put => "put",
-            OpKind::UploadTemplate => "upload_template",
-            OpKind::Exists => "exists",
-            OpKind::Append => "append",
-            OpKind::Contains => "contains",
-            OpKind::Package => "package",
-            OpKind::Service => "service",
-        }
-    }
-
-    /// The kind of the operation function `name`. The `*_with_input`
-    /// variants of `run`, `sudo` and `sudo_as` are the same operations with
-    /// bytes on standard input, and count as such.
-    pub fn from_name(name: &str) -> Option<OpKind> {
-        let name = match name {
-            "run_with_input" => "run",
-            "sudo_with_input" => "sudo",
-            "sudo_as_with_input" => "sudo_as",
-            other => other,
-        };
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Planned number of operations per kind. Kinds with zero operations have no
-/// entry, so two plans with the same counts are equal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OpPlan {
-    counts: BTreeMap<OpKind, u64>,
-}
-
-impl OpPlan {
-    pub fn new() -> OpPlan {
-        OpPlan::default()
-    }
-
-    /// All operations of all kinds.
-    pub fn total(&self) -> u64 {
-        self.counts
-            .values()
-            .fold(0, |sum, n| sum.saturating_add(*n))
-    }
-
-    pub fn get(&self, kind: OpKind) -> u64 {
-        self.counts.get(&kind).copied().unwrap_or(0)
-    }
-
-    /// Adds `other`'s counts to these.
-    pub fn add(&mut self, other: &OpPlan) {
-        for (kind, n) in &other.counts {
-            self.add_count(*kind, *n);
-        }
-    }
-
-    /// Adds `n` operations of `kind`.
-    pub fn add_count(&mut self, kind: OpKind, n: u64) {
-        if n > 0 {
-            let count = self.counts.entry(kind).or_insert(0);
-            *count = count.saturating_add(n);
-        }
-    }
-
-    /// Adds one operation of `kind`.
-    pub fn record(&mut self, kind: OpKind) {
-        self.add_count(kind, 1);
-    }
-
-    /// The non-zero counts, in [`OpKind`] order.
-    pub fn iter(&self) -> impl Iterator<Item = (OpKind, u64)> + '_ {
-        self.counts.iter().map(|(kind, n)| (*kind, *n))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
-    }
-}
-
-impl fmt::Display for OpPlan {
-    /// `2 run, 1 sudo (3 total)`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (kind, n)) in self.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            write!(f, "{sep}{n} {kind}")?;
-        }
-        let sep = if self.is_empty() { "" } else { " " };
-        write!(f, "{sep}({} total)", self.total())
-    }
-}
-
-impl FromIterator<(OpKind, u64)> for OpPlan {
-    fn from_iter<I: IntoIterator<Item = (OpKind, u64)>>(iter: I) -> OpPlan {
-        let mut plan = OpPlan::default();
-        for (kind, n) in iter {
-            plan.add_count(kind, n);
-        }
-        plan
-    }
-}
+use crate::model::{Effects, FileEffect, Note, OpKind, OpPlan, TemplateRef, push_unique};
 
 /// What a callable name refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1309,7 +1162,10 @@ mod tests {
     }
 
     fn plans_of(fns: &[ItemFn]) -> (Vec<OpPlan>, Vec<Note>) {
-        let names: Vec<String> = fns.iter().map(crate::ast::fn_name).collect();
+        let names: Vec<String> = fns
+            .iter()
+            .map(|f| f.sig.ident.unraw().to_string())
+            .collect();
         let scope = ModuleScope::new(names.clone(), &[]);
         let summaries: Vec<FnSummary> = fns.iter().map(|f| summarize_fn(&scope, f)).collect();
         let named: Vec<(String, &FnSummary)> = names.into_iter().zip(summaries.iter()).collect();

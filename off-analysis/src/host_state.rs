@@ -32,9 +32,10 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 use syn::{Expr, ExprCall, Macro, Token};
 
-use crate::ast::{Recipe, push_unique};
+use crate::ast::Recipe;
 use crate::attr::ServiceState;
-use crate::count::{OpKind, file_effect, format_template, string_template};
+use crate::count::{file_effect, format_template, string_template};
+use crate::model::{OpKind, push_unique};
 
 /// Files, services and packages with the state the recipe leaves them in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,8 +9,11 @@
 //! 2. `ast.rs` builds the model ([`Recipe`], [`Step`], [`Param`], [`Helper`]),
 //!    calling
 //! 3. `count.rs`, which counts the operations of every function ([`OpPlan`])
-//!    and collects template paths and [`Effects`].
+//!    and collects template paths and [`Effects`], in the types of
+//!    `model.rs` that every later pass reads (`count.rs` never sees a
+//!    [`Recipe`]).
 //! 4. `valid.rs` checks the model's semantics.
+//! 5. `expand.rs` generates the code; `fallback.rs` the errors plus stubs.
 //!
 //! Beside the pipeline, `host_state.rs` derives from a model the state the
 //! recipe leaves a host in ([`HostState`]), for `cargo off gen-config`.
@@ -82,22 +85,20 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod host_state;
+mod model;
 mod templates;
 mod valid;
 
 use proc_macro2::TokenStream;
 use syn::Item;
 
-pub use crate::ast::{
-    Effects, FileEffect, Helper, Kwarg, Note, Param, ParamKind, Recipe, RecipeKind, Step,
-    TemplateRef,
-};
+pub use crate::ast::{Helper, Kwarg, Param, ParamKind, Recipe, RecipeKind, Step};
 pub use crate::attr::{
     AliveCheck, ArgAttr, CheckAttr, RecipeAttr, ServiceCheck, ServiceState, StepAttr, VersionCheck,
     is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
 };
-pub use crate::count::{OpKind, OpPlan};
 pub use crate::host_state::{FileState, HostState, ServiceEffect};
+pub use crate::model::{Effects, FileEffect, Note, OpKind, OpPlan, TemplateRef};
 pub use crate::templates::check_templates;
 pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS, stray_step_error};
 
