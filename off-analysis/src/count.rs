@@ -21,6 +21,7 @@ use syn::{
 };
 
 use crate::model::{Effects, FileEffect, Note, OpKind, OpPlan, TemplateRef, push_unique};
+use crate::placeholders::{self, Piece};
 
 /// What a callable name refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -794,41 +795,23 @@ fn single_ident(expr: &Expr) -> Option<String> {
 /// one of them is positional (`{}`, `{0}`) or the string is malformed.
 fn named_placeholders(format: &str, named: &HashMap<String, String>) -> Option<String> {
     let mut out = String::with_capacity(format.len());
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                out.push_str("{{");
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                out.push_str("}}");
-            }
-            '{' => {
-                let mut inner = String::new();
-                loop {
-                    match chars.next()? {
-                        '}' => break,
-                        c => inner.push(c),
-                    }
-                }
-                let name = inner.split(':').next().unwrap_or_default().trim();
-                let is_ident = name
+    for piece in placeholders::pieces(format).ok()? {
+        match piece {
+            Piece::Text(_) => out.push_str(&piece.to_string()),
+            Piece::Hole { arg, .. } => {
+                let is_ident = arg
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_alphabetic() || c == '_')
-                    && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                    && arg.chars().all(|c| c.is_alphanumeric() || c == '_');
                 if !is_ident {
                     return None;
                 }
-                let variable = named.get(name).map_or(name, String::as_str);
+                let variable = named.get(&arg).map_or(arg.as_str(), String::as_str);
                 out.push('{');
                 out.push_str(variable);
                 out.push('}');
             }
-            '}' => return None,
-            c => out.push(c),
         }
     }
     Some(out)

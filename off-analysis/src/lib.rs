@@ -15,6 +15,11 @@
 //! 4. `valid.rs` checks the model's semantics.
 //! 5. `expand.rs` generates the code; `fallback.rs` the errors plus stubs.
 //!
+//! `sh!` has its own small pipeline in `sh.rs`: parse the arguments, split
+//! the format string (`placeholders.rs`, whose grammar counting also uses to
+//! read `format!` templates), refuse placeholders where quoting cannot hold
+//! (`sh/quoting.rs`), generate.
+//!
 //! Beside the pipeline, `host_state.rs` derives from a model the state the
 //! recipe leaves a host in ([`HostState`]), for `cargo off gen-config`.
 //!
@@ -86,6 +91,8 @@ mod expand;
 mod fallback;
 mod host_state;
 mod model;
+mod placeholders;
+mod sh;
 mod templates;
 mod valid;
 
@@ -100,7 +107,7 @@ pub use crate::attr::{
 pub use crate::host_state::{FileState, HostState, ServiceEffect};
 pub use crate::model::{Effects, FileEffect, Note, OpKind, OpPlan, TemplateRef};
 pub use crate::templates::check_templates;
-pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS, stray_step_error};
+pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS};
 
 /// The whole `#[recipe]` macro: parse, validate, check the templates under
 /// `manifest_dir`, and generate; on errors, the errors plus stubs.
@@ -115,6 +122,25 @@ pub fn expand_recipe(
         Ok(recipe) => expand::expand(&recipe),
         Err(errors) => fallback::fallback(item, errors),
     }
+}
+
+/// The whole `sh!` macro: parse, check the template's quoting, generate; on
+/// an error, the error.
+pub fn expand_sh(input: TokenStream) -> TokenStream {
+    syn::parse2::<sh::ShInput>(input)
+        .and_then(sh::expand)
+        .unwrap_or_else(syn::Error::into_compile_error)
+}
+
+/// The whole `#[step]` attribute outside a `#[recipe]` module (inside one,
+/// the recipe consumes it): the item unchanged, plus an error at its name.
+pub fn expand_stray_step(item: TokenStream) -> TokenStream {
+    let span = syn::parse2::<syn::ItemFn>(item.clone())
+        .map(|f| f.sig.ident.span())
+        .unwrap_or_else(|_| proc_macro2::Span::call_site());
+    let mut out = item;
+    out.extend(valid::stray_step_error(span).to_compile_error());
+    out
 }
 
 use crate::ctxt::Ctxt;
