@@ -17,7 +17,7 @@ use syn::{
 use crate::attr::{ArgAttr, CheckAttr, RecipeAttr, StepAttr, is_arg_attr, is_step_attr};
 use crate::count::{self, FnSummary, ModuleScope};
 use crate::ctxt::Ctxt;
-use crate::model::{Effects, Note, OpPlan, TemplateRef};
+use crate::model::{Effects, Note, OpCall, OpPlan, TemplateRef};
 
 /// A parsed and validated recipe.
 #[derive(Debug, Clone)]
@@ -43,6 +43,10 @@ pub struct Recipe {
     pub templates: Vec<TemplateRef>,
     /// Files, services and packages the recipe's operations touch.
     pub effects: Effects,
+    /// Every operation call of the module's functions, in source order
+    /// (functions in declaration order): the one record of which calls are
+    /// operations.
+    pub op_calls: Vec<OpCall>,
     /// Things worth telling the user that are not errors (cut recursion).
     pub notes: Vec<Note>,
     /// The item as written (including `#[step]` and `#[arg]` attributes).
@@ -159,8 +163,11 @@ impl Recipe {
 
         let names: Vec<String> = fns.iter().map(|f| fn_name(f)).collect();
         let scope = ModuleScope::new(names.iter().cloned(), module_items);
-        let summaries: Vec<FnSummary> =
-            fns.iter().map(|f| count::summarize_fn(&scope, f)).collect();
+        let summaries: Vec<FnSummary> = fns
+            .iter()
+            .enumerate()
+            .map(|(i, f)| count::summarize_fn(&scope, i, f))
+            .collect();
         let named: Vec<(String, &FnSummary)> = names.into_iter().zip(&summaries).collect();
         let (plans, notes) = count::plan_fns(&named);
 
@@ -185,7 +192,9 @@ impl Recipe {
         let mut templates = Vec::new();
         let mut non_literal_templates = Vec::new();
         let mut effects = Effects::default();
+        let mut op_calls = Vec::new();
         for summary in summaries {
+            op_calls.extend(summary.op_calls);
             templates.extend(summary.templates);
             non_literal_templates.extend(summary.non_literal_templates);
             effects.merge(summary.effects);
@@ -208,6 +217,7 @@ impl Recipe {
             plan,
             templates,
             effects,
+            op_calls,
             notes,
             item,
             non_literal_templates,

@@ -20,7 +20,9 @@ use syn::{
     UseTree,
 };
 
-use crate::model::{Effects, FileEffect, Note, OpKind, OpPlan, TemplateRef, push_unique};
+use crate::model::{
+    CallNode, Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef, push_unique,
+};
 use crate::placeholders::{self, Piece};
 
 /// What a callable name refers to.
@@ -99,17 +101,40 @@ pub(crate) struct FnSummary {
     pub(crate) templates: Vec<TemplateRef>,
     pub(crate) non_literal_templates: Vec<Expr>,
     pub(crate) effects: Effects,
+    /// Every recognised operation call, in source order.
+    pub(crate) op_calls: Vec<OpCall>,
 }
 
-/// Walks the body of `f` (a function of the module described by `scope`).
-pub(crate) fn summarize_fn(scope: &ModuleScope, f: &ItemFn) -> FnSummary {
+/// Walks the body of `f`, the `function`-th fn of the module described by
+/// `scope` (see [`CallNode`]).
+pub(crate) fn summarize_fn(scope: &ModuleScope, function: usize, f: &ItemFn) -> FnSummary {
     let mut counter = OpCounter {
         module: scope,
+        function,
+        call_ordinals: call_ordinals(f),
         frames: Vec::new(),
         summary: FnSummary::default(),
     };
     counter.visit_fn(&f.sig, &f.block);
     counter.summary
+}
+
+/// The ordinal of each call expression of `f` in `syn::visit` order (see
+/// [`CallNode`]), keyed by the node's address. Counting meets these very
+/// nodes while `f` is borrowed; a call it parses from a macro's tokens lives
+/// elsewhere, so it has no ordinal.
+fn call_ordinals(f: &ItemFn) -> HashMap<*const ExprCall, usize> {
+    struct Ordinals(HashMap<*const ExprCall, usize>);
+    impl<'ast> Visit<'ast> for Ordinals {
+        fn visit_expr_call(&mut self, call: &'ast ExprCall) {
+            let next = self.0.len();
+            self.0.insert(std::ptr::from_ref(call), next);
+            syn::visit::visit_expr_call(self, call);
+        }
+    }
+    let mut ordinals = Ordinals(HashMap::new());
+    ordinals.visit_item_fn(f);
+    ordinals.0
 }
 
 /// The inclusive plan of each function (its own operations plus, per call
@@ -222,6 +247,9 @@ impl Planner<'_> {
 
 struct OpCounter<'a> {
     module: &'a ModuleScope,
+    /// The walked fn's index in the module, for [`CallNode`]s.
+    function: usize,
+    call_ordinals: HashMap<*const ExprCall, usize>,
     frames: Vec<Frame>,
     summary: FnSummary,
 }
@@ -270,13 +298,25 @@ impl OpCounter<'_> {
         }
     }
 
-    fn record(&mut self, callee: Callee, span: Span, args: Option<&Punctuated<Expr, Token![,]>>) {
+    fn record(
+        &mut self,
+        callee: Callee,
+        span: Span,
+        args: Option<&Punctuated<Expr, Token![,]>>,
+        node: Option<CallNode>,
+    ) {
         match callee {
             Callee::Op(kind) => {
                 self.summary.own.record(kind);
                 if let Some(args) = args {
                     self.record_effects(kind, args);
                 }
+                self.summary.op_calls.push(OpCall {
+                    kind,
+                    span,
+                    args: args.map(|args| args.iter().cloned().collect()),
+                    node,
+                });
             }
             Callee::Fn(callee) => self.summary.calls.push(CallSite { callee, span }),
         }
@@ -435,7 +475,14 @@ impl<'ast> Visit<'ast> for OpCounter<'_> {
         match &*call.func {
             Expr::Path(func) if func.qself.is_none() => {
                 if let Some(callee) = self.resolve_path(&func.path) {
-                    self.record(callee, func.span(), Some(&call.args));
+                    let node =
+                        self.call_ordinals
+                            .get(&std::ptr::from_ref(call))
+                            .map(|&n| CallNode {
+                                function: self.function,
+                                call: n,
+                            });
+                    self.record(callee, func.span(), Some(&call.args), node);
                 }
             }
             func => self.visit_expr(func),
@@ -451,7 +498,7 @@ impl<'ast> Visit<'ast> for OpCounter<'_> {
         if expr.qself.is_none()
             && let Some(callee) = self.resolve_path(&expr.path)
         {
-            self.record(callee, expr.span(), None);
+            self.record(callee, expr.span(), None, None);
         }
     }
 
@@ -825,7 +872,7 @@ mod tests {
     /// Own operations of one function (no module functions around it).
     fn own(f: ItemFn) -> OpPlan {
         let scope = ModuleScope::new([], &[]);
-        let summary = summarize_fn(&scope, &f);
+        let summary = summarize_fn(&scope, 0, &f);
         assert!(summary.calls.is_empty());
         summary.own
     }
@@ -1111,7 +1158,7 @@ mod tests {
                 { let helper = 1; helper(); }
             }
         };
-        let summary = summarize_fn(&scope, &f);
+        let summary = summarize_fn(&scope, 0, &f);
         let callees: Vec<&str> = summary.calls.iter().map(|c| c.callee.as_str()).collect();
         assert_eq!(callees, ["helper", "helper", "helper"]);
     }
@@ -1138,7 +1185,7 @@ mod tests {
                 package(); service("x"); su("y"); exists; run("z");
             }
         };
-        let summary = summarize_fn(&scope, &f);
+        let summary = summarize_fn(&scope, 0, &f);
         assert_eq!(summary.own, plan(&[(OpKind::Run, 1), (OpKind::Sudo, 1)]));
         assert_eq!(summary.calls.len(), 1);
         assert_eq!(summary.calls[0].callee, "package");
@@ -1150,7 +1197,11 @@ mod tests {
             .map(|f| f.sig.ident.unraw().to_string())
             .collect();
         let scope = ModuleScope::new(names.clone(), &[]);
-        let summaries: Vec<FnSummary> = fns.iter().map(|f| summarize_fn(&scope, f)).collect();
+        let summaries: Vec<FnSummary> = fns
+            .iter()
+            .enumerate()
+            .map(|(i, f)| summarize_fn(&scope, i, f))
+            .collect();
         let named: Vec<(String, &FnSummary)> = names.into_iter().zip(summaries.iter()).collect();
         plan_fns(&named)
     }
@@ -1301,7 +1352,7 @@ mod tests {
                 package(vec![format!("pg-{version}"), other])?;
             }
         };
-        let summary = summarize_fn(&ModuleScope::new([], &[]), &f);
+        let summary = summarize_fn(&ModuleScope::new([], &[]), 0, &f);
         let files: Vec<(OpKind, &str)> = summary
             .effects
             .files
@@ -1378,7 +1429,7 @@ mod tests {
                 x.package("no");
             }
         };
-        let summary = summarize_fn(&ModuleScope::new([], &[]), &f);
+        let summary = summarize_fn(&ModuleScope::new([], &[]), 0, &f);
         assert!(summary.effects.files.is_empty());
         assert!(summary.effects.services.is_empty());
         assert!(summary.effects.packages.is_empty());

@@ -58,6 +58,10 @@
 //! function or a non-glob `use` of the same name shadows the operation; glob
 //! imports (`use super::*`) are assumed to bring the prelude's functions.
 //!
+//! Counting decides this once and records every operation call in
+//! [`Recipe::op_calls`]; host-state inference and the embedding of template
+//! paths read that record instead of deciding again.
+//!
 //! Each operation is counted once where it is written:
 //!
 //! - a loop body (`for`, `while`, `loop`) counts once;
@@ -105,7 +109,7 @@ pub use crate::attr::{
     is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
 };
 pub use crate::host_state::{FileState, HostState, ServiceEffect};
-pub use crate::model::{Effects, FileEffect, Note, OpKind, OpPlan, TemplateRef};
+pub use crate::model::{Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef};
 pub use crate::templates::check_templates;
 pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS};
 
@@ -587,6 +591,63 @@ mod tests {
                 "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
                 "a #[recipe] module needs at least one #[step] fn",
             ]
+        );
+    }
+
+    #[test]
+    fn module_fns_named_like_operations_are_no_operation_for_any_pass() {
+        let module: syn::ItemMod = syn::parse_quote! {
+            mod r {
+                #[step]
+                fn s(root: String) -> Result<()> {
+                    put("x", "/etc/shadowed")?;
+                    upload_template("shadowed.j2", "/etc/t", ())?;
+                    run(sh!("rm -f {root}/shadowed"))?;
+                    // Fully qualified paths still name the operations.
+                    off_runtime::upload_template("real.j2", "/etc/real", ())?;
+                    off_runtime::run(sh!("rm -f {root}/real"))?;
+                    Ok(())
+                }
+                fn put(content: &str, dest: &str) -> Result<()> {
+                    Ok(())
+                }
+                fn upload_template(path: &str, dest: &str, context: ()) -> Result<()> {
+                    Ok(())
+                }
+                fn run(command: String) -> Result<()> {
+                    Ok(())
+                }
+            }
+        };
+        let recipe = parse_recipe(quote!(), quote!(#module)).unwrap();
+        let kinds: Vec<OpKind> = recipe.op_calls.iter().map(|call| call.kind).collect();
+        assert_eq!(kinds, [OpKind::UploadTemplate, OpKind::Run]);
+        assert_eq!(
+            recipe.plan,
+            plan(&[(OpKind::UploadTemplate, 1), (OpKind::Run, 1)])
+        );
+        let templates: Vec<&str> = recipe.templates.iter().map(|t| t.path.as_str()).collect();
+        assert_eq!(templates, ["real.j2"]);
+
+        let state = HostState::of(&recipe);
+        let files: Vec<(&str, bool)> = state
+            .files
+            .iter()
+            .map(|f| (f.path_template.as_str(), f.removed))
+            .collect();
+        assert_eq!(files, [("/etc/real", false), ("{root}/real", true)]);
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.j2"), "x\n").unwrap();
+        let out = expand_recipe(quote!(), quote!(#module), dir.path()).to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("upload_template (\"shadowed.j2\""),
+            "the shadowed call keeps its plain literal: {out}"
+        );
+        assert!(
+            out.contains("upload_template (:: off_runtime :: template ! (\"real.j2\")"),
+            "{out}"
         );
     }
 

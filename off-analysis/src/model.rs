@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use proc_macro2::Span;
+use syn::Expr;
 
 /// The operations of `off_runtime::prelude`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,6 +197,32 @@ pub struct FileEffect {
     pub mode: Option<u32>,
     pub owner: Option<String>,
     pub group: Option<String>,
+}
+
+/// An operation call that counting recognised (see the crate docs for the
+/// rule). The later passes read these instead of deciding again which calls
+/// are operations, so a shadowed name is no operation for any of them.
+#[derive(Debug, Clone)]
+pub struct OpCall {
+    pub kind: OpKind,
+    /// The callee's span.
+    pub span: Span,
+    /// The arguments as written; `None` for an operation used as a value
+    /// (`cmds.iter().map(run)`).
+    pub args: Option<Vec<Expr>>,
+    /// Where the call is in the recipe's item; `None` when it is no node of
+    /// it (a call inside a macro's arguments, an operation used as a value).
+    pub(crate) node: Option<CallNode>,
+}
+
+/// A call expression's place in the recipe's item, the same in every clone
+/// of the item: the `call`-th [`syn::ExprCall`], counted in `syn::visit`
+/// order, of the `function`-th `fn` of the recipe module (the recipe's own
+/// fn for a single-fn recipe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallNode {
+    pub(crate) function: usize,
+    pub(crate) call: usize,
 }
 
 /// A non-fatal finding, e.g. a recursive call that counts zero operations.
