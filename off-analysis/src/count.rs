@@ -1420,6 +1420,40 @@ mod tests {
     }
 
     #[test]
+    fn op_calls_are_recorded_with_their_arguments_and_place() {
+        let f: ItemFn = parse_quote! {
+            fn f() {
+                not_an_op(run("a"));
+                println!("{}", sudo("b", "c")?.stdout);
+                cmds.iter().map(put);
+            }
+        };
+        let summary = summarize_fn(&ModuleScope::new([], &[]), 3, &f);
+        let calls: Vec<(OpKind, Option<usize>, Option<CallNode>)> = summary
+            .op_calls
+            .iter()
+            .map(|call| (call.kind, call.args.as_ref().map(Vec::len), call.node))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                // `not_an_op(..)` is the fn's call expression 0.
+                (
+                    OpKind::Run,
+                    Some(1),
+                    Some(CallNode {
+                        function: 3,
+                        call: 1
+                    })
+                ),
+                // Parsed from the macro's tokens: no node of the item.
+                (OpKind::Sudo, Some(2), None),
+                (OpKind::Put, None, None),
+            ]
+        );
+    }
+
+    #[test]
     fn effects_ignore_shadowed_and_foreign_calls() {
         let f: ItemFn = parse_quote! {
             fn f() {

@@ -3,9 +3,9 @@
 //! in, which packages it installs. `cargo off gen-config` turns this into the
 //! check spec of `off.yaml`.
 //!
-//! Files and packages come from [`Effects`] (see `count.rs`, which resolves
+//! Files and packages come from [`Effects`](crate::Effects) (see `count.rs`, which resolves
 //! which calls are operations). On top of that this module reads two things
-//! [`Effects`] does not keep:
+//! [`Effects`](crate::Effects) does not keep:
 //!
 //! - the action of each `service(name, action)` call, for the expected state:
 //!   `Start`, `Restart` and `Reload` mean `running`, `Stop` means `stopped`,
