@@ -1,5 +1,8 @@
 //! The model of a recipe: steps, parameters, helpers, operation plans.
 //!
+//! Building it walks every module function with `count.rs`, which records
+//! what it finds in the types of `model.rs`.
+//!
 //! The model owns its syn nodes (so `cargo off` can keep it after the source
 //! string is gone) and keeps their spans for diagnostics. Building it reports
 //! only malformed attributes; semantic rules live in `valid.rs`.
@@ -12,8 +15,9 @@ use syn::{
 };
 
 use crate::attr::{ArgAttr, CheckAttr, RecipeAttr, StepAttr, is_arg_attr, is_step_attr};
-use crate::count::{self, FnSummary, ModuleScope, OpKind, OpPlan};
+use crate::count::{self, FnSummary, ModuleScope};
 use crate::ctxt::Ctxt;
+use crate::model::{Effects, Note, OpCall, OpPlan, TemplateRef};
 
 /// A parsed and validated recipe.
 #[derive(Debug, Clone)]
@@ -39,6 +43,10 @@ pub struct Recipe {
     pub templates: Vec<TemplateRef>,
     /// Files, services and packages the recipe's operations touch.
     pub effects: Effects,
+    /// Every operation call of the module's functions, in source order
+    /// (functions in declaration order): the one record of which calls are
+    /// operations.
+    pub op_calls: Vec<OpCall>,
     /// Things worth telling the user that are not errors (cut recursion).
     pub notes: Vec<Note>,
     /// The item as written (including `#[step]` and `#[arg]` attributes).
@@ -120,57 +128,6 @@ pub struct Kwarg {
     pub steps: Vec<String>,
 }
 
-/// A literal template path of an `upload_template` call.
-#[derive(Debug, Clone)]
-pub struct TemplateRef {
-    /// As written, e.g. `templates/postgresql.conf.j2`.
-    pub path: String,
-    /// The string literal's span.
-    pub span: Span,
-    /// Written as `template!("...")`, which embeds the file by itself; a
-    /// plain literal is for the `#[recipe]` expansion to embed.
-    pub via_template_macro: bool,
-}
-
-/// What the recipe's operations change on a host, as far as literals tell.
-#[derive(Debug, Clone, Default)]
-pub struct Effects {
-    /// Destinations of `put`, `upload_template` and `append`, first occurrence of each.
-    pub files: Vec<FileEffect>,
-    /// Literal names passed to `service`, deduplicated, in source order.
-    pub services: Vec<String>,
-    /// Literal names passed to `package`, deduplicated, in source order.
-    pub packages: Vec<String>,
-}
-
-/// A file written by an operation.
-///
-/// `path_template` (like the entries of `services` and `packages`) is either
-/// a literal or the string of a `format!` whose placeholders are all named:
-/// `{name}` then refers to a variable in scope at the call (usually a step
-/// parameter); a named argument `x = var` is already substituted (`{var}`),
-/// format specs are dropped and `{{`/`}}` stay escaped. The destination may
-/// also be `remote_path(<that>)` with literal `.mode(..)`, `.owner(..)` and
-/// `.group(..)` calls, which fill the fields of the same names.
-#[derive(Debug, Clone)]
-pub struct FileEffect {
-    pub op: OpKind,
-    pub path_template: String,
-    /// The span of the path's literal.
-    pub span: Span,
-    /// Permission bits, e.g. `0o600`.
-    pub mode: Option<u32>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-}
-
-/// A non-fatal finding, e.g. a recursive call that counts zero operations.
-#[derive(Debug, Clone)]
-pub struct Note {
-    pub message: String,
-    pub span: Span,
-}
-
 impl Recipe {
     /// Builds the model. Returns `None` (with the error in `cx`) when the item
     /// is neither an inline module nor a function.
@@ -206,8 +163,11 @@ impl Recipe {
 
         let names: Vec<String> = fns.iter().map(|f| fn_name(f)).collect();
         let scope = ModuleScope::new(names.iter().cloned(), module_items);
-        let summaries: Vec<FnSummary> =
-            fns.iter().map(|f| count::summarize_fn(&scope, f)).collect();
+        let summaries: Vec<FnSummary> = fns
+            .iter()
+            .enumerate()
+            .map(|(i, f)| count::summarize_fn(&scope, i, f))
+            .collect();
         let named: Vec<(String, &FnSummary)> = names.into_iter().zip(&summaries).collect();
         let (plans, notes) = count::plan_fns(&named);
 
@@ -232,7 +192,9 @@ impl Recipe {
         let mut templates = Vec::new();
         let mut non_literal_templates = Vec::new();
         let mut effects = Effects::default();
+        let mut op_calls = Vec::new();
         for summary in summaries {
+            op_calls.extend(summary.op_calls);
             templates.extend(summary.templates);
             non_literal_templates.extend(summary.non_literal_templates);
             effects.merge(summary.effects);
@@ -255,6 +217,7 @@ impl Recipe {
             plan,
             templates,
             effects,
+            op_calls,
             notes,
             item,
             non_literal_templates,
@@ -319,36 +282,6 @@ impl Recipe {
     /// The step called `name`.
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|step| step.name == name)
-    }
-}
-
-impl Effects {
-    fn merge(&mut self, other: Effects) {
-        for file in other.files {
-            self.add_file(file);
-        }
-        for service in other.services {
-            push_unique(&mut self.services, service);
-        }
-        for package in other.packages {
-            push_unique(&mut self.packages, package);
-        }
-    }
-
-    pub(crate) fn add_file(&mut self, file: FileEffect) {
-        let seen = self
-            .files
-            .iter()
-            .any(|f| f.op == file.op && f.path_template == file.path_template);
-        if !seen {
-            self.files.push(file);
-        }
-    }
-}
-
-pub(crate) fn push_unique(list: &mut Vec<String>, value: String) {
-    if !list.contains(&value) {
-        list.push(value);
     }
 }
 

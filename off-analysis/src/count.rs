@@ -7,7 +7,6 @@
 //! exact rules.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -21,153 +20,10 @@ use syn::{
     UseTree,
 };
 
-use crate::ast::{Effects, FileEffect, Note, TemplateRef, push_unique};
-
-/// The operations of `off_runtime::prelude`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OpKind {
-    Run,
-    Sudo,
-    SudoAs,
-    Local,
-    Get,
-    Put,
-    UploadTemplate,
-    Exists,
-    Append,
-    Contains,
-    Package,
-    Service,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 12] = [
-        OpKind::Run,
-        OpKind::Sudo,
-        OpKind::SudoAs,
-        OpKind::Local,
-        OpKind::Get,
-        OpKind::Put,
-        OpKind::UploadTemplate,
-        OpKind::Exists,
-        OpKind::Append,
-        OpKind::Contains,
-        OpKind::Package,
-        OpKind::Service,
-    ];
-
-    /// The function's name, as shown by the progress display (`run`, `sudo_as`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Run => "run",
-            OpKind::Sudo => "sudo",
-            OpKind::SudoAs => "sudo_as",
-            OpKind::Local => "local",
-            OpKind::Get => "get",
-            OpKind::Put => "put",
-            OpKind::UploadTemplate => "upload_template",
-            OpKind::Exists => "exists",
-            OpKind::Append => "append",
-            OpKind::Contains => "contains",
-            OpKind::Package => "package",
-            OpKind::Service => "service",
-        }
-    }
-
-    /// The kind of the operation function `name`. The `*_with_input`
-    /// variants of `run`, `sudo` and `sudo_as` are the same operations with
-    /// bytes on standard input, and count as such.
-    pub fn from_name(name: &str) -> Option<OpKind> {
-        let name = match name {
-            "run_with_input" => "run",
-            "sudo_with_input" => "sudo",
-            "sudo_as_with_input" => "sudo_as",
-            other => other,
-        };
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Planned number of operations per kind. Kinds with zero operations have no
-/// entry, so two plans with the same counts are equal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OpPlan {
-    counts: BTreeMap<OpKind, u64>,
-}
-
-impl OpPlan {
-    pub fn new() -> OpPlan {
-        OpPlan::default()
-    }
-
-    /// All operations of all kinds.
-    pub fn total(&self) -> u64 {
-        self.counts
-            .values()
-            .fold(0, |sum, n| sum.saturating_add(*n))
-    }
-
-    pub fn get(&self, kind: OpKind) -> u64 {
-        self.counts.get(&kind).copied().unwrap_or(0)
-    }
-
-    /// Adds `other`'s counts to these.
-    pub fn add(&mut self, other: &OpPlan) {
-        for (kind, n) in &other.counts {
-            self.add_count(*kind, *n);
-        }
-    }
-
-    /// Adds `n` operations of `kind`.
-    pub fn add_count(&mut self, kind: OpKind, n: u64) {
-        if n > 0 {
-            let count = self.counts.entry(kind).or_insert(0);
-            *count = count.saturating_add(n);
-        }
-    }
-
-    /// Adds one operation of `kind`.
-    pub fn record(&mut self, kind: OpKind) {
-        self.add_count(kind, 1);
-    }
-
-    /// The non-zero counts, in [`OpKind`] order.
-    pub fn iter(&self) -> impl Iterator<Item = (OpKind, u64)> + '_ {
-        self.counts.iter().map(|(kind, n)| (*kind, *n))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
-    }
-}
-
-impl fmt::Display for OpPlan {
-    /// `2 run, 1 sudo (3 total)`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (kind, n)) in self.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            write!(f, "{sep}{n} {kind}")?;
-        }
-        let sep = if self.is_empty() { "" } else { " " };
-        write!(f, "{sep}({} total)", self.total())
-    }
-}
-
-impl FromIterator<(OpKind, u64)> for OpPlan {
-    fn from_iter<I: IntoIterator<Item = (OpKind, u64)>>(iter: I) -> OpPlan {
-        let mut plan = OpPlan::default();
-        for (kind, n) in iter {
-            plan.add_count(kind, n);
-        }
-        plan
-    }
-}
+use crate::model::{
+    CallNode, Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef, push_unique,
+};
+use crate::placeholders::{self, Piece};
 
 /// What a callable name refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,17 +101,40 @@ pub(crate) struct FnSummary {
     pub(crate) templates: Vec<TemplateRef>,
     pub(crate) non_literal_templates: Vec<Expr>,
     pub(crate) effects: Effects,
+    /// Every recognised operation call, in source order.
+    pub(crate) op_calls: Vec<OpCall>,
 }
 
-/// Walks the body of `f` (a function of the module described by `scope`).
-pub(crate) fn summarize_fn(scope: &ModuleScope, f: &ItemFn) -> FnSummary {
+/// Walks the body of `f`, the `function`-th fn of the module described by
+/// `scope` (see [`CallNode`]).
+pub(crate) fn summarize_fn(scope: &ModuleScope, function: usize, f: &ItemFn) -> FnSummary {
     let mut counter = OpCounter {
         module: scope,
+        function,
+        call_ordinals: call_ordinals(f),
         frames: Vec::new(),
         summary: FnSummary::default(),
     };
     counter.visit_fn(&f.sig, &f.block);
     counter.summary
+}
+
+/// The ordinal of each call expression of `f` in `syn::visit` order (see
+/// [`CallNode`]), keyed by the node's address. Counting meets these very
+/// nodes while `f` is borrowed; a call it parses from a macro's tokens lives
+/// elsewhere, so it has no ordinal.
+fn call_ordinals(f: &ItemFn) -> HashMap<*const ExprCall, usize> {
+    struct Ordinals(HashMap<*const ExprCall, usize>);
+    impl<'ast> Visit<'ast> for Ordinals {
+        fn visit_expr_call(&mut self, call: &'ast ExprCall) {
+            let next = self.0.len();
+            self.0.insert(std::ptr::from_ref(call), next);
+            syn::visit::visit_expr_call(self, call);
+        }
+    }
+    let mut ordinals = Ordinals(HashMap::new());
+    ordinals.visit_item_fn(f);
+    ordinals.0
 }
 
 /// The inclusive plan of each function (its own operations plus, per call
@@ -368,6 +247,9 @@ impl Planner<'_> {
 
 struct OpCounter<'a> {
     module: &'a ModuleScope,
+    /// The walked fn's index in the module, for [`CallNode`]s.
+    function: usize,
+    call_ordinals: HashMap<*const ExprCall, usize>,
     frames: Vec<Frame>,
     summary: FnSummary,
 }
@@ -416,13 +298,25 @@ impl OpCounter<'_> {
         }
     }
 
-    fn record(&mut self, callee: Callee, span: Span, args: Option<&Punctuated<Expr, Token![,]>>) {
+    fn record(
+        &mut self,
+        callee: Callee,
+        span: Span,
+        args: Option<&Punctuated<Expr, Token![,]>>,
+        node: Option<CallNode>,
+    ) {
         match callee {
             Callee::Op(kind) => {
                 self.summary.own.record(kind);
                 if let Some(args) = args {
                     self.record_effects(kind, args);
                 }
+                self.summary.op_calls.push(OpCall {
+                    kind,
+                    span,
+                    args: args.map(|args| args.iter().cloned().collect()),
+                    node,
+                });
             }
             Callee::Fn(callee) => self.summary.calls.push(CallSite { callee, span }),
         }
@@ -581,7 +475,14 @@ impl<'ast> Visit<'ast> for OpCounter<'_> {
         match &*call.func {
             Expr::Path(func) if func.qself.is_none() => {
                 if let Some(callee) = self.resolve_path(&func.path) {
-                    self.record(callee, func.span(), Some(&call.args));
+                    let node =
+                        self.call_ordinals
+                            .get(&std::ptr::from_ref(call))
+                            .map(|&n| CallNode {
+                                function: self.function,
+                                call: n,
+                            });
+                    self.record(callee, func.span(), Some(&call.args), node);
                 }
             }
             func => self.visit_expr(func),
@@ -597,7 +498,7 @@ impl<'ast> Visit<'ast> for OpCounter<'_> {
         if expr.qself.is_none()
             && let Some(callee) = self.resolve_path(&expr.path)
         {
-            self.record(callee, expr.span(), None);
+            self.record(callee, expr.span(), None, None);
         }
     }
 
@@ -941,41 +842,23 @@ fn single_ident(expr: &Expr) -> Option<String> {
 /// one of them is positional (`{}`, `{0}`) or the string is malformed.
 fn named_placeholders(format: &str, named: &HashMap<String, String>) -> Option<String> {
     let mut out = String::with_capacity(format.len());
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                out.push_str("{{");
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                out.push_str("}}");
-            }
-            '{' => {
-                let mut inner = String::new();
-                loop {
-                    match chars.next()? {
-                        '}' => break,
-                        c => inner.push(c),
-                    }
-                }
-                let name = inner.split(':').next().unwrap_or_default().trim();
-                let is_ident = name
+    for piece in placeholders::pieces(format).ok()? {
+        match piece {
+            Piece::Text(_) => out.push_str(&piece.to_string()),
+            Piece::Hole { arg, .. } => {
+                let is_ident = arg
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_alphabetic() || c == '_')
-                    && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                    && arg.chars().all(|c| c.is_alphanumeric() || c == '_');
                 if !is_ident {
                     return None;
                 }
-                let variable = named.get(name).map_or(name, String::as_str);
+                let variable = named.get(&arg).map_or(arg.as_str(), String::as_str);
                 out.push('{');
                 out.push_str(variable);
                 out.push('}');
             }
-            '}' => return None,
-            c => out.push(c),
         }
     }
     Some(out)
@@ -989,7 +872,7 @@ mod tests {
     /// Own operations of one function (no module functions around it).
     fn own(f: ItemFn) -> OpPlan {
         let scope = ModuleScope::new([], &[]);
-        let summary = summarize_fn(&scope, &f);
+        let summary = summarize_fn(&scope, 0, &f);
         assert!(summary.calls.is_empty());
         summary.own
     }
@@ -1275,7 +1158,7 @@ mod tests {
                 { let helper = 1; helper(); }
             }
         };
-        let summary = summarize_fn(&scope, &f);
+        let summary = summarize_fn(&scope, 0, &f);
         let callees: Vec<&str> = summary.calls.iter().map(|c| c.callee.as_str()).collect();
         assert_eq!(callees, ["helper", "helper", "helper"]);
     }
@@ -1302,16 +1185,23 @@ mod tests {
                 package(); service("x"); su("y"); exists; run("z");
             }
         };
-        let summary = summarize_fn(&scope, &f);
+        let summary = summarize_fn(&scope, 0, &f);
         assert_eq!(summary.own, plan(&[(OpKind::Run, 1), (OpKind::Sudo, 1)]));
         assert_eq!(summary.calls.len(), 1);
         assert_eq!(summary.calls[0].callee, "package");
     }
 
     fn plans_of(fns: &[ItemFn]) -> (Vec<OpPlan>, Vec<Note>) {
-        let names: Vec<String> = fns.iter().map(crate::ast::fn_name).collect();
+        let names: Vec<String> = fns
+            .iter()
+            .map(|f| f.sig.ident.unraw().to_string())
+            .collect();
         let scope = ModuleScope::new(names.clone(), &[]);
-        let summaries: Vec<FnSummary> = fns.iter().map(|f| summarize_fn(&scope, f)).collect();
+        let summaries: Vec<FnSummary> = fns
+            .iter()
+            .enumerate()
+            .map(|(i, f)| summarize_fn(&scope, i, f))
+            .collect();
         let named: Vec<(String, &FnSummary)> = names.into_iter().zip(summaries.iter()).collect();
         plan_fns(&named)
     }
@@ -1462,7 +1352,7 @@ mod tests {
                 package(vec![format!("pg-{version}"), other])?;
             }
         };
-        let summary = summarize_fn(&ModuleScope::new([], &[]), &f);
+        let summary = summarize_fn(&ModuleScope::new([], &[]), 0, &f);
         let files: Vec<(OpKind, &str)> = summary
             .effects
             .files
@@ -1530,6 +1420,40 @@ mod tests {
     }
 
     #[test]
+    fn op_calls_are_recorded_with_their_arguments_and_place() {
+        let f: ItemFn = parse_quote! {
+            fn f() {
+                not_an_op(run("a"));
+                println!("{}", sudo("b", "c")?.stdout);
+                cmds.iter().map(put);
+            }
+        };
+        let summary = summarize_fn(&ModuleScope::new([], &[]), 3, &f);
+        let calls: Vec<(OpKind, Option<usize>, Option<CallNode>)> = summary
+            .op_calls
+            .iter()
+            .map(|call| (call.kind, call.args.as_ref().map(Vec::len), call.node))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                // `not_an_op(..)` is the fn's call expression 0.
+                (
+                    OpKind::Run,
+                    Some(1),
+                    Some(CallNode {
+                        function: 3,
+                        call: 1
+                    })
+                ),
+                // Parsed from the macro's tokens: no node of the item.
+                (OpKind::Sudo, Some(2), None),
+                (OpKind::Put, None, None),
+            ]
+        );
+    }
+
+    #[test]
     fn effects_ignore_shadowed_and_foreign_calls() {
         let f: ItemFn = parse_quote! {
             fn f() {
@@ -1539,7 +1463,7 @@ mod tests {
                 x.package("no");
             }
         };
-        let summary = summarize_fn(&ModuleScope::new([], &[]), &f);
+        let summary = summarize_fn(&ModuleScope::new([], &[]), 0, &f);
         assert!(summary.effects.files.is_empty());
         assert!(summary.effects.services.is_empty());
         assert!(summary.effects.packages.is_empty());

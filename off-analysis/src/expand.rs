@@ -9,6 +9,7 @@ use syn::{Expr, ExprCall, Item, ItemFn, LitStr};
 
 use crate::ast::{ParamKind, Recipe, RecipeKind};
 use crate::attr::{CheckAttr, is_arg_attr, is_step_attr};
+use crate::model::OpKind;
 
 /// The expansion of a valid recipe.
 pub(crate) fn expand(recipe: &Recipe) -> TokenStream {
@@ -17,11 +18,15 @@ pub(crate) fn expand(recipe: &Recipe) -> TokenStream {
         (Item::Mod(module), RecipeKind::Module) => {
             let mut module = module.clone();
             let (_, items) = module.content.as_mut().expect("inline module (validated)");
-            for item in items.iter_mut() {
-                if let Item::Fn(f) = item {
-                    strip_off_attrs(f);
-                    EmbedTemplates.visit_item_fn_mut(f);
-                }
+            let module_fns = items.iter_mut().filter_map(|item| match item {
+                Item::Fn(f) => Some(f),
+                _ => None,
+            });
+            for (function, f) in module_fns.enumerate() {
+                // Before anything else changes the fn: the record counts its
+                // call expressions as written.
+                EmbedTemplates::in_fn(recipe, function, f);
+                strip_off_attrs(f);
             }
             let generated: syn::File = syn::parse_quote!(#generated);
             items.extend(generated.items);
@@ -29,8 +34,8 @@ pub(crate) fn expand(recipe: &Recipe) -> TokenStream {
         }
         (Item::Fn(f), RecipeKind::SingleFn) => {
             let mut f = f.clone();
+            EmbedTemplates::in_fn(recipe, 0, &mut f);
             strip_off_attrs(&mut f);
-            EmbedTemplates.visit_item_fn_mut(&mut f);
             let vis = &f.vis;
             let name = &f.sig.ident;
             // A module of the same name (modules and functions live in
@@ -238,15 +243,41 @@ pub(crate) fn strip_off_attrs(f: &mut ItemFn) {
 
 /// Rewrites `upload_template("path", ..)` into
 /// `upload_template(::off_runtime::template!("path"), ..)`, so the template
-/// is embedded in the binary and a change to it rebuilds the recipe.
-struct EmbedTemplates;
+/// is embedded in the binary and a change to it rebuilds the recipe. Only
+/// the calls that counting recorded as the operation are rewritten.
+struct EmbedTemplates {
+    /// The ordinals ([`crate::model::CallNode::call`]) of the fn's
+    /// `upload_template` operations.
+    upload_templates: Vec<usize>,
+    next_call: usize,
+}
+
+impl EmbedTemplates {
+    /// Rewrites the `function`-th fn of the recipe module, `f`.
+    fn in_fn(recipe: &Recipe, function: usize, f: &mut ItemFn) {
+        let upload_templates = recipe
+            .op_calls
+            .iter()
+            .filter(|call| call.kind == OpKind::UploadTemplate)
+            .filter_map(|call| call.node)
+            .filter(|node| node.function == function)
+            .map(|node| node.call)
+            .collect();
+        let mut embed = EmbedTemplates {
+            upload_templates,
+            next_call: 0,
+        };
+        embed.visit_item_fn_mut(f);
+    }
+}
 
 impl VisitMut for EmbedTemplates {
     fn visit_expr_call_mut(&mut self, call: &mut ExprCall) {
+        // Numbered on the way down, as `count.rs` numbers them.
+        let ordinal = self.next_call;
+        self.next_call += 1;
         syn::visit_mut::visit_expr_call_mut(self, call);
-        let is_upload_template = matches!(&*call.func, Expr::Path(p)
-            if p.path.segments.last().is_some_and(|s| s.ident == "upload_template"));
-        if !is_upload_template {
+        if !self.upload_templates.contains(&ordinal) {
             return;
         }
         if let Some(Expr::Lit(syn::ExprLit {

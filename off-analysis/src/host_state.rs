@@ -3,9 +3,9 @@
 //! in, which packages it installs. `cargo off gen-config` turns this into the
 //! check spec of `off.yaml`.
 //!
-//! Files and packages come from [`Effects`] (see `count.rs`, which resolves
+//! Files and packages come from [`Effects`](crate::Effects) (see `count.rs`, which resolves
 //! which calls are operations). On top of that this module reads two things
-//! [`Effects`] does not keep:
+//! [`Effects`](crate::Effects) does not keep:
 //!
 //! - the action of each `service(name, action)` call, for the expected state:
 //!   `Start`, `Restart` and `Reload` mean `running`, `Stop` means `stopped`,
@@ -23,18 +23,17 @@
 //!   when that is the only way the recipe writes the file, its content is
 //!   known ([`FileState::content`]).
 //!
-//! The walk that finds these calls matches callee paths by name (`service`,
-//! `self::service`, `off_runtime::{ops,prelude}::service`); a service call is
-//! only taken when `count.rs` recognised the same name as an operation.
+//! All of these come from the operation calls that counting recorded
+//! ([`Recipe::op_calls`]): a call whose name is shadowed (a local `fn run`, a
+//! closure named `service`) is no operation here either.
 
+use syn::Expr;
 use syn::ext::IdentExt;
-use syn::punctuated::Punctuated;
-use syn::visit::Visit;
-use syn::{Expr, ExprCall, Macro, Token};
 
-use crate::ast::{Recipe, push_unique};
+use crate::ast::Recipe;
 use crate::attr::ServiceState;
-use crate::count::{OpKind, file_effect, format_template, string_template};
+use crate::count::{file_effect, format_template, string_template};
+use crate::model::{OpCall, OpKind, push_unique};
 
 /// Files, services and packages with the state the recipe leaves them in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,8 +94,7 @@ impl HostState {
     /// Derives the state from the recipe's effects and its `service` and
     /// command calls.
     pub fn of(recipe: &Recipe) -> HostState {
-        let mut calls = CallFinder::default();
-        calls.visit_item(&recipe.item);
+        let calls = CallFacts::of(&recipe.op_calls);
 
         let mut files: Vec<FileState> = Vec::new();
         for effect in &recipe.effects.files {
@@ -208,9 +206,9 @@ fn action_state(action: &Expr) -> Option<ServiceState> {
     }
 }
 
-/// Collects `service` actions and `rm` targets in source order.
+/// What the `service`, `put` and command calls say, in source order.
 #[derive(Default)]
-struct CallFinder {
+struct CallFacts {
     /// `(service name template, state of the action)`.
     service_actions: Vec<(String, Option<ServiceState>)>,
     removed: Vec<String>,
@@ -218,69 +216,43 @@ struct CallFinder {
     puts: Vec<(String, Option<Vec<u8>>)>,
 }
 
-impl<'ast> Visit<'ast> for CallFinder {
-    fn visit_expr_call(&mut self, call: &'ast ExprCall) {
-        if let Some(op) = op_name(&call.func) {
-            let arg = |i: usize| call.args.iter().nth(i);
-            match op {
+impl CallFacts {
+    fn of(op_calls: &[OpCall]) -> CallFacts {
+        let mut facts = CallFacts::default();
+        for call in op_calls {
+            let Some(args) = &call.args else {
+                continue;
+            };
+            let arg = |i: usize| args.get(i);
+            match call.kind {
                 OpKind::Service => {
                     if let Some((name, _)) = arg(0).and_then(string_template) {
                         let state = arg(1).and_then(action_state);
-                        self.service_actions.push((name, state));
+                        facts.service_actions.push((name, state));
                     }
                 }
                 OpKind::Put => {
-                    if let Some(effect) = arg(1).and_then(|dest| file_effect(op, dest)) {
+                    if let Some(effect) = arg(1).and_then(|dest| file_effect(call.kind, dest)) {
                         let content = arg(0).and_then(literal_bytes);
-                        self.puts.push((effect.path_template, content));
+                        facts.puts.push((effect.path_template, content));
                     }
                 }
                 OpKind::Run | OpKind::Sudo | OpKind::SudoAs => {
-                    let command = if op == OpKind::SudoAs { arg(1) } else { arg(0) };
+                    let command = if call.kind == OpKind::SudoAs {
+                        arg(1)
+                    } else {
+                        arg(0)
+                    };
                     if let Some(command) = command.and_then(command_template) {
                         for path in removed_paths(&command) {
-                            push_unique(&mut self.removed, path);
+                            push_unique(&mut facts.removed, path);
                         }
                     }
                 }
                 _ => {}
             }
         }
-        syn::visit::visit_expr_call(self, call);
-    }
-
-    fn visit_macro(&mut self, mac: &'ast Macro) {
-        // Operations inside `format!`, `vec!`, ... arguments, as `count.rs` does.
-        if let Ok(args) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
-            for arg in &args {
-                self.visit_expr(arg);
-            }
-        }
-    }
-}
-
-/// The operation a callee path names: `op`, `self::op` or
-/// `off_runtime::[ops::|prelude::]op`.
-fn op_name(func: &Expr) -> Option<OpKind> {
-    let Expr::Path(path) = func else {
-        return None;
-    };
-    if path.qself.is_some() {
-        return None;
-    }
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.unraw().to_string())
-        .collect();
-    let (last, prefix) = segments.split_last()?;
-    let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
-    let plain = path.path.leading_colon.is_none();
-    match prefix.as_slice() {
-        [] | ["self"] if plain => OpKind::from_name(last),
-        ["off_runtime"] | ["off_runtime", "ops" | "prelude"] => OpKind::from_name(last),
-        _ => None,
+        facts
     }
 }
 

@@ -9,8 +9,16 @@
 //! 2. `ast.rs` builds the model ([`Recipe`], [`Step`], [`Param`], [`Helper`]),
 //!    calling
 //! 3. `count.rs`, which counts the operations of every function ([`OpPlan`])
-//!    and collects template paths and [`Effects`].
+//!    and collects template paths and [`Effects`], in the types of
+//!    `model.rs` that every later pass reads (`count.rs` never sees a
+//!    [`Recipe`]).
 //! 4. `valid.rs` checks the model's semantics.
+//! 5. `expand.rs` generates the code; `fallback.rs` the errors plus stubs.
+//!
+//! `sh!` has its own small pipeline in `sh.rs`: parse the arguments, split
+//! the format string (`placeholders.rs`, whose grammar counting also uses to
+//! read `format!` templates), refuse placeholders where quoting cannot hold
+//! (`sh/quoting.rs`), generate.
 //!
 //! Beside the pipeline, `host_state.rs` derives from a model the state the
 //! recipe leaves a host in ([`HostState`]), for `cargo off gen-config`.
@@ -50,6 +58,10 @@
 //! function or a non-glob `use` of the same name shadows the operation; glob
 //! imports (`use super::*`) are assumed to bring the prelude's functions.
 //!
+//! Counting decides this once and records every operation call in
+//! [`Recipe::op_calls`]; host-state inference and the embedding of template
+//! paths read that record instead of deciding again.
+//!
 //! Each operation is counted once where it is written:
 //!
 //! - a loop body (`for`, `while`, `loop`) counts once;
@@ -82,24 +94,24 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod host_state;
+mod model;
+mod placeholders;
+mod sh;
 mod templates;
 mod valid;
 
 use proc_macro2::TokenStream;
 use syn::Item;
 
-pub use crate::ast::{
-    Effects, FileEffect, Helper, Kwarg, Note, Param, ParamKind, Recipe, RecipeKind, Step,
-    TemplateRef,
-};
+pub use crate::ast::{Helper, Kwarg, Param, ParamKind, Recipe, RecipeKind, Step};
 pub use crate::attr::{
     AliveCheck, ArgAttr, CheckAttr, RecipeAttr, ServiceCheck, ServiceState, StepAttr, VersionCheck,
     is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
 };
-pub use crate::count::{OpKind, OpPlan};
 pub use crate::host_state::{FileState, HostState, ServiceEffect};
+pub use crate::model::{Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef};
 pub use crate::templates::check_templates;
-pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS, stray_step_error};
+pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS};
 
 /// The whole `#[recipe]` macro: parse, validate, check the templates under
 /// `manifest_dir`, and generate; on errors, the errors plus stubs.
@@ -114,6 +126,25 @@ pub fn expand_recipe(
         Ok(recipe) => expand::expand(&recipe),
         Err(errors) => fallback::fallback(item, errors),
     }
+}
+
+/// The whole `sh!` macro: parse, check the template's quoting, generate; on
+/// an error, the error.
+pub fn expand_sh(input: TokenStream) -> TokenStream {
+    syn::parse2::<sh::ShInput>(input)
+        .and_then(sh::expand)
+        .unwrap_or_else(syn::Error::into_compile_error)
+}
+
+/// The whole `#[step]` attribute outside a `#[recipe]` module (inside one,
+/// the recipe consumes it): the item unchanged, plus an error at its name.
+pub fn expand_stray_step(item: TokenStream) -> TokenStream {
+    let span = syn::parse2::<syn::ItemFn>(item.clone())
+        .map(|f| f.sig.ident.span())
+        .unwrap_or_else(|_| proc_macro2::Span::call_site());
+    let mut out = item;
+    out.extend(valid::stray_step_error(span).to_compile_error());
+    out
 }
 
 use crate::ctxt::Ctxt;
@@ -560,6 +591,63 @@ mod tests {
                 "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
                 "a #[recipe] module needs at least one #[step] fn",
             ]
+        );
+    }
+
+    #[test]
+    fn module_fns_named_like_operations_are_no_operation_for_any_pass() {
+        let module: syn::ItemMod = syn::parse_quote! {
+            mod r {
+                #[step]
+                fn s(root: String) -> Result<()> {
+                    put("x", "/etc/shadowed")?;
+                    upload_template("shadowed.j2", "/etc/t", ())?;
+                    run(sh!("rm -f {root}/shadowed"))?;
+                    // Fully qualified paths still name the operations.
+                    off_runtime::upload_template("real.j2", "/etc/real", ())?;
+                    off_runtime::run(sh!("rm -f {root}/real"))?;
+                    Ok(())
+                }
+                fn put(content: &str, dest: &str) -> Result<()> {
+                    Ok(())
+                }
+                fn upload_template(path: &str, dest: &str, context: ()) -> Result<()> {
+                    Ok(())
+                }
+                fn run(command: String) -> Result<()> {
+                    Ok(())
+                }
+            }
+        };
+        let recipe = parse_recipe(quote!(), quote!(#module)).unwrap();
+        let kinds: Vec<OpKind> = recipe.op_calls.iter().map(|call| call.kind).collect();
+        assert_eq!(kinds, [OpKind::UploadTemplate, OpKind::Run]);
+        assert_eq!(
+            recipe.plan,
+            plan(&[(OpKind::UploadTemplate, 1), (OpKind::Run, 1)])
+        );
+        let templates: Vec<&str> = recipe.templates.iter().map(|t| t.path.as_str()).collect();
+        assert_eq!(templates, ["real.j2"]);
+
+        let state = HostState::of(&recipe);
+        let files: Vec<(&str, bool)> = state
+            .files
+            .iter()
+            .map(|f| (f.path_template.as_str(), f.removed))
+            .collect();
+        assert_eq!(files, [("/etc/real", false), ("{root}/real", true)]);
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.j2"), "x\n").unwrap();
+        let out = expand_recipe(quote!(), quote!(#module), dir.path()).to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("upload_template (\"shadowed.j2\""),
+            "the shadowed call keeps its plain literal: {out}"
+        );
+        assert!(
+            out.contains("upload_template (:: off_runtime :: template ! (\"real.j2\")"),
+            "{out}"
         );
     }
 

@@ -1,7 +1,5 @@
-//! Entry points of off's macros; the work happens in `off-analysis` (shared
-//! with `cargo off`) and in the modules here.
-
-mod sh;
+//! Entry points of off's macros; the work happens in `off-analysis`, which
+//! `cargo off` shares.
 
 use proc_macro::TokenStream;
 
@@ -13,10 +11,7 @@ use proc_macro::TokenStream;
 /// `$` or `\`) is a compile error.
 #[proc_macro]
 pub fn sh(input: TokenStream) -> TokenStream {
-    let input = syn::parse_macro_input!(input as sh::ShInput);
-    sh::expand(input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    off_analysis::expand_sh(input.into()).into()
 }
 
 /// Turns a module of `#[step]` functions (run in declaration order), or a
@@ -41,10 +36,5 @@ pub fn recipe(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// Marks a step of a `#[recipe]` module. Outside one it is an error.
 #[proc_macro_attribute]
 pub fn step(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    let span = syn::parse::<syn::ItemFn>(item.clone())
-        .map(|f| f.sig.ident.span())
-        .unwrap_or_else(|_| proc_macro2::Span::call_site());
-    let mut out = proc_macro2::TokenStream::from(item);
-    out.extend(off_analysis::stray_step_error(span).to_compile_error());
-    out.into()
+    off_analysis::expand_stray_step(item.into()).into()
 }

@@ -8,11 +8,11 @@
 //! The scan follows POSIX `sh` and the bash extensions that change quoting
 //! (`$'…'`, `((…))`), since `/bin/sh` is bash on some hosts.
 
-use super::Piece;
+use crate::placeholders::Piece;
 
 /// A place in the shell syntax where sh!'s quoting of a value does not hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnsafeSpot {
+pub(crate) enum UnsafeSpot {
     SingleQuotes,
     DoubleQuotes,
     Backquotes,
@@ -79,7 +79,7 @@ impl UnsafeSpot {
 
 /// Refuses a template with a placeholder where sh!'s quoting does not hold,
 /// with a message that names the placeholder and says what to write instead.
-pub fn check(pieces: &[Piece]) -> Result<(), String> {
+pub(crate) fn check(pieces: &[Piece]) -> Result<(), String> {
     let tokens = tokens(pieces);
     let Some(found) = scan(&tokens).unsafe_hole else {
         return Ok(());
@@ -494,7 +494,7 @@ fn here_doc_at(tokens: &[Token], start: usize) -> Result<(Option<HereDoc>, usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sh::pieces;
+    use crate::placeholders::pieces;
 
     /// Where the first unsafe placeholder of `template` is: its number and spot.
     fn unsafe_hole(template: &str) -> Option<(usize, UnsafeSpot)> {
