@@ -350,6 +350,8 @@ mod offregister_postgres {
         replication_user: &str,
         replication_password: &Option<Password>,
         listen_addresses: &str,
+        port: &u16,
+        max_connections: &u32,
         shared_buffers: &str,
         users: &[DbUser],
         wal_level: &WalLevel,
@@ -357,6 +359,16 @@ mod offregister_postgres {
     ) -> std::result::Result<(), String> {
         inputs::check_version(*version)?;
         config::check_listen_addresses(listen_addresses)?;
+        if *port == 0 {
+            return Err("invalid value `0` for --port: expected a TCP port, 1 to 65535".into());
+        }
+        // PostgreSQL keeps superuser_reserved_connections (3) of them and
+        // refuses to start unless some are left for everyone else.
+        if *max_connections < 4 {
+            return Err(format!(
+                "invalid value `{max_connections}` for --max-connections: at least 4 (PostgreSQL reserves 3 for superusers and would not start)"
+            ));
+        }
         config::check_size("shared-buffers", shared_buffers)?;
         if let Some(host) = primary_host {
             inputs::check_host(host)?;

@@ -225,6 +225,31 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
             "--wal-level minimal needs --max-wal-senders 0",
         ),
         (
+            vec![
+                "--wal-level",
+                "minimal",
+                "--max-wal-senders",
+                "0",
+                "--role",
+                "primary",
+            ],
+            &env_password,
+            "--wal-level minimal cannot replicate",
+        ),
+        (vec!["--port", "0"], &[], "invalid value `0` for --port"),
+        (vec!["--port", "70000"], &[], "--port"),
+        (
+            vec!["--max-connections", "0"],
+            &[],
+            "invalid value `0` for --max-connections: at least 4",
+        ),
+        (vec!["--apt-source", "ppa"], &[], "--apt-source"),
+        (
+            vec!["--replication-user", "Repl-User"],
+            &[],
+            "invalid value `Repl-User` for --replication-user",
+        ),
+        (
             vec!["--role", "replica", "--primary-host=-oProxyCommand=x"],
             &env_password,
             "for --primary-host",
