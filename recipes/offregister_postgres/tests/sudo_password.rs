@@ -1,0 +1,98 @@
+//! The recipe as a login user whose sudo needs a password (test host 19's
+//! `deploy`): the password from `OFF_SUDO_PASSWORD` or from
+//! `--sudo-password-stdin`, and a wrong one (exit 3, at once, nothing done).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const HOST: usize = 19;
+const PASSWORD: &str = off_testbed::DEPLOY_SUDO_PASSWORD;
+
+/// Runs `--steps install` as `deploy`, with `stdin` on standard input.
+fn install_as_deploy(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let inv = inventory();
+    let dir = scratch("sudo-password");
+    let ssh_config = dir.join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
+            inv.known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
+        .env("OFF_STATE_DIR", dir.join("state"))
+        .env_remove("OFF_SUDO_PASSWORD")
+        .args(["-H", &format!("deploy@{}", address(HOST)), "-i"])
+        .arg(&inv.key)
+        .arg("--ssh-config")
+        .arg(&ssh_config)
+        .args(["--steps", "install", "--progress", "none"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn installed() -> bool {
+    on_host(
+        HOST,
+        "dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null",
+    )
+    .1 == "install ok installed"
+}
+
+#[test]
+fn sudo_password_from_the_environment_or_stdin_and_a_wrong_one() {
+    let _lock = lock_hosts(&[HOST]);
+    fresh(HOST);
+    let wrong = "not-the-password";
+    for (args, env, stdin) in [
+        (vec![], vec![("OFF_SUDO_PASSWORD", wrong)], ""),
+        (vec!["--sudo-password-stdin"], vec![], "not-the-password\n"),
+    ] {
+        let started = Instant::now();
+        let out = install_as_deploy(&args, &env, stdin);
+        let report = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {report}");
+        assert!(
+            report.contains(&format!("[deploy@{}", address(HOST)))
+                && report.contains("sudo refused the password for deploy"),
+            "{args:?}: {report}"
+        );
+        assert!(!report.contains(wrong), "the password was shown: {report}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{args:?}");
+        assert!(!installed(), "{args:?}: something ran as root");
+    }
+
+    let out = install_as_deploy(&["--sudo-password-stdin"], &[], &format!("{PASSWORD}\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(installed());
+    let out = install_as_deploy(&[], &[("OFF_SUDO_PASSWORD", PASSWORD)], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains(PASSWORD));
+}
