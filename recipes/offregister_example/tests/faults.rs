@@ -148,3 +148,100 @@ fn parallel_one_runs_hosts_in_turn_and_fail_fast_stops_the_rest() {
         text(&out)
     );
 }
+
+/// The host of the dropped-host test, which takes its network away.
+const DROPPED_HOST: usize = 20;
+
+/// A `sync` ahead of the real one on the host's PATH that hangs while
+/// `/tmp/off-hang-sync` exists: every file write ends with a sync, so the
+/// recipe's first write (step `configure`) hangs there.
+const HANGING_SYNC: &str = r#"#!/bin/sh
+while [ -e /tmp/off-hang-sync ]; do sleep 0.2; done
+exec /bin/sync "$@"
+"#;
+
+#[test]
+fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
+    let config = off_testbed::TestbedConfig::default();
+    let ns = config.host_name(DROPPED_HOST);
+    let link = |state: &str| {
+        let status = Command::new("ip")
+            .args(["-n", &ns, "link", "set", "eth0", state])
+            .status()
+            .unwrap();
+        assert!(status.success(), "ip link set {state}");
+    };
+    common::on_host(
+        DROPPED_HOST,
+        &format!(
+            "cat > /usr/local/bin/sync <<'EOF'\n{HANGING_SYNC}EOF\nchmod 755 /usr/local/bin/sync && touch /tmp/off-hang-sync"
+        ),
+    );
+    let root = scratch_root("dropped");
+    let inv = Inventory::load().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let ssh_config = state.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
+            inv.known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", state.path())
+            .args(["-H", &root_at(DROPPED_HOST), "-i"])
+            .arg(&inv.key)
+            .arg("--ssh-config")
+            .arg(&ssh_config)
+            .args(["--root", &root, "--progress", "none"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = run(&[]);
+    // Wait until the write hangs, then take the host off the network: no
+    // reset, no FIN, only silence, as when a host loses power.
+    let started = std::time::Instant::now();
+    while common::on_host(DROPPED_HOST, "pgrep -f '[u]sr/local/bin/sync' || true")
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the write never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    link("down");
+    let dropped = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = dropped.elapsed();
+    link("up");
+    common::on_host(DROPPED_HOST, "rm -f /tmp/off-hang-sync");
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "keepalives took {took:?} to notice the host had gone"
+    );
+    assert!(
+        report.contains(&format!("[{}] upload_template", root_at(DROPPED_HOST))),
+        "the report names the host and the operation: {report}"
+    );
+    // Back on the network: --resume skips `prepare`, which completed, and
+    // finishes `configure`.
+    let out = run(&["--resume"]).wait_with_output().unwrap();
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains("prepare"), "{report}");
+    assert_eq!(
+        stages(DROPPED_HOST, &root),
+        "configured\ndone\n",
+        "{report}"
+    );
+}
