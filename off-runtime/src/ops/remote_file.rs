@@ -224,16 +224,20 @@ if [ -L "$n" ] || ! [ "$n" -ef /proc/self/fd/3 ]; then echo '{COMPLAINT}'{shown}
     script
 }
 
-/// The reason a script gave for failing: its own complaint, else stderr.
+/// The reason a script gave for failing: its own complaint, followed by
+/// what the failing tool said (`writing the temporary file failed: cat:
+/// write error: No space left on device`), else stderr.
 pub(super) fn complaint(stderr: &str) -> String {
-    let own: Vec<&str> = stderr
+    let (own, tools): (Vec<&str>, Vec<&str>) = stderr
         .lines()
-        .filter_map(|l| l.strip_prefix(COMPLAINT))
-        .collect();
-    if own.is_empty() {
-        stderr.trim().to_string()
-    } else {
-        own.join("; ")
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .partition(|l| l.starts_with(COMPLAINT));
+    let own: Vec<&str> = own.iter().map(|l| &l[COMPLAINT.len()..]).collect();
+    match (own.is_empty(), tools.is_empty()) {
+        (true, _) => tools.join("; "),
+        (false, true) => own.join("; "),
+        (false, false) => format!("{}: {}", own.join("; "), tools.join("; ")),
     }
 }
 
@@ -323,6 +327,18 @@ mod tests {
         assert_eq!(code, 1);
         assert!(complaint(&err).contains("is not a regular file"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn a_complaint_carries_the_cause_the_tool_gave() {
+        assert_eq!(
+            complaint(
+                "cat: write error: No space left on device\noff: writing the temporary file failed\n"
+            ),
+            "writing the temporary file failed: cat: write error: No space left on device"
+        );
+        assert_eq!(complaint("off: a\n"), "a");
+        assert_eq!(complaint("sh: 1: x\n\n"), "sh: 1: x");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The recipe as a login user whose sudo needs a password (test host 19's
-//! `deploy`): the password from `OFF_SUDO_PASSWORD` or from
-//! `--sudo-password-stdin`, and a wrong one (exit 3, at once, nothing done).
+//! Faults on the recipe binary (test host 19): a login user whose sudo
+//! needs a password (`deploy`), given by `OFF_SUDO_PASSWORD` or by
+//! `--sudo-password-stdin`, and a wrong one (exit 3, at once, nothing done);
+//! a full disk while it writes a configuration file through sudo.
 
 mod common;
 
@@ -95,4 +96,40 @@ fn sudo_password_from_the_environment_or_stdin_and_a_wrong_one() {
     let out = install_as_deploy(&[], &[("OFF_SUDO_PASSWORD", PASSWORD)], "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!text(&out).contains(PASSWORD));
+}
+
+#[test]
+fn a_full_disk_during_a_sudo_write_keeps_the_old_config() {
+    let _lock = lock_hosts(&[HOST]);
+    fresh(HOST);
+    assert_ok(&recipe(HOST, &["--steps", "install,configure"]));
+    let conf = "/etc/postgresql/15/main/postgresql.conf";
+    let before = on_host(HOST, &format!("sha256sum {conf}")).1;
+    on_host(HOST, "dd if=/dev/zero of=/filler bs=1M 2>/dev/null; true");
+    // Another max_connections changes postgresql.conf.
+    let out = recipe(
+        HOST,
+        &["--steps", "install,configure", "--max-connections", "50"],
+    );
+    let after = on_host(HOST, &format!("sha256sum {conf}")).1;
+    let leftovers = on_host(HOST, "ls -A /etc/postgresql/15/main").1;
+    on_host(HOST, "rm -f /filler");
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(&format!("[root@{}]", address(HOST)))
+            && report.contains(conf)
+            && report.contains("No space left on device")
+            && report.contains("the file on the host is unchanged"),
+        "the report names host, file and cause: {report}"
+    );
+    assert_eq!(after, before, "the old configuration is intact");
+    assert!(
+        // Temporary files are `.<name>.off-<random>` (backups of earlier
+        // changes, `<name>.off-backup-…`, are meant to stay).
+        !leftovers
+            .lines()
+            .any(|l| l.starts_with('.') && l.contains(".off-")),
+        "temporary file left: {leftovers}"
+    );
 }
