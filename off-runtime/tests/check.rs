@@ -69,6 +69,18 @@ fn listen_later(host: usize, port: u16, delay_secs: u32) -> String {
     format!("kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}; true")
 }
 
+/// Waits (at most 30 s) until something listens on TCP `port` in `host`.
+fn wait_for_listener(host: usize, port: u16) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while in_host(host, &format!("ss -Hltn 'sport = :{port}'"))
+        .trim()
+        .is_empty()
+    {
+        assert!(Instant::now() < until, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs a cleanup command in a host when dropped, even when the test failed.
 struct Cleanup(usize, String);
 
@@ -117,7 +129,7 @@ fn every_resource_passes_and_fails_over_ssh() {
             "{stop_listener}; kill $(cat /run/{name}-up.pid); rm -rf {dir} /etc/init.d/{name}-* /etc/rc2.d/S01{name}-* /run/{name}-*"
         ),
     );
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for_listener(host, port);
     let sha = in_host(host, &format!("sha256sum {dir}/app.conf | cut -d' ' -f1"))
         .trim()
         .to_string();

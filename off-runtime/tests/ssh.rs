@@ -144,7 +144,11 @@ fn sshd_killed_mid_run_is_a_clear_error_naming_the_op() {
             std::thread::sleep(Duration::from_millis(100));
             let running = in_host(SSHD_KILL_HOST, &format!("pgrep -f '{pattern}' || true"));
             if !running.trim().is_empty() {
-                in_host(SSHD_KILL_HOST, "pkill -KILL -f '^sshd: root' || true");
+                // OpenSSH 9.8 and later name the process `sshd-session`.
+                in_host(
+                    SSHD_KILL_HOST,
+                    "pkill -KILL -f '^sshd(-session)?: root' || true",
+                );
                 return;
             }
         }

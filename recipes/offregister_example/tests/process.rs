@@ -530,8 +530,14 @@ fn host_keys_strict_refuses_an_unknown_host_and_accept_new_records_it() {
     assert_ne!(other_key, key);
     let changed = scratch.path("changed_known_hosts");
     std::fs::write(&changed, format!("{address} {other_key}\n")).unwrap();
+    let recorded = std::fs::read_to_string(&changed).unwrap();
     let out = run(&changed, "accept-new");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(all.contains("host key verification failed"), "{all}");
+    assert_eq!(
+        std::fs::read_to_string(&changed).unwrap(),
+        recorded,
+        "a refused key leaves known_hosts as it was"
+    );
 }
