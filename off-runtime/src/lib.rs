@@ -15,6 +15,11 @@
 //! [`transport`] moves bytes (local processes, SSH), [`connection`] probes a
 //! target once, [`ops`] gives Fabric's semantics on top of any transport,
 //! and [`executor`] runs a task on many hosts.
+//!
+//! Pure pieces that need none of this live in crates of their own, so
+//! `cargo off` can use them without openssh or tokio; they are re-exported
+//! here under their old paths: [`manifest`] (`off-manifest`: `off.yaml`) and
+//! [`shell`] (`off-shell`: shell quoting).
 
 pub mod check;
 pub mod connection;
@@ -25,7 +30,6 @@ pub mod executor;
 pub mod flags;
 pub mod interrupt;
 pub mod inventory;
-pub mod manifest;
 pub mod ops;
 mod output;
 pub mod prelude;
@@ -34,10 +38,12 @@ pub mod recipe;
 pub mod report;
 mod runtime;
 mod secret;
-pub mod shell;
 pub mod target;
 mod template;
 pub mod transport;
+
+pub use off_manifest as manifest;
+pub use off_shell as shell;
 
 pub use context::{OpCounters, Settings, current_host};
 pub use error::{Error, Result, exit_code};

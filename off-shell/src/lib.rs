@@ -1,7 +1,9 @@
 //! Shell quoting and the construction of the command line an operation runs.
 //!
 //! Every value interpolated into a command goes through [`quote`]; the
-//! [`sh!`](crate::sh) macro does that for each `{value}` of its format string.
+//! `sh!` macro of `off-runtime` does that for each `{value}` of its format
+//! string. A crate of its own, without dependencies, because the manifest's
+//! placeholders, the transports and the operations all quote the same way.
 
 use std::borrow::Cow;
 use std::fmt::Display;

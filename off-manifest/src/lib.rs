@@ -808,7 +808,7 @@ fn substitute(
                             place,
                         });
                     }
-                    out.push_str(&crate::shell::quote(&value));
+                    out.push_str(&off_shell::quote(&value));
                     // A quoted word: the shell is where it was, after a word.
                     shell.push('x');
                 }
