@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use off_transport::ConnectError;
+
 /// The documented exit codes of every off binary (DESIGN §9).
 pub mod exit_code {
     pub const OK: u8 = 0;
@@ -13,7 +15,7 @@ pub mod exit_code {
     pub const UNREACHABLE: u8 = 3;
     /// A command, a retry loop or a discovery wait timed out.
     pub const TIMEOUT: u8 = 4;
-    pub const INTERRUPTED: u8 = 130;
+    pub const INTERRUPTED: u8 = off_transport::interrupt::EXIT_CODE;
 
     /// The code of a run over many hosts, from each host's: 0 when all
     /// passed, else the most telling one: interrupted before unreachable
@@ -52,15 +54,13 @@ pub enum Error {
         command: String,
         after: Duration,
     },
-    #[error("[{host}] unreachable: {reason}")]
+    // The three ways a connection fails: their messages are those of
+    // off-transport's ConnectError, defined there once.
+    #[error("{}", ConnectError::Unreachable { host: host.clone(), reason: reason.clone() })]
     Unreachable { host: String, reason: String },
-    #[error(
-        "[{host}] host key verification failed (the host's key differs from the known_hosts entry; if the change is expected, remove the old entry with `ssh-keygen -R`): {reason}"
-    )]
+    #[error("{}", ConnectError::HostKey { host: host.clone(), reason: reason.clone() })]
     HostKey { host: String, reason: String },
-    #[error(
-        "[{host}] host key unknown: the host is not in known_hosts, and --host-key-policy strict refuses such hosts (add its key there once its fingerprint is checked, or use accept-new): {reason}"
-    )]
+    #[error("{}", ConnectError::UnknownHostKey { host: host.clone(), reason: reason.clone() })]
     UnknownHostKey { host: String, reason: String },
     #[error("[{host}] {op} `{command}`: sudo refused the password for {user}{}", tail_suffix(.stderr))]
     SudoPassword {
@@ -121,6 +121,16 @@ impl Error {
     /// A free-form error, for recipe code (`Err(Error::msg("no primary"))`).
     pub fn msg(message: impl Into<String>) -> Self {
         Error::Other(message.into())
+    }
+}
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Unreachable { host, reason } => Error::Unreachable { host, reason },
+            ConnectError::HostKey { host, reason } => Error::HostKey { host, reason },
+            ConnectError::UnknownHostKey { host, reason } => Error::UnknownHostKey { host, reason },
+        }
     }
 }
 

@@ -19,16 +19,16 @@
 //! Pure pieces that need none of this live in crates of their own, so
 //! `cargo off` can use them without openssh or tokio; they are re-exported
 //! here under their old paths: [`manifest`] (`off-manifest`: `off.yaml`) and
-//! [`shell`] (`off-shell`: shell quoting).
+//! [`shell`] (`off-shell`: shell quoting). So are the transports and what
+//! surrounds them (`off-transport`, the only crate with openssh and tokio):
+//! [`transport`], [`target`], [`connection`], [`flags`] (SSH flags) and
+//! [`interrupt`] (what Ctrl-C ends).
 
 pub mod check;
-pub mod connection;
 mod context;
 pub mod dry_run;
 pub mod error;
 pub mod executor;
-pub mod flags;
-pub mod interrupt;
 pub mod inventory;
 pub mod ops;
 mod output;
@@ -36,21 +36,19 @@ pub mod prelude;
 #[doc(hidden)]
 pub mod recipe;
 pub mod report;
-mod runtime;
-mod secret;
-pub mod target;
 mod template;
-pub mod transport;
 
 pub use off_manifest as manifest;
 pub use off_shell as shell;
+pub use off_transport as transport;
+pub use off_transport::{connection, flags, interrupt, target};
 
 pub use context::{OpCounters, Settings, current_host};
 pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
 pub use off_macros::{recipe, sh, step};
+pub use off_transport::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use output::Output;
-pub use secret::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use target::{SshTarget, Target};
 pub use template::{Template, check_syntax, render_str};
 

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use super::evaluate::{ItemResult, evaluate};
 use super::script::{self, Facts};
 use super::spec::CheckSpec;
+use crate::Secret;
 use crate::connection::Connection;
 use crate::error::{Error, exit_code};
-use crate::secret::Secret;
 use crate::target::Target;
 use crate::transport::{ExecRequest, SshOptions, TransportError, sudo_refused};
 
@@ -148,6 +148,7 @@ fn check_host(target: &Target, spec: &CheckSpec, options: &CheckOptions) -> Host
         match Connection::open(target, &options.ssh) {
             Ok(conn) => break conn,
             Err(e) => {
+                let e = Error::from(e);
                 result.attempts += 1;
                 let unreachable = matches!(e, Error::Unreachable { .. });
                 let time_left = options

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::Secret;
 use crate::dry_run::WrittenFile;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::secret::Secret;
 use crate::shell::quote;
 use crate::template::Template;
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps};
+use crate::Secret;
 use crate::check::{
     AliveScript, CheckOptions, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck,
     ServiceState, VersionCheck, VersionConstraint,
@@ -29,7 +30,6 @@ use crate::executor::Executor;
 use crate::manifest::{self, Fill, FillError, Manifest};
 use crate::ops::ServiceAction;
 use crate::report::Console;
-use crate::secret::Secret;
 
 /// `--check`: derives each host's spec from a dry run of the recipe with
 /// its kwargs and verifies the hosts against it.

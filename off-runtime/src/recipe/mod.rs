@@ -20,11 +20,11 @@ use std::sync::Arc;
 pub use args::{ArgError, ArgErrors, RawArgs};
 pub use progress::ProgressMode;
 
+use crate::Secret;
 use crate::dry_run::DryRun;
 use crate::error::exit_code;
 use crate::executor::Executor;
 use crate::report::{Console, RunObserver};
-use crate::secret::Secret;
 use crate::target::Target;
 use crate::transport::SshOptions;
 use progress::Progress;
@@ -170,7 +170,7 @@ pub fn recipe_main<K: Send + Sync>(
 ) -> ExitCode {
     // SAFETY: a recipe binary's `main` calls this first, before any thread
     // has started (the macro's `main` does nothing else).
-    let env_password = unsafe { crate::secret::take_sudo_password_env() };
+    let env_password = unsafe { crate::take_sudo_password_env() };
     crate::interrupt::install();
     let code = recipe_main_inner(spec, parse, run_step, env_password);
     if crate::interrupt::interrupted() {
@@ -201,7 +201,7 @@ fn recipe_main_inner<K: Send + Sync>(
         return dry_run(spec, prepared, run_step);
     }
     let sudo_password =
-        match crate::secret::sudo_password(prepared.options.sudo_password_stdin, env_password) {
+        match crate::sudo_password(prepared.options.sudo_password_stdin, env_password) {
             Ok(password) => password,
             Err(e) => {
                 eprintln!("error: {e}");

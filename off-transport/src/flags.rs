@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-use crate::transport::{HostKeyPolicy, SshOptions};
+use crate::{HostKeyPolicy, SshOptions};
 
 /// How to reach hosts over SSH.
 #[derive(clap::Args, Debug, Clone, Default)]

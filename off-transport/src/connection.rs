@@ -2,11 +2,24 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::error::Error;
 use crate::target::Target;
-use crate::transport::{
-    ExecRequest, LocalTransport, SshOptions, SshTransport, Transport, TransportError,
-};
+use crate::{ExecRequest, LocalTransport, SshOptions, SshTransport, Transport, TransportError};
+
+/// Why a target could not be opened. off-runtime's `Error` has a variant of
+/// the same name and fields for each, whose message is this one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    #[error("[{host}] unreachable: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error(
+        "[{host}] host key verification failed (the host's key differs from the known_hosts entry; if the change is expected, remove the old entry with `ssh-keygen -R`): {reason}"
+    )]
+    HostKey { host: String, reason: String },
+    #[error(
+        "[{host}] host key unknown: the host is not in known_hosts, and --host-key-policy strict refuses such hosts (add its key there once its fingerprint is checked, or use accept-new): {reason}"
+    )]
+    UnknownHostKey { host: String, reason: String },
+}
 
 /// What off learns about a host when it connects, in one round trip, so that
 /// `sudo`, `package`, `service` and timeouts pick the right tool without
@@ -71,24 +84,24 @@ pub struct Connection {
     /// `user@host` as output lines and errors show it.
     pub label: String,
     pub facts: HostFacts,
-    pub(crate) transport: Box<dyn Transport>,
+    pub transport: Box<dyn Transport>,
 }
 
 impl Connection {
     /// Connects to `target` and probes it. Errors are reported as the host
     /// being unreachable (exit code 3) or its host key having changed.
-    pub fn open(target: &Target, ssh: &SshOptions) -> Result<Arc<Connection>, Error> {
+    pub fn open(target: &Target, ssh: &SshOptions) -> Result<Arc<Connection>, ConnectError> {
         let transport: Box<dyn Transport> = match target {
             Target::Local => Box::new(LocalTransport),
             Target::Ssh(ssh_target) => {
                 Box::new(SshTransport::connect(ssh_target, ssh).map_err(|e| {
                     let host = target.to_string();
                     match e {
-                        TransportError::HostKey(reason) => Error::HostKey { host, reason },
+                        TransportError::HostKey(reason) => ConnectError::HostKey { host, reason },
                         TransportError::UnknownHostKey(reason) => {
-                            Error::UnknownHostKey { host, reason }
+                            ConnectError::UnknownHostKey { host, reason }
                         }
-                        other => Error::Unreachable {
+                        other => ConnectError::Unreachable {
                             host,
                             reason: other.to_string(),
                         },
@@ -110,8 +123,11 @@ impl Connection {
             .clone()
     }
 
-    fn probe(target: Target, transport: Box<dyn Transport>) -> Result<Arc<Connection>, Error> {
-        let unreachable = |reason: String| Error::Unreachable {
+    fn probe(
+        target: Target,
+        transport: Box<dyn Transport>,
+    ) -> Result<Arc<Connection>, ConnectError> {
+        let unreachable = |reason: String| ConnectError::Unreachable {
             host: target.to_string(),
             reason,
         };
@@ -143,7 +159,7 @@ impl Connection {
 
 /// `user@host` as output lines and errors show a target whose login user is
 /// `user` (`local` for the control machine).
-pub(crate) fn label(target: &Target, user: &str) -> String {
+pub fn label(target: &Target, user: &str) -> String {
     match target {
         Target::Local => "local".to_string(),
         Target::Ssh(t) if t.user.is_some() => t.to_string(),

@@ -3,23 +3,39 @@
 //! A [`Transport`] only moves bytes: it runs an already-built command line with
 //! the bytes of its standard input. Everything Fabric users think of as
 //! semantics (`cd`, `sudo`, timeouts, idempotent `put`) is built on top of it in
-//! [`crate::ops`], once, for every transport. Files travel as commands' input
-//! and output too (see [`crate::ops::files`]), so every write on a host goes
-//! through one script whose safety does not depend on the transport.
+//! off-runtime's `ops`, once, for every transport. Files travel as commands'
+//! input and output too (see off-runtime's `ops::files`), so every write on a
+//! host goes through one script whose safety does not depend on the transport.
+//!
+//! Around the transports: the [`target`]s they reach, the [`connection`] that
+//! probes a target once, the SSH [`flags`] every binary shares, [`Secret`],
+//! and the tracking of what they start, so that Ctrl-C ends it
+//! ([`interrupt`]). This is the only crate of off with openssh and tokio
+//! (whose runtime, private to it, serves the blocking API); off-runtime
+//! re-exports it as `off_runtime::transport` and its modules under their
+//! old paths.
 
+pub mod connection;
+pub mod flags;
 mod frame;
+pub mod interrupt;
 mod io;
 pub mod local;
+mod runtime;
+mod secret;
 mod shell_session;
 pub mod ssh;
+pub mod target;
 
 use std::time::Duration;
 
-use crate::secret::Secret;
-use crate::shell::quote;
+use off_shell::quote;
 
+pub use connection::{ConnectError, Connection, HostFacts, PackageManager};
 pub use local::LocalTransport;
+pub use secret::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use ssh::{HostKeyPolicy, SshOptions, SshTransport};
+pub use target::{SshTarget, Target};
 
 /// Which output stream a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +75,7 @@ pub struct ExecOutput {
     pub code: Option<i32>,
 }
 
-/// Transport-level failures; [`crate::ops`] turns them into [`crate::Error`]s
+/// Transport-level failures; off-runtime's operations turn them into errors
 /// that name the host and the operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -118,7 +134,7 @@ pub trait Transport: Send + Sync {
 
 /// Whether sudo itself (not the command) failed for want of the right
 /// password, as a command wrapped by [`sudo_wrapped`] reports it.
-pub(crate) fn sudo_refused(code: i32, stderr: &str) -> bool {
+pub fn sudo_refused(code: i32, stderr: &str) -> bool {
     code == 1
         && stderr.lines().any(|l| {
             l.starts_with("sudo:")

@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant};
 
-use crate::context::RunShared;
-use crate::error::exit_code;
+/// The exit code of a process that SIGINT or SIGTERM stopped (128 + SIGINT,
+/// as shells report it), whichever signal it was.
+pub const EXIT_CODE: u8 = 130;
 
 /// How long a run may take to unwind after a signal.
 const UNWIND: Duration = Duration::from_secs(5);
@@ -43,7 +44,13 @@ enum Entry {
     /// The process that leads a local command's process group.
     Command(i32),
     Master(Master),
-    Run(Weak<RunShared>),
+    Run(Weak<dyn Cancel>),
+}
+
+/// A run of operations that a signal cancels: the operations not yet
+/// started fail.
+pub trait Cancel: Send + Sync {
+    fn cancel(&self);
 }
 
 /// An SSH master connection: its `ssh -M` process and control directory.
@@ -84,7 +91,7 @@ impl Master {
 /// Tracks something while it lives; dropping it stops tracking (and ends
 /// nothing).
 #[must_use]
-pub(crate) struct Tracked(u64);
+pub struct Tracked(u64);
 
 impl Drop for Tracked {
     fn drop(&mut self) {
@@ -122,13 +129,15 @@ pub(crate) fn track_master(master: Master) -> Tracked {
     track(Entry::Master(master))
 }
 
-pub(crate) fn track_run(run: &Arc<RunShared>) -> Tracked {
-    track(Entry::Run(Arc::downgrade(run)))
+/// Tracks a run, cancelled at the first signal (at once if one came).
+pub fn track_run<R: Cancel + 'static>(run: &Arc<R>) -> Tracked {
+    let run: Weak<R> = Arc::downgrade(run);
+    track(Entry::Run(run))
 }
 
-fn cancel(run: &Weak<RunShared>) {
+fn cancel(run: &Weak<dyn Cancel>) {
     if let Some(run) = run.upgrade() {
-        run.cancelled.store(true, Ordering::SeqCst);
+        run.cancel();
     }
 }
 
@@ -138,7 +147,7 @@ pub fn interrupted() -> bool {
 }
 
 /// The signal's name, for messages: `SIGINT` or `SIGTERM`.
-pub(crate) fn signal_name() -> &'static str {
+pub fn signal_name() -> &'static str {
     match SIGNAL.load(Ordering::SeqCst) {
         libc::SIGTERM => "SIGTERM",
         _ => "SIGINT",
@@ -147,11 +156,7 @@ pub(crate) fn signal_name() -> &'static str {
 
 /// `code`, or 130 when the process was interrupted.
 pub fn exit_code(code: u8) -> u8 {
-    if interrupted() {
-        exit_code::INTERRUPTED
-    } else {
-        code
-    }
+    if interrupted() { EXIT_CODE } else { code }
 }
 
 /// Handles SIGINT and SIGTERM from now on, as the module docs say. Call
@@ -192,7 +197,7 @@ pub fn install() {
                 };
                 crate::runtime::block_on(next);
                 end_everything();
-                std::process::exit(exit_code::INTERRUPTED.into());
+                std::process::exit(EXIT_CODE.into());
             });
         if spawned.is_err() {
             eprintln!("warning: cannot watch for Ctrl-C; it will not clean up");

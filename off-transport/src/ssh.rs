@@ -22,8 +22,8 @@ use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wra
 use crate::interrupt::{self, Master, Tracked};
 use crate::runtime::block_on;
 use crate::secret::Secret;
-use crate::shell::quote;
 use crate::target::SshTarget;
+use off_shell::quote;
 
 /// What to do with a host key the known_hosts file does not have yet. A key
 /// that differs from a known one is always refused.

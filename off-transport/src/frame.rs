@@ -18,7 +18,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::shell::quote;
+use off_shell::quote;
 
 /// The line a freshly started shell prints when it is ready for requests.
 pub(super) const READY: &[u8] = b"off-shell-ready\n";
