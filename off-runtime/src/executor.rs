@@ -171,7 +171,7 @@ impl Executor {
                 Ok(conn) => conn,
                 Err(e) => {
                     let host = target.to_string();
-                    return finish(host.clone(), Err(interrupted_or(&host, e.into())));
+                    return finish(host.clone(), Err(interrupted_or(&host, e)));
                 }
             }
         };

@@ -18,8 +18,9 @@
 //!
 //! Pure pieces that need none of this live in crates of their own, so
 //! `cargo off` can use them without openssh or tokio; they are re-exported
-//! here under their old paths: [`manifest`] (`off-manifest`: `off.yaml`) and
-//! [`shell`] (`off-shell`: shell quoting). So are the transports and what
+//! here under their old paths: [`manifest`] (`off-manifest`: `off.yaml`),
+//! [`shell`] (`off-shell`: shell quoting) and [`error`] (`off-error`:
+//! [`Error`] and the exit codes). So are the transports and what
 //! surrounds them (`off-transport`, the only crate with openssh and tokio):
 //! [`transport`], [`target`], [`connection`], [`flags`] (SSH flags) and
 //! [`interrupt`] (what Ctrl-C ends).
@@ -27,7 +28,6 @@
 pub mod check;
 mod context;
 pub mod dry_run;
-pub mod error;
 pub mod executor;
 pub mod inventory;
 pub mod ops;
@@ -38,6 +38,7 @@ pub mod recipe;
 pub mod report;
 mod template;
 
+pub use off_error as error;
 pub use off_manifest as manifest;
 pub use off_shell as shell;
 pub use off_transport as transport;

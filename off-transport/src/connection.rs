@@ -2,24 +2,10 @@
 
 use std::sync::{Arc, OnceLock};
 
+use off_error::Error;
+
 use crate::target::Target;
 use crate::{ExecRequest, LocalTransport, SshOptions, SshTransport, Transport, TransportError};
-
-/// Why a target could not be opened. off-runtime's `Error` has a variant of
-/// the same name and fields for each, whose message is this one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectError {
-    #[error("[{host}] unreachable: {reason}")]
-    Unreachable { host: String, reason: String },
-    #[error(
-        "[{host}] host key verification failed (the host's key differs from the known_hosts entry; if the change is expected, remove the old entry with `ssh-keygen -R`): {reason}"
-    )]
-    HostKey { host: String, reason: String },
-    #[error(
-        "[{host}] host key unknown: the host is not in known_hosts, and --host-key-policy strict refuses such hosts (add its key there once its fingerprint is checked, or use accept-new): {reason}"
-    )]
-    UnknownHostKey { host: String, reason: String },
-}
 
 /// What off learns about a host when it connects, in one round trip, so that
 /// `sudo`, `package`, `service` and timeouts pick the right tool without
@@ -90,18 +76,18 @@ pub struct Connection {
 impl Connection {
     /// Connects to `target` and probes it. Errors are reported as the host
     /// being unreachable (exit code 3) or its host key having changed.
-    pub fn open(target: &Target, ssh: &SshOptions) -> Result<Arc<Connection>, ConnectError> {
+    pub fn open(target: &Target, ssh: &SshOptions) -> Result<Arc<Connection>, Error> {
         let transport: Box<dyn Transport> = match target {
             Target::Local => Box::new(LocalTransport),
             Target::Ssh(ssh_target) => {
                 Box::new(SshTransport::connect(ssh_target, ssh).map_err(|e| {
                     let host = target.to_string();
                     match e {
-                        TransportError::HostKey(reason) => ConnectError::HostKey { host, reason },
+                        TransportError::HostKey(reason) => Error::HostKey { host, reason },
                         TransportError::UnknownHostKey(reason) => {
-                            ConnectError::UnknownHostKey { host, reason }
+                            Error::UnknownHostKey { host, reason }
                         }
-                        other => ConnectError::Unreachable {
+                        other => Error::Unreachable {
                             host,
                             reason: other.to_string(),
                         },
@@ -123,11 +109,8 @@ impl Connection {
             .clone()
     }
 
-    fn probe(
-        target: Target,
-        transport: Box<dyn Transport>,
-    ) -> Result<Arc<Connection>, ConnectError> {
-        let unreachable = |reason: String| ConnectError::Unreachable {
+    fn probe(target: Target, transport: Box<dyn Transport>) -> Result<Arc<Connection>, Error> {
+        let unreachable = |reason: String| Error::Unreachable {
             host: target.to_string(),
             reason,
         };

@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, Weak};
 use std::time::{Duration, Instant};
 
-/// The exit code of a process that SIGINT or SIGTERM stopped (128 + SIGINT,
-/// as shells report it), whichever signal it was.
-pub const EXIT_CODE: u8 = 130;
+use off_error::exit_code;
 
 /// How long a run may take to unwind after a signal.
 const UNWIND: Duration = Duration::from_secs(5);
@@ -156,7 +154,11 @@ pub fn signal_name() -> &'static str {
 
 /// `code`, or 130 when the process was interrupted.
 pub fn exit_code(code: u8) -> u8 {
-    if interrupted() { EXIT_CODE } else { code }
+    if interrupted() {
+        exit_code::INTERRUPTED
+    } else {
+        code
+    }
 }
 
 /// Handles SIGINT and SIGTERM from now on, as the module docs say. Call
@@ -197,7 +199,7 @@ pub fn install() {
                 };
                 crate::runtime::block_on(next);
                 end_everything();
-                std::process::exit(EXIT_CODE.into());
+                std::process::exit(exit_code::INTERRUPTED.into());
             });
         if spawned.is_err() {
             eprintln!("warning: cannot watch for Ctrl-C; it will not clean up");

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use off_shell::quote;
 
-pub use connection::{ConnectError, Connection, HostFacts, PackageManager};
+pub use connection::{Connection, HostFacts, PackageManager};
 pub use local::LocalTransport;
 pub use secret::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use ssh::{HostKeyPolicy, SshOptions, SshTransport};

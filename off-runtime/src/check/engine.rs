@@ -148,7 +148,6 @@ fn check_host(target: &Target, spec: &CheckSpec, options: &CheckOptions) -> Host
         match Connection::open(target, &options.ssh) {
             Ok(conn) => break conn,
             Err(e) => {
-                let e = Error::from(e);
                 result.attempts += 1;
                 let unreachable = matches!(e, Error::Unreachable { .. });
                 let time_left = options

@@ -1,8 +1,10 @@
 //! Errors of operations and runs, and the exit codes they map to.
+//!
+//! The lowest crate of off (it depends on nothing of off), so that the
+//! transports, the check engine and the runtime fail with one [`Error`]
+//! and every binary maps it to the same exit codes.
 
 use std::time::Duration;
-
-use off_transport::ConnectError;
 
 /// The documented exit codes of every off binary (DESIGN §9).
 pub mod exit_code {
@@ -15,7 +17,7 @@ pub mod exit_code {
     pub const UNREACHABLE: u8 = 3;
     /// A command, a retry loop or a discovery wait timed out.
     pub const TIMEOUT: u8 = 4;
-    pub const INTERRUPTED: u8 = off_transport::interrupt::EXIT_CODE;
+    pub const INTERRUPTED: u8 = 130;
 
     /// The code of a run over many hosts, from each host's: 0 when all
     /// passed, else the most telling one: interrupted before unreachable
@@ -54,13 +56,15 @@ pub enum Error {
         command: String,
         after: Duration,
     },
-    // The three ways a connection fails: their messages are those of
-    // off-transport's ConnectError, defined there once.
-    #[error("{}", ConnectError::Unreachable { host: host.clone(), reason: reason.clone() })]
+    #[error("[{host}] unreachable: {reason}")]
     Unreachable { host: String, reason: String },
-    #[error("{}", ConnectError::HostKey { host: host.clone(), reason: reason.clone() })]
+    #[error(
+        "[{host}] host key verification failed (the host's key differs from the known_hosts entry; if the change is expected, remove the old entry with `ssh-keygen -R`): {reason}"
+    )]
     HostKey { host: String, reason: String },
-    #[error("{}", ConnectError::UnknownHostKey { host: host.clone(), reason: reason.clone() })]
+    #[error(
+        "[{host}] host key unknown: the host is not in known_hosts, and --host-key-policy strict refuses such hosts (add its key there once its fingerprint is checked, or use accept-new): {reason}"
+    )]
     UnknownHostKey { host: String, reason: String },
     #[error("[{host}] {op} `{command}`: sudo refused the password for {user}{}", tail_suffix(.stderr))]
     SudoPassword {
@@ -94,7 +98,7 @@ pub enum Error {
     },
     #[error("[{host}] stopped: another host failed and --fail-fast is set")]
     Cancelled { host: String },
-    /// SIGINT or SIGTERM stopped the run (see [`crate::interrupt`]).
+    /// SIGINT or SIGTERM stopped the run (see off-transport's `interrupt`).
     #[error("[{host}] interrupted by {signal}; its running command was stopped")]
     Interrupted { host: String, signal: &'static str },
     #[error("{0}")]
@@ -121,16 +125,6 @@ impl Error {
     /// A free-form error, for recipe code (`Err(Error::msg("no primary"))`).
     pub fn msg(message: impl Into<String>) -> Self {
         Error::Other(message.into())
-    }
-}
-
-impl From<ConnectError> for Error {
-    fn from(e: ConnectError) -> Self {
-        match e {
-            ConnectError::Unreachable { host, reason } => Error::Unreachable { host, reason },
-            ConnectError::HostKey { host, reason } => Error::HostKey { host, reason },
-            ConnectError::UnknownHostKey { host, reason } => Error::UnknownHostKey { host, reason },
-        }
     }
 }
 
