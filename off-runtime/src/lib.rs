@@ -19,17 +19,16 @@
 //! Pure pieces that need none of this live in crates of their own, so
 //! `cargo off` can use them without openssh or tokio; they are re-exported
 //! here under their old paths: [`manifest`] (`off-manifest`: `off.yaml`),
-//! [`shell`] (`off-shell`: shell quoting) and [`error`] (`off-error`:
-//! [`Error`] and the exit codes). So are the transports and what
+//! [`shell`] (`off-shell`: shell quoting), [`error`] (`off-error`:
+//! [`Error`] and the exit codes) and [`check`] and [`inventory`]
+//! (`off-check`: the check engine, whose `offcheck` binary lives there too). So are the transports and what
 //! surrounds them (`off-transport`, the only crate with openssh and tokio):
 //! [`transport`], [`target`], [`connection`], [`flags`] (SSH flags) and
 //! [`interrupt`] (what Ctrl-C ends).
 
-pub mod check;
 mod context;
 pub mod dry_run;
 pub mod executor;
-pub mod inventory;
 pub mod ops;
 mod output;
 pub mod prelude;
@@ -38,6 +37,8 @@ pub mod recipe;
 pub mod report;
 mod template;
 
+pub use off_check as check;
+pub use off_check::inventory;
 pub use off_error as error;
 pub use off_manifest as manifest;
 pub use off_shell as shell;

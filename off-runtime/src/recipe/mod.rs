@@ -147,18 +147,8 @@ impl RecipeSpec {
     }
 }
 
-/// The closest of `candidates` to `name`, within edit distance 2.
-pub(crate) fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(name, c), c))
-        .filter(|&(d, _)| d <= 2)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
+/// One "did you mean" for every input error, the check spec's included.
+pub(crate) use off_check::did_you_mean;
 
 /// The entry point of a recipe binary: parses and validates every input
 /// (exit 2 on any error, with all errors listed), then runs the selected

@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 use super::evaluate::{ItemResult, evaluate};
 use super::script::{self, Facts};
 use super::spec::CheckSpec;
-use crate::Secret;
-use crate::connection::Connection;
-use crate::error::{Error, exit_code};
-use crate::target::Target;
-use crate::transport::{ExecRequest, SshOptions, TransportError, sudo_refused};
+use off_error::{Error, exit_code};
+use off_transport::connection::Connection;
+use off_transport::target::Target;
+use off_transport::{ExecRequest, Secret, SshOptions, TransportError, sudo_refused};
 
 /// How to reach the hosts and how long to keep trying.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::target::Target;
+use off_transport::target::Target;
 
 /// One host of an inventory.
 #[derive(Debug, Clone)]

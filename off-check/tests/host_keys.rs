@@ -1,6 +1,7 @@
 //! `offcheck`'s host-key flags, shared with the recipe binaries
 //! (`--host-key-policy`, `--known-hosts`), against test host 18.
 
+#[path = "../../off-runtime/tests/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Output, Stdio};

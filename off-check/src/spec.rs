@@ -19,7 +19,7 @@ use super::version::VersionConstraint;
 /// Everything to check on one host. Sections that are empty are not checked.
 ///
 /// ```
-/// use off_runtime::check::{CheckSpec, FileCheck, ServiceCheck, ServiceState, SpecFormat};
+/// use off_check::{CheckSpec, FileCheck, ServiceCheck, ServiceState, SpecFormat};
 /// let from_text = CheckSpec::from_str(
 ///     "config:\n- path: /etc/hostname\nservice:\n- ssh: running\n",
 ///     SpecFormat::Yaml,
@@ -447,7 +447,7 @@ impl CheckSpec {
         &mut self,
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), (String, String)> {
-        use crate::manifest::{Fill, fill_known};
+        use off_manifest::{Fill, fill_known};
         let mut strings: Vec<(String, Fill, &mut String)> = Vec::new();
         if let Some(v) = &mut self.version {
             strings.push(("version.cmd".into(), Fill::ShellWord, &mut v.cmd));
@@ -529,7 +529,7 @@ fn with_suggestion(message: String) -> String {
         .trim_start_matches(", expected ")
         .split(", ")
         .map(|c| c.trim_matches('`'));
-    match crate::recipe::did_you_mean(name, candidates) {
+    match crate::did_you_mean(name, candidates) {
         Some(best) => format!("{message}; did you mean `{best}`?"),
         None => message,
     }

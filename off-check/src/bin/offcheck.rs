@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use off_runtime::check::{
-    self, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, parse_duration,
+use off_check::{
+    self as check, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, inventory,
+    parse_duration,
 };
-use off_runtime::error::exit_code;
-use off_runtime::flags::SshFlags;
-use off_runtime::inventory;
-use off_runtime::manifest::{Manifest, scalar_text};
-use off_runtime::{Target, interrupt, sudo_password, take_sudo_password_env};
+use off_error::exit_code;
+use off_manifest::{Manifest, scalar_text};
+use off_transport::flags::SshFlags;
+use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
 Spec (YAML, or JSON for .json files; see docs/check.md):
@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     code
 }
 
-fn check(env_password: Option<off_runtime::Secret>) -> ExitCode {
+fn check(env_password: Option<Secret>) -> ExitCode {
     let args = Args::parse();
     let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
         Ok(prepared) => prepared,

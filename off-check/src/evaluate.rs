@@ -400,7 +400,7 @@ mod tests {
     use super::*;
 
     fn spec(text: &str) -> CheckSpec {
-        CheckSpec::from_str(text, super::super::SpecFormat::Yaml, "t").unwrap()
+        CheckSpec::from_str(text, crate::SpecFormat::Yaml, "t").unwrap()
     }
 
     const TCP: &str = "sl local rem st\n0: 0100007F:1538 0:0 0A\n";

@@ -180,8 +180,8 @@ impl Serialize for Size {
 
 #[cfg(test)]
 mod tests {
-    use super::super::spec::SpecFormat;
     use super::*;
+    use crate::spec::SpecFormat;
 
     const SPEC: &str = r#"
 version: {cmd: "psql --version", regex: '(\d+)', expected: ">=15, <16"}

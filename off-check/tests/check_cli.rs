@@ -1,6 +1,7 @@
 //! The `offcheck` binary: exit codes, bad specs and flags (exit 2, nothing
 //! run), targets from -H and --inventory, formats, --help.
 
+#[path = "../../off-runtime/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

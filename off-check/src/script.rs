@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::spec::{CheckSpec, ServiceState};
-use crate::shell::quote;
+use off_shell::quote;
 
 /// How many paths one `stat` or `sha256sum` invocation gets.
 const PATHS_PER_CALL: usize = 200;
@@ -445,7 +445,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    use crate::check::spec::{
+    use crate::spec::{
         AliveScript, CommandCheck, FileCheck, PortCheck, ServiceCheck, VersionCheck,
     };
 
