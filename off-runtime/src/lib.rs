@@ -27,13 +27,13 @@
 //! [`interrupt`] (what Ctrl-C ends).
 
 mod context;
+#[doc(hidden)]
+pub mod driver;
 pub mod dry_run;
 pub mod executor;
 pub mod ops;
 mod output;
 pub mod prelude;
-#[doc(hidden)]
-pub mod recipe;
 pub mod report;
 mod template;
 
@@ -57,7 +57,7 @@ pub use template::{Template, check_syntax, render_str};
 /// Paths the generated code of off's macros uses; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::recipe::{
+    pub use crate::driver::{
         AliveAnnotation, ArgErrors, CheckAnnotations, ParamKind, ParamSpec, RawArgs, RecipeSpec,
         StepSpec, VersionAnnotation, recipe_main,
     };

@@ -257,8 +257,8 @@ fn with_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::{AliveAnnotation, VersionAnnotation};
     use crate::dry_run::WrittenFile;
-    use crate::recipe::{AliveAnnotation, VersionAnnotation};
 
     static ANNOTATIONS: CheckAnnotations = CheckAnnotations {
         version: Some(VersionAnnotation {

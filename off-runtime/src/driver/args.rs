@@ -520,7 +520,7 @@ fn literal_text(source: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::recipe::{ParamKind, ParamSpec, StepSpec};
+    use crate::driver::{ParamKind, ParamSpec, StepSpec};
 
     const fn param(name: &'static str, ty: &'static str, kind: ParamKind) -> ParamSpec {
         ParamSpec {

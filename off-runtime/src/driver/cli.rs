@@ -398,7 +398,7 @@ pub(crate) fn select_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::args::tests::SPEC;
+    use crate::driver::args::tests::SPEC;
 
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
         parse_argv(&SPEC, std::iter::once("demo").chain(args.iter().copied()))

@@ -1,7 +1,8 @@
-//! The runtime half of a `#[recipe]` binary: the recipe described as data
-//! ([`RecipeSpec`], written by the macro), the command line built from it,
-//! the validation of every input before any host is touched, and the run
-//! with its progress display.
+//! The recipe driver, the runtime half of a `#[recipe]` binary: the recipe
+//! described as data ([`RecipeSpec`], written by the macro), the command
+//! line built from it, the validation of every input before any host is
+//! touched, and the run with its progress display. (The macro itself is
+//! `off-macros`, its analysis `off-analysis`.)
 //!
 //! The macro generates a parser (`fn(&RawArgs) -> Result<K, ArgErrors>`) and
 //! a step dispatcher (`fn(&K, usize) -> Result<()>`) and hands both to
@@ -515,7 +516,7 @@ fn run<K: Send + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::args::tests::SPEC;
+    use crate::driver::args::tests::SPEC;
 
     struct Kwargs {
         version: u32,
