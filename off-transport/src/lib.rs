@@ -133,7 +133,7 @@ pub trait Transport: Send + Sync {
 }
 
 /// Whether sudo itself (not the command) failed for want of the right
-/// password, as a command wrapped by [`sudo_wrapped`] reports it.
+/// password, as a command run by [`Transport::exec_sudo`] reports it.
 pub fn sudo_refused(code: i32, stderr: &str) -> bool {
     code == 1
         && stderr.lines().any(|l| {
