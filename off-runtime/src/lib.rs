@@ -16,15 +16,20 @@
 //! target once, [`ops`] gives Fabric's semantics on top of any transport,
 //! and [`executor`] runs a task on many hosts.
 //!
-//! Pure pieces that need none of this live in crates of their own, so
-//! `cargo off` can use them without openssh or tokio; they are re-exported
-//! here under their old paths: [`manifest`] (`off-manifest`: `off.yaml`),
-//! [`shell`] (`off-shell`: shell quoting), [`error`] (`off-error`:
-//! [`Error`] and the exit codes) and [`check`] and [`inventory`]
-//! (`off-check`: the check engine, whose `offcheck` binary lives there too). So are the transports and what
-//! surrounds them (`off-transport`, the only crate with openssh and tokio):
-//! [`transport`], [`target`], [`connection`], [`flags`] (SSH flags) and
-//! [`interrupt`] (what Ctrl-C ends).
+//! This is the one crate a recipe depends on. What lies below it is in
+//! crates of its own, re-exported here under the paths it had before:
+//!
+//! - [`transport`], [`target`], [`connection`], [`flags`] (the SSH flags),
+//!   [`interrupt`] (what Ctrl-C ends) and [`Secret`]: `off-transport`, the
+//!   only crate of off with openssh and tokio;
+//! - [`check`] and [`inventory`]: `off-check`, the check engine and the
+//!   `offcheck` binary;
+//! - [`manifest`]: `off-manifest`, a recipe's `off.yaml`;
+//! - [`shell`]: `off-shell`, shell quoting;
+//! - [`error`]: `off-error`, [`Error`] and the exit codes.
+//!
+//! `cargo off` depends on `off-analysis` and `off-manifest` alone, so it
+//! builds without openssh and tokio.
 
 mod context;
 #[doc(hidden)]
