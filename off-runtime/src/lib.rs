@@ -40,6 +40,7 @@ pub mod ops;
 mod output;
 pub mod prelude;
 pub mod report;
+mod service_action;
 mod template;
 
 pub use off_check as check;
