@@ -189,7 +189,7 @@ pub fn upload_template(
 ) -> Result<Output> {
     let (template, dest) = (template.into(), dest.into());
     operation("upload_template", &dest.path.clone(), |scope| {
-        let rendered = template.render(scope, &context)?;
+        let rendered = template.render(|path| scope.local_path(path), &context)?;
         let how = Install {
             backup: true,
             secret: false,
