@@ -179,7 +179,7 @@ fn render_check(out: &mut String, recipe: &Recipe) {
 /// The first `{name}` in `template` that is not one of `kwargs`.
 fn unknown_placeholder(template: &str, kwargs: &[String]) -> Option<String> {
     let known = |name: &str| kwargs.iter().any(|k| k == name).then(String::new);
-    off_runtime::manifest::resolve(template, &known).err()
+    off_manifest::resolve(template, &known).err()
 }
 
 fn render_file(out: &mut String, file: &FileState) {

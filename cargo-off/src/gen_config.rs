@@ -1,11 +1,11 @@
 //! `cargo off gen-config`: writes (or checks) `off.yaml` beside a recipe
 //! crate's `Cargo.toml`. Only the generated block is rewritten; every byte
 //! outside it, the user's overrides and comments included, stays as it was.
-//! The file format and merge rules are those of `off_runtime::manifest`.
+//! The file format and merge rules are those of `off_manifest`.
 
 use std::path::Path;
 
-use off_runtime::manifest::{BLOCK_END, BLOCK_START, BlockLocation, Manifest};
+use off_manifest::{BLOCK_END, BLOCK_START, BlockLocation, Manifest};
 
 use crate::Failure;
 use crate::block;
@@ -112,7 +112,7 @@ fn print_warnings(manifest: &Manifest) {
     }
 }
 
-fn usage(error: off_runtime::manifest::ManifestError) -> Failure {
+fn usage(error: off_manifest::ManifestError) -> Failure {
     Failure::Usage(error.to_string())
 }
 

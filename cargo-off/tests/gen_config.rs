@@ -374,7 +374,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn the_generated_manifest_loads_and_resolves() {
-    use off_runtime::manifest::Manifest;
+    use off_manifest::Manifest;
     use std::collections::HashMap;
 
     let path = workspace().join("recipes/offregister_example/off.yaml");

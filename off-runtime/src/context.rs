@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
+use crate::Secret;
 use crate::connection::Connection;
 use crate::dry_run::DryRun;
 use crate::report::{Console, RunObserver};
-use crate::secret::Secret;
 
 /// Per-operation behaviour, set for a block with [`settings`](crate::ops::settings).
 /// Unset fields inherit from the enclosing block.
@@ -77,6 +77,14 @@ pub struct RunShared {
     /// The per-operation timeout of commands not under a
     /// [`settings`](crate::ops::settings) block with a timeout of its own.
     pub timeout: Option<Duration>,
+}
+
+/// Ctrl-C cancels a run as `--fail-fast` does.
+impl off_transport::interrupt::Cancel for RunShared {
+    fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Default for RunShared {

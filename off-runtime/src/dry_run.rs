@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::connection::{Connection, HostFacts, PackageManager};
-use crate::ops::ServiceAction;
+use crate::service_action::ServiceAction;
 use crate::target::Target;
 use crate::transport::{ExecOutput, ExecRequest, Transport, TransportError};
 

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::Secret;
 use crate::connection::Connection;
 use crate::context::{HostContext, OpCounters, RunShared, with_host};
 use crate::dry_run::DryRun;
 use crate::error::{Error, Result, exit_code};
 use crate::report::{Console, RunObserver};
-use crate::secret::Secret;
 use crate::target::Target;
 use crate::transport::SshOptions;
 

@@ -15,43 +15,55 @@
 //! [`transport`] moves bytes (local processes, SSH), [`connection`] probes a
 //! target once, [`ops`] gives Fabric's semantics on top of any transport,
 //! and [`executor`] runs a task on many hosts.
+//!
+//! This is the one crate a recipe depends on. What lies below it is in
+//! crates of its own, re-exported here under the paths it had before:
+//!
+//! - [`transport`], [`target`], [`connection`], [`flags`] (the SSH flags),
+//!   [`interrupt`] (what Ctrl-C ends) and [`Secret`]: `off-transport`, the
+//!   only crate of off with openssh and tokio;
+//! - [`check`] and [`inventory`]: `off-check`, the check engine and the
+//!   `offcheck` binary;
+//! - [`manifest`]: `off-manifest`, a recipe's `off.yaml`;
+//! - [`shell`]: `off-shell`, shell quoting;
+//! - [`error`]: `off-error`, [`Error`] and the exit codes.
+//!
+//! `cargo off` depends on `off-analysis` and `off-manifest` alone, so it
+//! builds without openssh and tokio.
 
-pub mod check;
-pub mod connection;
 mod context;
+#[doc(hidden)]
+pub mod driver;
 pub mod dry_run;
-pub mod error;
 pub mod executor;
-pub mod flags;
-pub mod interrupt;
-pub mod inventory;
-pub mod manifest;
 pub mod ops;
 mod output;
 pub mod prelude;
-#[doc(hidden)]
-pub mod recipe;
 pub mod report;
-mod runtime;
-mod secret;
-pub mod shell;
-pub mod target;
+mod service_action;
 mod template;
-pub mod transport;
+
+pub use off_check as check;
+pub use off_check::inventory;
+pub use off_error as error;
+pub use off_manifest as manifest;
+pub use off_shell as shell;
+pub use off_transport as transport;
+pub use off_transport::{connection, flags, interrupt, target};
 
 pub use context::{OpCounters, Settings, current_host};
 pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
 pub use off_macros::{recipe, sh, step};
+pub use off_transport::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use output::Output;
-pub use secret::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use target::{SshTarget, Target};
 pub use template::{Template, check_syntax, render_str};
 
 /// Paths the generated code of off's macros uses; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::recipe::{
+    pub use crate::driver::{
         AliveAnnotation, ArgErrors, CheckAnnotations, ParamKind, ParamSpec, RawArgs, RecipeSpec,
         StepSpec, VersionAnnotation, recipe_main,
     };

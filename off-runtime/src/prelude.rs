@@ -1,5 +1,6 @@
 //! Everything a recipe uses: `use off_runtime::prelude::*;`.
 
+pub use crate::Secret;
 pub use crate::context::{Settings, current_host};
 pub use crate::error::{Error, Result};
 pub use crate::executor::{Executor, RunReport};
@@ -10,7 +11,6 @@ pub use crate::ops::{
     sudo_with_input, upload_template,
 };
 pub use crate::output::Output;
-pub use crate::secret::Secret;
 pub use crate::target::Target;
 pub use crate::template::Template;
 pub use crate::{sh, template};

@@ -1,12 +1,11 @@
 //! Templates for `upload_template`: MiniJinja, strict about undefined values.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, UndefinedBehavior};
 
 use crate::error::{Error, Result};
-use crate::ops::Scope;
 
 /// A template: embedded in the binary (what `#[recipe]` does for a literal
 /// path, and what [`template!`](crate::template) does by hand), or a file
@@ -29,12 +28,17 @@ impl Template {
     }
 
     /// Renders with `context`. Undefined variables are errors, and the
-    /// file's trailing newline is kept (configuration files want it).
-    pub(crate) fn render(&self, scope: &Scope, context: &impl serde::Serialize) -> Result<String> {
+    /// file's trailing newline is kept (configuration files want it). A
+    /// file's path is resolved by `local_path` (against `lcd`).
+    pub(crate) fn render(
+        &self,
+        local_path: impl FnOnce(&Path) -> PathBuf,
+        context: &impl serde::Serialize,
+    ) -> Result<String> {
         let (name, source) = match self {
             Template::Embedded { name, source } => (name.to_string(), source.clone()),
             Template::File(path) => {
-                let path = scope.local_path(path);
+                let path = local_path(path);
                 let source = std::fs::read_to_string(&path).map_err(|e| Error::Template {
                     name: path.display().to_string(),
                     reason: format!("cannot read it: {e}"),

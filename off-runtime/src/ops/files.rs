@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::Secret;
 use crate::dry_run::WrittenFile;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::secret::Secret;
 use crate::shell::quote;
 use crate::template::Template;
 
@@ -190,7 +190,7 @@ pub fn upload_template(
 ) -> Result<Output> {
     let (template, dest) = (template.into(), dest.into());
     operation("upload_template", &dest.path.clone(), |scope| {
-        let rendered = template.render(scope, &context)?;
+        let rendered = template.render(|path| scope.local_path(path), &context)?;
         let how = Install {
             backup: true,
             secret: false,

@@ -16,12 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+pub use crate::service_action::ServiceAction;
 pub use command::{local, run, run_with_input, sudo, sudo_as, sudo_as_with_input, sudo_with_input};
 pub use files::{
     RemotePath, Source, append, contains, exists, get, put, remote_path, upload_template,
 };
 pub use guards::{Guard, cd, lcd, settings, shell_env};
-pub use system::{ServiceAction, package, service};
+pub use system::{package, service};
 
 use crate::connection::Connection;
 use crate::context::{Effective, OpCounters, RunShared, current};

@@ -4,6 +4,7 @@
 use crate::connection::PackageManager;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::service_action::ServiceAction;
 use crate::shell::quote;
 
 use super::{RunAs, Scope, operation};
@@ -64,31 +65,6 @@ where
         };
         Ok((root_command(scope, "package", &install)?, true))
     })
-}
-
-/// What [`service`] does; `Start`, `Stop`, `Enable` and `Disable` do nothing
-/// (and report unchanged) when the service already is in that state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceAction {
-    Start,
-    Stop,
-    Restart,
-    Reload,
-    Enable,
-    Disable,
-}
-
-impl ServiceAction {
-    fn verb(self) -> &'static str {
-        match self {
-            ServiceAction::Start => "start",
-            ServiceAction::Stop => "stop",
-            ServiceAction::Restart => "restart",
-            ServiceAction::Reload => "reload",
-            ServiceAction::Enable => "enable",
-            ServiceAction::Disable => "disable",
-        }
-    }
 }
 
 /// Starts, stops, restarts, reloads, enables or disables a service, through

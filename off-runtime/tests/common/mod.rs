@@ -1,5 +1,6 @@
 //! Fixtures shared by the end-to-end suites: targets on the local machine and
-//! on the test hosts of `cargo xtask testbed up`.
+//! on the test hosts of `cargo xtask testbed up`. off-check's suites of the
+//! `offcheck` binary include this file too (by path), so there is one copy.
 //!
 //! Test hosts by index (suites running in parallel never share a host they
 //! break):

@@ -145,14 +145,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 fn build_offcheck() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "off-runtime",
-            "--bin",
-            "offcheck",
-        ])
+        .args(["build", "--release", "-p", "off-check", "--bin", "offcheck"])
         .status()?;
     ensure!(status.success(), "building offcheck failed");
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -1,0 +1,208 @@
+//! `offcheck`: checks hosts against a spec, locally or over SSH.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use off_check::{
+    self as check, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, inventory,
+    parse_duration,
+};
+use off_error::exit_code;
+use off_manifest::{Manifest, scalar_text};
+use off_transport::flags::SshFlags;
+use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
+
+const AFTER_HELP: &str = "\
+Spec (YAML, or JSON for .json files; see docs/check.md):
+  version: {cmd: \"psql --version\", expected: \">=15, <16\"}
+  os: [Debian 12, Ubuntu 22.04]
+  config:
+  - {path: /etc/postgresql/15/main/postgresql.conf, sha256: 2100…, size: 22K, mode: \"0644\", owner: postgres}
+  - {path: /etc/old.conf, exists: false}
+  service:
+  - postgresql: running            # running | stopped | enabled | disabled
+  alive_script:
+  - {shell: /bin/sh, cmd: pg_isready, exit_code: 0, timeout: 5s}
+  port: [5432]
+  package: [postgresql-15, {name: libpq5, version: \">=15\"}]
+  command:
+  - {cmd: \"id postgres\", exit_code: 0, stdout_contains: [postgres]}
+
+Everything for one host is gathered by one script in one SSH round trip; as a
+login user other than root it runs through sudo.
+
+Examples:
+  offcheck -c spec.yaml                           check this machine
+  offcheck -c spec.yaml -H root@db1,deploy@db2:2222 --format junit > report.xml
+  offcheck -c spec.yaml -H db1 --retry-timeout 2m --sleep 5s   wait for a deploy to settle
+
+Exit codes: 0 every item passed; 1 drift, or a host not bootstrapped (none of
+the spec's files, packages or services present); 2 bad spec or flags (nothing
+was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed;
+130 interrupted (Ctrl-C).";
+
+/// Check hosts against a spec: files (checksum, size, mode, owner), services,
+/// listening ports, packages, versions, OS and commands.
+#[derive(Parser, Debug)]
+#[command(name = "offcheck", version, after_help = AFTER_HELP)]
+struct Args {
+    /// The spec to check (YAML, or JSON for a .json file), or a recipe's off.yaml
+    #[arg(short = 'c', long = "config", value_name = "SPEC")]
+    spec: PathBuf,
+    /// Targets: user@host:port,host2 (none: this machine)
+    #[arg(short = 'H', long, value_name = "HOSTS")]
+    hosts: Option<String>,
+    /// Targets from a YAML file: `hosts: [{host: user@h:22, vars: {name: value}}]`;
+    /// a host's vars fill `{name}` placeholders in the spec
+    #[arg(long, value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    #[command(flatten)]
+    ssh: SshFlags,
+    /// Report format
+    #[arg(long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json", "junit", "tap"])]
+    format: String,
+    /// Re-check until every item passes, for at most this long (30s, 2m, …)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    retry_timeout: Option<Duration>,
+    /// Pause between re-checks
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s", requires = "retry_timeout")]
+    sleep: Duration,
+    /// At most N hosts at a time
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = off_transport::flags::parse_parallel)]
+    parallel: usize,
+    /// Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)
+    #[arg(long)]
+    sudo_password_stdin: bool,
+}
+
+fn main() -> ExitCode {
+    // SAFETY: first thing in `main`, before any thread has started.
+    let env_password = unsafe { take_sudo_password_env() };
+    interrupt::install();
+    let code = check(env_password);
+    if interrupt::interrupted() {
+        return ExitCode::from(exit_code::INTERRUPTED);
+    }
+    code
+}
+
+fn check(env_password: Option<Secret>) -> ExitCode {
+    let args = Args::parse();
+    let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+    let sudo_password = match sudo_password(args.sudo_password_stdin, env_password) {
+        Ok(password) => password,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+    let options = CheckOptions {
+        ssh,
+        sudo_password,
+        parallel: args.parallel,
+        retry: args.retry_timeout.map(|timeout| Retry {
+            timeout,
+            sleep: args.sleep,
+        }),
+        ..CheckOptions::default()
+    };
+    let run = check::run(jobs, &options);
+    let format: ReportFormat = args.format.parse().expect("clap checked the format");
+    print!("{}", run.render(format));
+    for host in &run.hosts {
+        if let Some(e) = &host.error {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(run.exit_code())
+}
+
+/// The `-c` file, read and parsed once: a plain spec, or a recipe's
+/// `off.yaml` manifest (its generated block with the overrides merged).
+enum SpecSource {
+    Plain(CheckSpec),
+    Manifest { manifest: Manifest, origin: String },
+}
+
+impl SpecSource {
+    fn load(path: &Path) -> Result<SpecSource, String> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{origin}: cannot read the spec: {e}"))?;
+        if !Manifest::is_manifest(&text) {
+            let spec = CheckSpec::from_str(&text, SpecFormat::of_path(path), &origin)
+                .map_err(|e| e.to_string())?;
+            return Ok(SpecSource::Plain(spec));
+        }
+        let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
+        for warning in manifest.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        Ok(SpecSource::Manifest { manifest, origin })
+    }
+
+    /// The spec for a host with inventory `vars`: its `{name}`
+    /// placeholders filled from them (for a manifest, else from the
+    /// kwargs' defaults).
+    fn spec(&self, vars: &serde_json::Map<String, serde_json::Value>) -> Result<CheckSpec, String> {
+        match self {
+            SpecSource::Plain(spec) => {
+                let mut spec = spec.clone();
+                spec.resolve(&|name| vars.get(name).map(scalar_text))
+                    .map_err(|(field, message)| format!("{field}: {message}"))?;
+                Ok(spec)
+            }
+            SpecSource::Manifest { manifest, origin } => {
+                let values: HashMap<String, String> = vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), scalar_text(v)))
+                    .collect();
+                let value = manifest
+                    .check_spec_value(&values)
+                    .map_err(|e| e.to_string())?;
+                CheckSpec::from_value(&value, &format!("{origin} (merged)"))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// Every target with its spec, or the first input error.
+fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
+    let source = SpecSource::load(&args.spec)?;
+    let no_vars = serde_json::Map::new();
+    let mut jobs: Vec<(Target, CheckSpec)> = Vec::new();
+    if let Some(hosts) = &args.hosts {
+        let targets = Target::parse_list(hosts).map_err(|e| format!("-H: {e}"))?;
+        let spec = source.spec(&no_vars)?;
+        jobs.extend(targets.into_iter().map(|t| (t, spec.clone())));
+    }
+    if let Some(path) = &args.inventory {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --inventory {shown}: {e}"))?;
+        let hosts = inventory::parse(path, &text).map_err(|errors| errors.join("\nerror: "))?;
+        for host in hosts {
+            let in_host =
+                |message: String| format!("--inventory {shown} host `{}`: {message}", host.name);
+            let spec = source.spec(&host.vars).map_err(in_host)?;
+            spec.validate()
+                .map_err(|(field, message)| in_host(format!("{field}: {message}")))?;
+            jobs.push((host.target, spec));
+        }
+    }
+    if jobs.is_empty() {
+        jobs.push((Target::Local, source.spec(&no_vars)?));
+    }
+    Ok(jobs)
+}

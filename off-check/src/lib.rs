@@ -1,0 +1,64 @@
+//! Checking hosts against a spec: files, services, ports, packages, versions,
+//! commands — locally or over SSH, one round trip per host.
+//!
+//! ```no_run
+//! use off_check::{CheckOptions, CheckSpec, ReportFormat, SpecFormat};
+//! use off_transport::Target;
+//!
+//! let spec = CheckSpec::from_str("port: [22]\nservice:\n- ssh: running\n", SpecFormat::Yaml, "spec.yaml")?;
+//! let run = off_check::run(vec![(Target::Local, spec)], &CheckOptions::default());
+//! print!("{}", run.render(ReportFormat::Yaml));
+//! std::process::exit(run.exit_code().into());
+//! # Ok::<(), off_check::SpecError>(())
+//! ```
+//!
+//! The layers: [`CheckSpec`] (what to check, from YAML/JSON or built in code),
+//! a generated POSIX `sh` script that collects every fact in one go
+//! (run through sudo for a login user that is not root), the comparison of
+//! facts with the spec on the control machine ([`ItemResult`]), and the report
+//! ([`CheckRun::render`]).
+//!
+//! Exit codes ([`CheckRun::exit_code`]): 0 every item passed, 1 drift or host
+//! not bootstrapped, 3 unreachable (or sudo refused), 4 `--retry-timeout`
+//! passed; a bad spec is exit 2 before anything runs.
+//!
+//! Also here: [`inventory`] files (the hosts of a run with their vars, read
+//! by `offcheck` and the recipe binaries alike), [`did_you_mean`], and the
+//! `offcheck` binary. off-runtime re-exports the crate as
+//! `off_runtime::check` (and `off_runtime::inventory`); a recipe's `--check`
+//! runs this engine on the spec its recipe derives.
+
+mod engine;
+mod evaluate;
+pub mod inventory;
+mod report;
+mod script;
+mod serialize;
+mod size;
+mod spec;
+mod version;
+
+pub use engine::{CheckOptions, CheckRun, HostCheck, Retry, run};
+pub use evaluate::ItemResult;
+pub use report::ReportFormat;
+pub use size::{Size, SizeError};
+pub use spec::{
+    AliveScript, CheckSpec, CommandCheck, FileCheck, PackageCheck, Pattern, PortCheck,
+    ServiceCheck, ServiceState, SpecError, SpecFormat, VersionCheck, parse_duration,
+};
+pub use version::{ConstraintError, VersionConstraint};
+
+/// The closest of `candidates` to `name`, within edit distance 2: the
+/// "did you mean" of every input error (a spec's field here, a recipe's
+/// kwarg or flag in off-runtime).
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|&(d, _)| d <= 2)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,363 @@
+//! `--check`: verifies hosts against the spec the recipe derives from its
+//! own code.
+//!
+//! The recipe first runs as a dry run ([`crate::dry_run`]) with each host's
+//! kwargs, touching nothing. What it would leave behind becomes the spec: the
+//! files it writes, with the sha256 of exactly what these kwargs render (and
+//! their mode and owner when the recipe sets them), the services it leaves
+//! running, stopped, enabled or disabled, and the packages it installs. The
+//! `#[recipe(check(...))]` annotations are added, their `{param}` placeholders
+//! filled with the kwargs' values, and `--manifest off.yaml` merges the
+//! manifest's `overrides` over the result (its generated block, a static
+//! approximation of the same spec, is not used). The check engine then
+//! gathers everything on each host in one round trip.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps};
+use crate::Secret;
+use crate::check::{
+    AliveScript, CheckOptions, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck,
+    ServiceState, VersionCheck, VersionConstraint,
+};
+use crate::dry_run::{DryRun, HostEffects};
+use crate::error::exit_code;
+use crate::executor::Executor;
+use crate::manifest::{self, Fill, FillError, Manifest};
+use crate::ops::ServiceAction;
+use crate::report::Console;
+
+/// `--check`: derives each host's spec from a dry run of the recipe with
+/// its kwargs and verifies the hosts against it.
+pub(super) fn check_hosts<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    mut prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    sudo_password: Option<Secret>,
+) -> ExitCode {
+    prepared.events = None;
+    let flags = prepared.options.check.clone().expect("--check was given");
+    let dry_run = DryRun::new();
+    let derivation = Executor::new(prepared.targets.clone())
+        .observer(Arc::new(Console::new(false)))
+        .dry_run(dry_run.clone())
+        .run(|| run_steps(spec, &prepared, run_step, &|_, _| {}));
+    let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+    let mut jobs = Vec::new();
+    for host in &derivation.hosts {
+        let target = &host.target;
+        let derived = host
+            .result
+            .as_ref()
+            .map_err(|e| format!("cannot derive the check spec of the recipe: {e}"))
+            .and_then(|()| {
+                let raw = prepared
+                    .raw_per_host
+                    .get(target)
+                    .or(prepared.raw.as_ref())
+                    .ok_or_else(|| format!("[{target}] no kwargs for this host"))?;
+                let value = |name: &str| raw.text(name);
+                let mut derived = derive_spec(&spec.checks, &dry_run.effects(target), &value)?;
+                if let Some(path) = &flags.manifest {
+                    derived = with_manifest(&derived, path, raw, &names)?;
+                }
+                derived
+                    .validate()
+                    .map_err(|(field, reason)| format!("derived check spec, {field}: {reason}"))?;
+                Ok(derived)
+            });
+        match derived {
+            Ok(derived) => jobs.push((target.clone(), derived)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(exit_code::USAGE);
+            }
+        }
+    }
+    let options = CheckOptions {
+        ssh: prepared.ssh.clone(),
+        sudo_password,
+        parallel: prepared.options.parallel,
+        retry: flags.retry,
+        ..Default::default()
+    };
+    let run = crate::check::run(jobs, &options);
+    print!("{}", run.render(flags.format));
+    for host in &run.hosts {
+        if let Some(e) = &host.error {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(run.exit_code())
+}
+
+/// The spec for one host: its recorded `effects`, then the annotations with
+/// placeholders looked up in `value`. Errors name the annotation.
+fn derive_spec(
+    annotations: &CheckAnnotations,
+    effects: &HostEffects,
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Result<CheckSpec, String> {
+    // Kwargs are data: in a command each value is one shell word.
+    let fill_as = |what: &str, text: &str, how: Fill| {
+        manifest::fill(text, value, how).map_err(|e| match e {
+            FillError::NoValue(name) => format!(
+                "#[recipe(check({what}))]: no value for `{{{name}}}` (a kwarg without a value, or not a kwarg)"
+            ),
+            e => format!("#[recipe(check({what}))]: `{text}`: {e}"),
+        })
+    };
+    let fill = |what: &str, text: &str| fill_as(what, text, Fill::Text);
+    let mut spec = CheckSpec {
+        config: effects
+            .files
+            .iter()
+            .map(|f| FileCheck {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                mode: f.mode,
+                owner: f.owner.clone(),
+                group: f.group.clone(),
+                ..FileCheck::default()
+            })
+            .collect(),
+        service: effects
+            .services
+            .iter()
+            .map(|(name, action)| ServiceCheck {
+                name: name.clone(),
+                state: state_after(*action),
+            })
+            .collect(),
+        package: effects
+            .packages
+            .iter()
+            .map(|p| package_check(p))
+            .collect::<Result<_, _>>()?,
+        ..CheckSpec::default()
+    };
+
+    if let Some(v) = &annotations.version {
+        let expected = fill("version", v.expected.unwrap_or(">=0"))?;
+        spec.version = Some(VersionCheck {
+            cmd: fill_as("version", v.cmd, Fill::ShellWord)?,
+            regex: v
+                .regex
+                .map(crate::check::Pattern::new)
+                .transpose()
+                .map_err(|e| format!("#[recipe(check(version))]: {e}"))?,
+            expected: expected.parse::<VersionConstraint>().map_err(|e| {
+                format!("#[recipe(check(version))]: expected version `{expected}`: {e}")
+            })?,
+        });
+    }
+    for os in annotations.os {
+        spec.os.push(fill("os", os)?);
+    }
+    for a in annotations.alive {
+        spec.alive_script.push(AliveScript {
+            shell: fill("alive", a.shell)?,
+            cmd: fill_as("alive", a.cmd, Fill::ShellWord)?,
+            exit_code: a.exit_code.into(),
+            timeout: a
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(AliveScript::default().timeout),
+        });
+    }
+    for (name, state) in annotations.services {
+        let name = fill("service", name)?;
+        let state = match *state {
+            "stopped" => ServiceState::Stopped,
+            "enabled" => ServiceState::Enabled,
+            "disabled" => ServiceState::Disabled,
+            _ => ServiceState::Running,
+        };
+        // The annotation states what the service should be, over what the
+        // recipe's last action on it implies.
+        spec.service.retain(|s| s.name != name);
+        spec.service.push(ServiceCheck { name, state });
+    }
+    for &port in annotations.ports {
+        spec.port.push(PortCheck {
+            port,
+            listening: true,
+        });
+    }
+    for package in annotations.packages {
+        let check = package_check(&fill("package", package)?)?;
+        if !spec.package.iter().any(|p| p.name == check.name) {
+            spec.package.push(check);
+        }
+    }
+    Ok(spec)
+}
+
+/// The state a service is left in by the last action on it.
+fn state_after(action: ServiceAction) -> ServiceState {
+    match action {
+        ServiceAction::Start | ServiceAction::Restart | ServiceAction::Reload => {
+            ServiceState::Running
+        }
+        ServiceAction::Stop => ServiceState::Stopped,
+        ServiceAction::Enable => ServiceState::Enabled,
+        ServiceAction::Disable => ServiceState::Disabled,
+    }
+}
+
+/// `name` or apt's pinned `name=version`.
+fn package_check(package: &str) -> Result<PackageCheck, String> {
+    match package.split_once('=') {
+        None => Ok(PackageCheck {
+            name: package.to_string(),
+            version: None,
+        }),
+        Some((name, version)) => Ok(PackageCheck {
+            name: name.to_string(),
+            version: Some(
+                version
+                    .parse()
+                    .map_err(|e| format!("package `{package}`: {e}"))?,
+            ),
+        }),
+    }
+}
+
+/// `derived` with the `overrides` of the manifest at `path` merged over it
+/// (matched by path, name or value, as over the manifest's own generated
+/// block), placeholders filled from `raw`.
+fn with_manifest(
+    derived: &CheckSpec,
+    path: &Path,
+    raw: &RawArgs,
+    names: &[&str],
+) -> Result<CheckSpec, String> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --manifest {origin}: {e}"))?;
+    let manifest = Manifest::parse(&text, &origin).map_err(|e| e.to_string())?;
+    let values: HashMap<String, String> = names
+        .iter()
+        .filter_map(|n| Some((n.to_string(), raw.text(n)?)))
+        .collect();
+    let base = serde_json::to_value(derived).map_err(|e| e.to_string())?;
+    let (merged, warnings) = manifest
+        .check_spec_over(&base, &values)
+        .map_err(|e| e.to_string())?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    CheckSpec::from_value(&merged, &origin).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{AliveAnnotation, VersionAnnotation};
+    use crate::dry_run::WrittenFile;
+
+    static ANNOTATIONS: CheckAnnotations = CheckAnnotations {
+        version: Some(VersionAnnotation {
+            cmd: "psql --version",
+            regex: Some(r"(\d+\.\d+)"),
+            expected: Some("{version}"),
+        }),
+        alive: &[AliveAnnotation {
+            shell: "/bin/sh",
+            cmd: "pg_isready -p {port}",
+            exit_code: 0,
+            timeout_ms: Some(5000),
+        }],
+        os: &["Debian 12"],
+        services: &[("postgresql", "running")],
+        ports: &[5432],
+        packages: &["postgresql-{version}"],
+    };
+
+    fn values(name: &str) -> Option<String> {
+        match name {
+            "version" => Some("15".into()),
+            "port" => Some("5433".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn effects_and_annotations_make_the_spec() {
+        let effects = HostEffects {
+            files: vec![WrittenFile {
+                mode: Some(0o640),
+                owner: Some("postgres".into()),
+                ..WrittenFile::new("/etc/pg.conf", b"port = 5433\n")
+            }],
+            services: vec![("postgresql".into(), ServiceAction::Stop)],
+            packages: vec!["postgresql-15".into(), "curl=7.88".into()],
+        };
+        let spec = derive_spec(&ANNOTATIONS, &effects, &values).unwrap();
+        assert_eq!(spec.config.len(), 1);
+        assert_eq!(spec.config[0].mode, Some(0o640));
+        assert_eq!(
+            spec.config[0].sha256,
+            WrittenFile::new("", b"port = 5433\n").sha256
+        );
+        // The annotation wins over the state the last action implies.
+        assert_eq!(
+            spec.service,
+            [ServiceCheck {
+                name: "postgresql".into(),
+                state: ServiceState::Running
+            }]
+        );
+        let packages: Vec<&str> = spec.package.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(packages, ["postgresql-15", "curl"]);
+        assert!(spec.package[1].version.is_some());
+        assert_eq!(spec.alive_script[0].cmd, "pg_isready -p 5433");
+        assert_eq!(spec.alive_script[0].timeout, Duration::from_secs(5));
+        let version = spec.version.as_ref().unwrap();
+        assert!(version.expected.matches("15.8"));
+        assert!(!version.expected.matches("16.1"));
+        assert!(spec.validate().is_ok());
+    }
+
+    /// A kwarg's value in a command is one shell word, whatever it holds;
+    /// in the expected version it is text.
+    #[test]
+    fn kwargs_in_commands_are_quoted() {
+        let hostile = |name: &str| match name {
+            "version" => Some("15".into()),
+            "port" => Some("5433; touch /tmp/x".into()),
+            _ => None,
+        };
+        let spec = derive_spec(&ANNOTATIONS, &HostEffects::default(), &hostile).unwrap();
+        assert_eq!(
+            spec.alive_script[0].cmd,
+            "pg_isready -p '5433; touch /tmp/x'"
+        );
+        assert!(spec.version.unwrap().expected.matches("15.2"));
+
+        static QUOTED: CheckAnnotations = CheckAnnotations {
+            alive: &[AliveAnnotation {
+                shell: "/bin/sh",
+                cmd: "pg_isready -p '{port}'",
+                exit_code: 0,
+                timeout_ms: None,
+            }],
+            ..CheckAnnotations::NONE
+        };
+        let err = derive_spec(&QUOTED, &HostEffects::default(), &values).unwrap_err();
+        assert!(err.starts_with("#[recipe(check(alive))]"), "{err}");
+        assert!(err.contains("`{port}` is inside single quotes"), "{err}");
+    }
+
+    #[test]
+    fn a_placeholder_without_a_value_is_an_error_naming_it() {
+        let none = |_: &str| None;
+        let err = derive_spec(&ANNOTATIONS, &HostEffects::default(), &none).unwrap_err();
+        assert!(err.contains("#[recipe(check(version))]"), "{err}");
+        assert!(err.contains("no value for `{version}`"), "{err}");
+    }
+}

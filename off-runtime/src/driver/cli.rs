@@ -1,0 +1,512 @@
+//! The command line of a recipe binary, built with clap's builder API from
+//! the [`RecipeSpec`] (kwargs) plus the built-in flags.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+
+use crate::flags::SshFlags;
+
+use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
+
+/// The built-in flags' values and the kwargs' raw flag values.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub config: Option<PathBuf>,
+    pub hosts: Option<String>,
+    pub inventory: Option<PathBuf>,
+    pub ssh: SshFlags,
+    pub parallel: usize,
+    /// `--timeout`: the per-operation timeout; `None` for no limit.
+    pub timeout: Option<Duration>,
+    pub fail_fast: bool,
+    pub steps: Option<Vec<String>>,
+    pub progress: ProgressMode,
+    pub events: Option<String>,
+    pub sudo_password_stdin: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub dry_run: bool,
+    pub resume: bool,
+    /// `--check`, with its report format, retries and manifest.
+    pub check: Option<CheckFlags>,
+    /// Kwarg name → the values given on the command line (empty for a set bool flag).
+    pub flags: Vec<(String, Vec<String>)>,
+}
+
+/// What `--check` was asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckFlags {
+    pub format: crate::check::ReportFormat,
+    pub retry: Option<crate::check::Retry>,
+    pub manifest: Option<PathBuf>,
+}
+
+/// `--timeout` when not given: long enough for the slowest ordinary
+/// operation (a large `apt-get install` on a slow mirror, a database
+/// restore), short enough that a hung command ends the run the same day.
+pub(crate) const DEFAULT_TIMEOUT: &str = "1h";
+
+/// `--timeout`: a duration (`90s`, `10m`, `2h`; a bare number is seconds),
+/// or `none` or `0` for no limit.
+pub(crate) fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
+    if text.trim() == "none" {
+        return Ok(None);
+    }
+    let after = crate::check::parse_duration(text)?;
+    Ok((!after.is_zero()).then_some(after))
+}
+
+/// Flags reserved for later features: accepted by the parser, refused at run time.
+const RESERVED: &[&str] = &["serve", "metrics"];
+
+/// clap (without its `string` feature) wants `&'static str` names; the
+/// command is built once per process, so leaking a few short strings is fine.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn kwarg_id(name: &str) -> String {
+    format!("kwarg:{name}")
+}
+
+/// "2 run, 3 sudo".
+pub(crate) fn plan_text(plan: &[(&str, u64)]) -> String {
+    if plan.is_empty() {
+        return "no operations".to_string();
+    }
+    let parts: Vec<String> = plan.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    parts.join(", ")
+}
+
+fn after_help(spec: &RecipeSpec) -> String {
+    let width = spec.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut text = String::from("Steps (run in this order; select with --steps):\n");
+    for step in spec.steps {
+        let docs = step.docs.lines().next().unwrap_or("");
+        text.push_str(&format!(
+            "  {:width$}  {docs} [{}]\n",
+            step.name,
+            plan_text(step.plan)
+        ));
+    }
+    text
+}
+
+/// The clap command for `spec`.
+pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
+    let mut cmd = Command::new(spec.name)
+        .about(spec.about)
+        .after_help(after_help(spec))
+        .next_help_heading("Recipe parameters");
+    for p in spec.params {
+        let long = p.name.replace('_', "-");
+        let mut help = p.docs.trim().to_string();
+        if let Some(default) = p.default {
+            help.push_str(&format!(" [default: {default}]"));
+        }
+        let env = p
+            .env
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("OFF_{}", p.name.to_uppercase()));
+        help.push_str(&format!(" [env: {env}]"));
+        let mut arg = Arg::new(leak(kwarg_id(p.name)))
+            .long(leak(long.clone()))
+            .help(help.trim_start().to_string())
+            .hide(p.hide);
+        if long != p.name {
+            arg = arg.alias(p.name);
+        }
+        if let Some(short) = p.short {
+            arg = arg.short(short);
+        }
+        // `Vec<String>` and `Option<String>` take `String` values.
+        let value_name = ["Vec<", "Option<"]
+            .iter()
+            .find_map(|w| p.ty.strip_prefix(w)?.strip_suffix('>'))
+            .unwrap_or(p.ty)
+            .trim();
+        let value_name = leak(value_name.to_string());
+        arg = match p.kind {
+            ParamKind::Bool => arg.action(ArgAction::SetTrue),
+            ParamKind::Vec => arg.action(ArgAction::Append).value_name(value_name),
+            ParamKind::Plain | ParamKind::Option => {
+                arg.action(ArgAction::Set).value_name(value_name)
+            }
+        };
+        cmd = cmd.arg(arg);
+    }
+    let value = |id: &'static str, long: &'static str, name: &'static str, help: &'static str| {
+        Arg::new(id).long(long).value_name(name).help(help)
+    };
+    let flag = |id: &'static str, long: &'static str, help: &'static str| {
+        Arg::new(id)
+            .long(long)
+            .action(ArgAction::SetTrue)
+            .help(help)
+    };
+    cmd = cmd
+        .next_help_heading(None::<&'static str>)
+        .arg(
+            value(
+                "config",
+                "config",
+                "FILE",
+                "Kwargs from a YAML, JSON or TOML file",
+            )
+            .short('c'),
+        )
+        .arg(
+            value(
+                "hosts",
+                "hosts",
+                "HOSTS",
+                "Targets: user@host:port,host2 (none: this machine)",
+            )
+            .short('H'),
+        )
+        .arg(value(
+            "inventory",
+            "inventory",
+            "FILE",
+            "Targets with per-host kwargs (YAML: hosts: [{host, vars}])",
+        ));
+    cmd = SshFlags::augment_args(cmd);
+    cmd = cmd
+        .arg(
+            value("parallel", "parallel", "N", "At most N hosts at a time")
+                .value_parser(crate::flags::parse_parallel)
+                .default_value("10"),
+        )
+        .arg(flag(
+            "fail_fast",
+            "fail-fast",
+            "Stop every host once one fails",
+        ))
+        .arg(
+            value(
+                "timeout",
+                "timeout",
+                "DURATION",
+                "Kill a command still running after this long, and fail with exit 4 (90s, 10m, 2h; none: no limit); settings(timeout) in the recipe overrides it",
+            )
+            .value_parser(parse_timeout)
+            .default_value(DEFAULT_TIMEOUT),
+        )
+        .arg(value(
+            "steps",
+            "steps",
+            "STEPS",
+            "Run only these steps (comma-separated), in recipe order",
+        ))
+        .arg(
+            value("progress", "progress", "MODE", "Progress display")
+                .value_parser(["auto", "bar", "lines", "none"])
+                .default_value("auto"),
+        )
+        .arg(value(
+            "events",
+            "events",
+            "FILE",
+            "Write one NDJSON event per operation to FILE (- for stdout)",
+        ))
+        .arg(flag(
+            "dry_run",
+            "dry-run",
+            "Print every operation with its rendered command; run nothing",
+        ))
+        .arg(flag(
+            "resume",
+            "resume",
+            "Start each host at the first step it did not complete in the last run",
+        ))
+        .next_help_heading("Checking (--check)")
+        .arg(flag(
+            "check",
+            "check",
+            "Verify the hosts against the spec derived from this recipe and its kwargs; change nothing",
+        ))
+        .arg(
+            value("format", "format", "FORMAT", "Report format of --check")
+                .value_parser(["yaml", "json", "junit", "tap"])
+                .default_value("yaml")
+                .requires("check"),
+        )
+        .arg(
+            value(
+                "retry_timeout",
+                "retry-timeout",
+                "DURATION",
+                "Re-check until every item passes, for at most this long (30s, 2m)",
+            )
+            .value_parser(crate::check::parse_duration)
+            .requires("check"),
+        )
+        .arg(
+            value("sleep", "sleep", "DURATION", "Pause between re-checks")
+                .value_parser(crate::check::parse_duration)
+                .default_value("1s")
+                .requires("retry_timeout"),
+        )
+        .arg(
+            value(
+                "manifest",
+                "manifest",
+                "FILE",
+                "Also check the spec of this off.yaml (generated block + overrides)",
+            )
+            .requires("check"),
+        )
+        .next_help_heading(None::<&'static str>)
+        .arg(flag(
+            "sudo_password_stdin",
+            "sudo-password-stdin",
+            "Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)",
+        ))
+        .arg(flag("quiet", "quiet", "Do not echo commands and their output").short('q'))
+        .arg(
+            Arg::new("verbose")
+                .long("verbose")
+                .short('v')
+                .action(ArgAction::Count)
+                .help("More output"),
+        );
+    for &name in RESERVED {
+        cmd = cmd.arg(
+            Arg::new(name)
+                .long(name)
+                .hide(true)
+                .num_args(0..=1)
+                .action(ArgAction::Append),
+        );
+    }
+    cmd
+}
+
+/// Parses `argv` (with the program name first). A clap error exits 0 for
+/// `--help`/`--version` and 2 for usage errors when `.exit()`ed.
+pub(crate) fn parse_argv(
+    spec: &'static RecipeSpec,
+    argv: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+) -> Result<Options, clap::Error> {
+    let mut cmd = command(spec);
+    let m = cmd.try_get_matches_from_mut(argv)?;
+    for &name in RESERVED {
+        if m.contains_id(name) && m.value_source(name).is_some() {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--{name} is reserved and not available in this build yet"),
+            ));
+        }
+    }
+    let string = |id: &str| m.get_one::<String>(id).cloned();
+    let path = |id: &str| string(id).map(PathBuf::from);
+    let mut flags = Vec::new();
+    for p in spec.params {
+        let id = kwarg_id(p.name);
+        match p.kind {
+            ParamKind::Bool => {
+                if m.get_flag(&id) {
+                    flags.push((p.name.to_string(), Vec::new()));
+                }
+            }
+            _ => {
+                if let Some(values) = m.get_many::<String>(&id) {
+                    flags.push((p.name.to_string(), values.cloned().collect()));
+                }
+            }
+        }
+    }
+    let progress = match string("progress").as_deref() {
+        Some("bar") => ProgressMode::Bar,
+        Some("lines") => ProgressMode::Lines,
+        Some("none") => ProgressMode::None,
+        _ => ProgressMode::Auto,
+    };
+    Ok(Options {
+        config: path("config"),
+        hosts: string("hosts"),
+        inventory: path("inventory"),
+        ssh: SshFlags::from_arg_matches(&m)?,
+        parallel: m.get_one::<usize>("parallel").copied().unwrap_or(10),
+        fail_fast: m.get_flag("fail_fast"),
+        timeout: m.get_one::<Option<Duration>>("timeout").copied().flatten(),
+        steps: string("steps").map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }),
+        progress,
+        events: string("events"),
+        sudo_password_stdin: m.get_flag("sudo_password_stdin"),
+        quiet: m.get_flag("quiet"),
+        verbose: m.get_count("verbose"),
+        dry_run: m.get_flag("dry_run"),
+        resume: m.get_flag("resume"),
+        check: m.get_flag("check").then(|| CheckFlags {
+            format: string("format")
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or(crate::check::ReportFormat::Yaml),
+            retry: m
+                .get_one::<std::time::Duration>("retry_timeout")
+                .map(|&timeout| crate::check::Retry {
+                    timeout,
+                    sleep: m
+                        .get_one::<std::time::Duration>("sleep")
+                        .copied()
+                        .unwrap_or(std::time::Duration::from_secs(1)),
+                }),
+            manifest: path("manifest"),
+        }),
+        flags,
+    })
+}
+
+/// The indices of the steps to run, in declaration order: all of them, or
+/// those named by `--steps`.
+pub(crate) fn select_steps(
+    spec: &RecipeSpec,
+    names: Option<&[String]>,
+) -> Result<Vec<usize>, super::ArgErrors> {
+    let Some(names) = names else {
+        return Ok((0..spec.steps.len()).collect());
+    };
+    let mut errors = super::ArgErrors::default();
+    for name in names {
+        if spec.steps.iter().all(|s| s.name != name.as_str()) {
+            let known: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
+            let hint = did_you_mean(name, known.iter().copied())
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            errors.0.push(ArgError(format!(
+                "unknown step `{name}` in --steps; {hint}(steps: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    errors.finish()?;
+    Ok((0..spec.steps.len())
+        .filter(|&i| names.iter().any(|n| n == spec.steps[i].name))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::args::tests::SPEC;
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        parse_argv(&SPEC, std::iter::once("demo").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn kwargs_accept_dashes_and_underscores() {
+        let o = parse(&[
+            "--listen-addresses",
+            "a",
+            "--peers",
+            "x",
+            "--peers=y",
+            "--ssl",
+            "-H",
+            "h1,h2",
+            "--steps",
+            "configure",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.flags,
+            [
+                ("listen_addresses".to_string(), vec!["a".to_string()]),
+                ("ssl".to_string(), vec![]),
+                ("peers".to_string(), vec!["x".to_string(), "y".to_string()]),
+            ]
+        );
+        assert_eq!(o.hosts.as_deref(), Some("h1,h2"));
+        assert_eq!(o.parallel, 10);
+        let o = parse(&[
+            "--listen_addresses",
+            "b",
+            "-q",
+            "-vv",
+            "--progress",
+            "lines",
+        ])
+        .unwrap();
+        assert_eq!(o.flags[0].1, ["b"]);
+        assert!(o.quiet);
+        assert_eq!(o.verbose, 2);
+        assert_eq!(o.progress, ProgressMode::Lines);
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        assert_eq!(parse(&["--nope"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["--progress", "fancy"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["--serve"]).unwrap_err().exit_code(), 2);
+        assert!(
+            parse(&["--check", "--format", "tap"])
+                .unwrap()
+                .check
+                .is_some()
+        );
+        assert_eq!(parse(&["--format", "tap"]).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            parse(&["--check", "--retry-timeout", "soon"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert!(parse(&["--resume"]).unwrap().resume);
+        let help = command(&SPEC).render_long_help().to_string();
+        assert!(
+            help.contains("install    Install. [2 run, 3 sudo]"),
+            "{help}"
+        );
+        assert!(help.contains("--peers <String>"), "{help}");
+        assert!(help.contains("--standby <String>"), "{help}");
+    }
+
+    #[test]
+    fn timeout_defaults_to_an_hour_and_none_disables_it() {
+        assert_eq!(parse(&[]).unwrap().timeout, Some(Duration::from_secs(3600)));
+        let timeout = |value: &str| parse(&["--timeout", value]).map(|o| o.timeout);
+        assert_eq!(timeout("90s").unwrap(), Some(Duration::from_secs(90)));
+        assert_eq!(timeout("10m").unwrap(), Some(Duration::from_secs(600)));
+        assert_eq!(timeout("2.5").unwrap(), Some(Duration::from_millis(2500)));
+        assert_eq!(timeout("none").unwrap(), None);
+        assert_eq!(timeout("0").unwrap(), None);
+        let e = timeout("abc").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = e.to_string();
+        assert!(
+            e.contains("invalid value 'abc' for '--timeout <DURATION>'"),
+            "{e}"
+        );
+        let help = command(&SPEC).render_long_help().to_string();
+        assert!(help.contains("--timeout <DURATION>"), "{help}");
+        assert!(help.contains("[default: 1h]"), "{help}");
+        assert!(help.contains("--host-key-policy <POLICY>"), "{help}");
+        assert!(help.contains("--known-hosts <FILE>"), "{help}");
+    }
+
+    #[test]
+    fn steps_run_in_recipe_order_and_unknown_names_are_errors() {
+        let names = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(select_steps(&SPEC, None).unwrap(), [0, 1]);
+        assert_eq!(
+            select_steps(&SPEC, Some(&names(&["configure", "install"]))).unwrap(),
+            [0, 1]
+        );
+        let e = select_steps(&SPEC, Some(&names(&["instal"]))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error: unknown step `instal` in --steps; did you mean `install`? (steps: install, configure)\n"
+        );
+    }
+}

@@ -1,0 +1,616 @@
+//! The recipe driver, the runtime half of a `#[recipe]` binary: the recipe
+//! described as data ([`RecipeSpec`], written by the macro), the command
+//! line built from it, the validation of every input before any host is
+//! touched, and the run with its progress display. (The macro itself is
+//! `off-macros`, its analysis `off-analysis`.)
+//!
+//! The macro generates a parser (`fn(&RawArgs) -> Result<K, ArgErrors>`) and
+//! a step dispatcher (`fn(&K, usize) -> Result<()>`) and hands both to
+//! [`recipe_main`].
+
+mod args;
+mod check;
+mod cli;
+mod progress;
+mod resume;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub use args::{ArgError, ArgErrors, RawArgs};
+pub use progress::ProgressMode;
+
+use crate::Secret;
+use crate::dry_run::DryRun;
+use crate::error::exit_code;
+use crate::executor::Executor;
+use crate::report::{Console, RunObserver};
+use crate::target::Target;
+use crate::transport::SshOptions;
+use progress::Progress;
+
+/// A recipe as its binary needs to know it. Written by `#[recipe]` as a static.
+#[derive(Debug)]
+pub struct RecipeSpec {
+    /// The binary's (and recipe's) name.
+    pub name: &'static str,
+    /// The recipe's `///` docs.
+    pub about: &'static str,
+    /// The kwargs: the union of the steps' parameters.
+    pub params: &'static [ParamSpec],
+    /// The steps, in the order they run.
+    pub steps: &'static [StepSpec],
+    /// `#[recipe(check(...))]`.
+    pub checks: CheckAnnotations,
+}
+
+/// What `#[recipe(check(...))]` adds to the spec `--check` derives from the
+/// recipe's effects. Strings may hold `{param}` placeholders, replaced by the
+/// kwargs' values at check time.
+#[derive(Debug)]
+pub struct CheckAnnotations {
+    pub version: Option<VersionAnnotation>,
+    pub alive: &'static [AliveAnnotation],
+    /// `Debian 12`, `Ubuntu 22.04`, ...
+    pub os: &'static [&'static str],
+    /// (service, state: running | stopped | enabled | disabled)
+    pub services: &'static [(&'static str, &'static str)],
+    pub ports: &'static [u16],
+    pub packages: &'static [&'static str],
+}
+
+impl CheckAnnotations {
+    /// No annotations.
+    pub const NONE: CheckAnnotations = CheckAnnotations {
+        version: None,
+        alive: &[],
+        os: &[],
+        services: &[],
+        ports: &[],
+        packages: &[],
+    };
+}
+
+/// `version(cmd = ..., regex = ..., expected = ...)`.
+#[derive(Debug)]
+pub struct VersionAnnotation {
+    pub cmd: &'static str,
+    pub regex: Option<&'static str>,
+    pub expected: Option<&'static str>,
+}
+
+/// `alive(shell = ..., cmd = ..., exit_code = ..., timeout = ...)`.
+#[derive(Debug)]
+pub struct AliveAnnotation {
+    pub shell: &'static str,
+    pub cmd: &'static str,
+    pub exit_code: u8,
+    pub timeout_ms: Option<u64>,
+}
+
+/// One kwarg of a recipe.
+#[derive(Debug)]
+pub struct ParamSpec {
+    /// snake_case; the flag is `--name-with-dashes` (`--name_with_underscores` is accepted too).
+    pub name: &'static str,
+    /// The type as written, for `--help`.
+    pub ty: &'static str,
+    pub kind: ParamKind,
+    pub docs: &'static str,
+    /// The default expression's source text, for `--help` only.
+    pub default: Option<&'static str>,
+    pub short: Option<char>,
+    /// The environment variable, instead of `OFF_<NAME>`.
+    pub env: Option<&'static str>,
+    pub hide: bool,
+}
+
+/// How a kwarg takes its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// One value; required unless it has a default.
+    Plain,
+    /// `Option<T>`: one value or none.
+    Option,
+    /// `bool`: a flag, `false` when absent.
+    Bool,
+    /// `Vec<T>`: a repeatable flag, empty when absent.
+    Vec,
+}
+
+/// One step of a recipe and its planned operations per kind (`("run", 2)`).
+#[derive(Debug)]
+pub struct StepSpec {
+    pub name: &'static str,
+    pub docs: &'static str,
+    pub plan: &'static [(&'static str, u64)],
+}
+
+impl RecipeSpec {
+    /// The param called `name`.
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The planned operations per kind of the steps `selected`, summed.
+    pub fn plan(&self, selected: &[usize]) -> Vec<(&'static str, u64)> {
+        let mut plan: Vec<(&'static str, u64)> = Vec::new();
+        for &i in selected {
+            for &(kind, n) in self.steps[i].plan {
+                match plan.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, total)) => *total += n,
+                    None => plan.push((kind, n)),
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// One "did you mean" for every input error, the check spec's included.
+pub(crate) use off_check::did_you_mean;
+
+/// The entry point of a recipe binary: parses and validates every input
+/// (exit 2 on any error, with all errors listed), then runs the selected
+/// steps on every target and prints the summary.
+pub fn recipe_main<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+) -> ExitCode {
+    // SAFETY: a recipe binary's `main` calls this first, before any thread
+    // has started (the macro's `main` does nothing else).
+    let env_password = unsafe { crate::take_sudo_password_env() };
+    crate::interrupt::install();
+    let code = recipe_main_inner(spec, parse, run_step, env_password);
+    if crate::interrupt::interrupted() {
+        return ExitCode::from(exit_code::INTERRUPTED);
+    }
+    code
+}
+
+fn recipe_main_inner<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    env_password: Option<Secret>,
+) -> ExitCode {
+    let options = match cli::parse_argv(spec, std::env::args_os()) {
+        Ok(options) => options,
+        Err(e) => e.exit(),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let prepared = match prepare(spec, options, parse, &env) {
+        Ok(prepared) => prepared,
+        Err(errors) => {
+            eprint!("{errors}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+    if prepared.options.dry_run {
+        return dry_run(spec, prepared, run_step);
+    }
+    let sudo_password =
+        match crate::sudo_password(prepared.options.sudo_password_stdin, env_password) {
+            Ok(password) => password,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit_code::USAGE);
+            }
+        };
+    if prepared.options.check.is_some() {
+        return check::check_hosts(spec, prepared, run_step, sudo_password);
+    }
+    run(spec, prepared, run_step, sudo_password)
+}
+
+/// Everything validated, ready to run.
+pub(crate) struct Prepared<K> {
+    options: cli::Options,
+    /// The SSH settings of the command line.
+    ssh: SshOptions,
+    targets: Vec<Target>,
+    selected: Vec<usize>,
+    /// Kwargs for every target without per-host ones.
+    kwargs: Option<K>,
+    /// Per-host kwargs from `--inventory`.
+    per_host: HashMap<Target, K>,
+    /// The raw inputs behind `kwargs` and `per_host`, for the placeholders
+    /// of `--check`.
+    raw: Option<RawArgs>,
+    raw_per_host: HashMap<Target, RawArgs>,
+    events: Option<Box<dyn std::io::Write + Send + Sync>>,
+    /// Completed steps per host; `None` in a dry run, which completes nothing.
+    record: Option<resume::StepRecord>,
+}
+
+fn prepare<K>(
+    spec: &'static RecipeSpec,
+    options: cli::Options,
+    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared<K>, ArgErrors> {
+    let mut errors = ArgErrors::default();
+    let mut targets = Vec::new();
+    if let Some(hosts) = &options.hosts {
+        match Target::parse_list(hosts) {
+            Ok(list) => targets.extend(list),
+            Err(e) => errors.push(format!("-H: {e}")),
+        }
+    }
+    let selected = errors.take(cli::select_steps(spec, options.steps.as_deref()));
+    let ssh = options.ssh.options().unwrap_or_else(|e| {
+        errors.push(e);
+        SshOptions::default()
+    });
+    let file = match &options.config {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some((path.clone(), text)),
+            Err(e) => {
+                errors.push(format!("cannot read -c {}: {e}", path.display()));
+                None
+            }
+        },
+    };
+    let raw = errors.take(RawArgs::from_sources(
+        spec,
+        options.flags.clone(),
+        env,
+        file,
+    ));
+    let mut kwargs = None;
+    let mut per_host = HashMap::new();
+    let mut raw_per_host = HashMap::new();
+    if let Some(raw) = &raw {
+        let inventory = match &options.inventory {
+            None => Vec::new(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => errors
+                    .take(args::parse_inventory(spec, path, &text))
+                    .unwrap_or_default(),
+                Err(e) => {
+                    errors.push(format!("cannot read --inventory {}: {e}", path.display()));
+                    Vec::new()
+                }
+            },
+        };
+        for host in inventory {
+            let layered = raw.with_host_vars(&host.source, host.vars);
+            if let Some(k) = errors.take(parse(&layered)) {
+                per_host.insert(host.target.clone(), k);
+            }
+            raw_per_host.insert(host.target.clone(), layered);
+            if !targets.contains(&host.target) {
+                targets.push(host.target);
+            }
+        }
+        if let Some(path) = &options.inventory
+            && options.hosts.is_none()
+            && per_host.is_empty()
+            && errors.is_empty()
+        {
+            errors.push(format!("--inventory {}: no hosts", path.display()));
+        }
+        if options.inventory.is_none() || options.hosts.is_some() {
+            kwargs = errors.take(parse(raw));
+        }
+    }
+    let events = match options.events.as_deref() {
+        None => None,
+        Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send + Sync>),
+        Some(path) if errors.is_empty() => match std::fs::File::create(path) {
+            Ok(f) => {
+                Some(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write + Send + Sync>)
+            }
+            Err(e) => {
+                errors.push(format!("cannot create --events {path}: {e}"));
+                None
+            }
+        },
+        Some(_) => None,
+    };
+    // Dry runs and checks complete no step.
+    let record = match (!options.dry_run && options.check.is_none())
+        .then(|| resume::StepRecord::for_recipe(spec.name, env))
+    {
+        Some(Err(e)) => {
+            errors.push(e);
+            None
+        }
+        Some(Ok(record)) => Some(record),
+        None => None,
+    };
+    errors.finish()?;
+    Ok(Prepared {
+        record,
+        ssh,
+        raw,
+        raw_per_host,
+        options,
+        targets,
+        selected: selected.unwrap_or_default(),
+        kwargs,
+        per_host,
+        events,
+    })
+}
+
+/// `--dry-run`: runs the steps against no host (see [`crate::dry_run`]),
+/// printing each operation with its rendered command.
+fn dry_run<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    mut prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+) -> ExitCode {
+    println!(
+        "{} --dry-run: nothing runs on any host; every command is assumed to succeed with empty output.",
+        spec.name
+    );
+    // A dry run runs no operation worth an event.
+    prepared.events = None;
+    let console = Arc::new(Console::new(true));
+    // One host at a time, so each host's operations print together.
+    let executor = Executor::new(prepared.targets.clone())
+        .parallel(1)
+        .observer(console.clone())
+        .dry_run(DryRun::new());
+    let report = executor.run(|| {
+        run_steps(spec, &prepared, run_step, &|host, step| {
+            console.message(&format!("[{host}] step `{step}`"));
+        })
+    });
+    let total: u64 = spec.plan(&prepared.selected).iter().map(|(_, n)| n).sum();
+    println!(
+        "{total} operations planned per host (an estimate: loops count once, both arms of a branch count)"
+    );
+    for host in report.hosts.iter().filter(|h| h.result.is_err()) {
+        if let Err(e) = &host.result {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Runs the selected steps on the current host — with `--resume`, from the
+/// first one not completed there in the last run — recording each completed
+/// step. `on_step(host, step)` is called as each step starts.
+pub(crate) fn run_steps<K>(
+    spec: &'static RecipeSpec,
+    prepared: &Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    on_step: &dyn Fn(&str, &'static str),
+) -> crate::Result<()> {
+    let host = crate::current_host();
+    let target = crate::context::current(|c| c.conn.target.clone());
+    let Some(kwargs) = prepared.per_host.get(&target).or(prepared.kwargs.as_ref()) else {
+        return Err(crate::Error::msg(format!(
+            "[{host}] no kwargs for this host"
+        )));
+    };
+    let record = prepared.record.as_ref();
+    let record_failed = |e: std::io::Error| {
+        crate::Error::msg(format!(
+            "[{host}] cannot record completed steps in {}: {e}",
+            record
+                .map(|r| r.path(&target).display().to_string())
+                .unwrap_or_default()
+        ))
+    };
+    let mut steps = prepared.selected.clone();
+    if let Some(record) = record {
+        if prepared.options.resume {
+            let completed = record.completed(&target).map_err(record_failed)?;
+            let names: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
+            steps = resume::resume_from(&steps, &names, &completed);
+            let skipped: Vec<&str> = prepared.selected[..prepared.selected.len() - steps.len()]
+                .iter()
+                .map(|&i| names[i])
+                .collect();
+            if !skipped.is_empty() {
+                note_skipped_steps(&host, &skipped);
+            }
+        } else {
+            record.reset(&target).map_err(record_failed)?;
+        }
+    }
+    for i in steps {
+        let step = spec.steps[i].name;
+        on_step(&host, step);
+        run_step(kwargs, i)?;
+        if let Some(record) = record {
+            record.complete(&target, step).map_err(record_failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Tells which steps `--resume` skips on `host`.
+fn note_skipped_steps(host: &str, skipped: &[&str]) {
+    let shared = crate::context::current(|c| c.shared.clone());
+    shared.observer.message(&format!(
+        "[{host}] --resume: skipping {}, completed in the last run",
+        skipped.join(", ")
+    ));
+}
+
+fn run<K: Send + Sync>(
+    spec: &'static RecipeSpec,
+    mut prepared: Prepared<K>,
+    run_step: fn(&K, usize) -> crate::Result<()>,
+    sudo_password: Option<Secret>,
+) -> ExitCode {
+    let options = &prepared.options;
+    let mode = options.progress.resolve();
+    // `-q --progress none` prints no summary.
+    let summary = !(options.quiet && mode == ProgressMode::None);
+    let several = prepared.targets.len() > 1;
+    // With `--events -`, standard output carries the events alone.
+    let events_on_stdout = options.events.as_deref() == Some("-");
+    let out: Box<dyn std::io::Write + Send> = if events_on_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let progress = Arc::new(Progress::new(
+        spec.name,
+        spec.plan(&prepared.selected),
+        mode,
+        !options.quiet,
+        several,
+        out,
+        events_on_stdout,
+        prepared
+            .events
+            .take()
+            .map(|e| e as Box<dyn std::io::Write + Send>),
+    ));
+    if options.verbose > 0 {
+        let names: Vec<&str> = prepared
+            .selected
+            .iter()
+            .map(|&i| spec.steps[i].name)
+            .collect();
+        progress.line(&format!(
+            "{}: steps {}; planned {}",
+            spec.name,
+            names.join(", "),
+            cli::plan_text(&spec.plan(&prepared.selected))
+        ));
+    }
+    let executor = Executor::new(prepared.targets.clone())
+        .parallel(options.parallel)
+        .fail_fast(options.fail_fast)
+        .timeout(options.timeout)
+        .ssh_options(prepared.ssh.clone())
+        .sudo_password(sudo_password)
+        .observer(progress.clone());
+    let report = executor.run(|| {
+        let result = run_steps(spec, &prepared, run_step, &|host, step| {
+            progress.set_step(host, step);
+        });
+        let host = crate::current_host();
+        match &result {
+            Ok(()) => progress.host_done(&host),
+            Err(e) => {
+                let step = progress.step(&host);
+                // Without the summary, this line is all that says why.
+                let reason = if summary {
+                    String::new()
+                } else {
+                    format!(": {e}")
+                };
+                progress.line(&format!("[{host}] step `{step}` failed{reason}"));
+            }
+        }
+        result
+    });
+    progress.finish();
+    if summary {
+        progress.line(report.summary().trim_end());
+    }
+    ExitCode::from(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::args::tests::SPEC;
+
+    struct Kwargs {
+        version: u32,
+        peers: Vec<String>,
+    }
+
+    fn parse(raw: &RawArgs) -> Result<Kwargs, ArgErrors> {
+        let mut errors = ArgErrors::default();
+        let version = errors.take(raw.get::<u32>("version"));
+        let peers = errors.take(raw.get_vec::<String>("peers"));
+        errors.finish()?;
+        Ok(Kwargs {
+            version: version.unwrap(),
+            peers: peers.unwrap(),
+        })
+    }
+
+    fn options(args: &[&str]) -> cli::Options {
+        cli::parse_argv(&SPEC, std::iter::once("demo").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn every_input_error_is_reported_before_anything_runs() {
+        let env = |name: &str| (name == "OFF_STATE_DIR").then(|| "/nonexistent".to_string());
+        let o = options(&[
+            "-H",
+            "a@",
+            "--steps",
+            "instal,configure",
+            "-c",
+            "/nonexistent.yaml",
+        ]);
+        let errors = prepare(&SPEC, o, parse, &env).err().unwrap().to_string();
+        assert_eq!(errors.lines().count(), 4, "{errors}");
+        assert!(errors.contains("missing required --version"), "{errors}");
+        assert!(errors.contains("error: -H: invalid host `a@`"), "{errors}");
+        assert!(errors.contains("unknown step `instal`"), "{errors}");
+        assert!(
+            errors.contains("cannot read -c /nonexistent.yaml"),
+            "{errors}"
+        );
+        let o = options(&[]);
+        let errors = prepare(&SPEC, o, parse, &env).err().unwrap().to_string();
+        assert_eq!(
+            errors,
+            "error: missing required --version (flag, OFF_VERSION or `version` in the -c file)\n"
+        );
+        // No state directory for --resume: refused, unless nothing is recorded.
+        let no_state = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
+        let errors = prepare(&SPEC, options(&[]), parse, &no_state)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            errors.contains("set OFF_STATE_DIR, XDG_STATE_HOME or HOME"),
+            "{errors}"
+        );
+        assert!(prepare(&SPEC, options(&["--dry-run"]), parse, &no_state).is_ok());
+    }
+
+    #[test]
+    fn dry_run_selects_steps_and_records_nothing() {
+        let env = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
+        let o = options(&["--dry-run", "--steps", "configure"]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        assert_eq!(prepared.kwargs.as_ref().unwrap().version, 3);
+        assert_eq!(prepared.selected, [1]);
+        assert!(prepared.record.is_none());
+    }
+
+    #[test]
+    fn runs_the_selected_steps_locally() {
+        fn step(k: &Kwargs, i: usize) -> crate::Result<()> {
+            match i {
+                0 => crate::ops::run(format!("test {} = 7", k.version)).map(drop),
+                _ => Err(crate::Error::msg(format!("peers {}", k.peers.join(",")))),
+            }
+        }
+        let state = tempfile::tempdir().unwrap();
+        let state_dir = state.path().display().to_string();
+        let env = move |name: &str| (name == "OFF_STATE_DIR").then(|| state_dir.clone());
+        let o = options(&[
+            "--version",
+            "7",
+            "--steps",
+            "install",
+            "-q",
+            "--progress",
+            "none",
+        ]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        assert_eq!(run(&SPEC, prepared, step, None), ExitCode::from(0));
+        let o = options(&["--version", "7", "--peers", "p", "-q", "--progress", "none"]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        assert_eq!(run(&SPEC, prepared, step, None), ExitCode::from(1));
+    }
+}

@@ -1,0 +1,215 @@
+//! Flags that several binaries share (recipe binaries, `offcheck`), each
+//! defined once with its help text, and flattened into every command line.
+
+use std::path::{Path, PathBuf};
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use crate::{HostKeyPolicy, SshOptions};
+
+/// How to reach hosts over SSH.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SshFlags {
+    /// SSH private key
+    #[arg(short = 'i', long, value_name = "KEY")]
+    pub identity: Option<PathBuf>,
+    /// ssh_config file instead of ~/.ssh/config
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// known_hosts file to check host keys against and record new ones in
+    /// [default: ssh's own, ~/.ssh/known_hosts]
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// A host whose key is not known yet: accept-new records its key, strict
+    /// refuses the host (exit 3). A changed key is always refused.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "accept-new",
+        value_parser = PossibleValuesParser::new(["accept-new", "strict"]).map(|s| policy(&s)),
+    )]
+    pub host_key_policy: HostKeyPolicy,
+}
+
+fn policy(name: &str) -> HostKeyPolicy {
+    match name {
+        "strict" => HostKeyPolicy::Strict,
+        _ => HostKeyPolicy::AcceptNew,
+    }
+}
+
+impl SshFlags {
+    /// The connection settings, or the error (exit 2) of a `--known-hosts`
+    /// that ssh could not use as asked.
+    pub fn options(&self) -> Result<SshOptions, String> {
+        // ssh would only complain once connected, host by host.
+        for (flag, file) in [("-i", &self.identity), ("--ssh-config", &self.ssh_config)] {
+            if let Some(file) = file {
+                check_readable_file(flag, file)?;
+            }
+        }
+        if let Some(file) = &self.known_hosts {
+            check_known_hosts(file, self.host_key_policy)?;
+        }
+        Ok(SshOptions {
+            identity: self.identity.clone(),
+            ssh_config: self.ssh_config.clone(),
+            known_hosts: self.known_hosts.clone(),
+            host_key_policy: self.host_key_policy,
+            ..SshOptions::default()
+        })
+    }
+}
+
+/// A known_hosts file ssh can read, and under accept-new record keys in.
+/// An error naming `flag` unless `file` is a file this process can read.
+fn check_readable_file(flag: &str, file: &Path) -> Result<(), String> {
+    let shown = file.display();
+    match std::fs::File::open(file).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!("{flag} {shown}: not a file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{flag} {shown}: no such file"))
+        }
+        Err(e) => Err(format!("{flag} {shown}: {e}")),
+    }
+}
+
+/// `--parallel N`: a number of hosts, at least 1.
+pub fn parse_parallel(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("at least one host must run at a time".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of hosts, at least 1".to_string()),
+    }
+}
+
+fn check_known_hosts(file: &Path, policy: HostKeyPolicy) -> Result<(), String> {
+    let shown = file.display();
+    // ssh reads the option's value as a list of files separated by spaces.
+    if file.to_string_lossy().chars().any(char::is_whitespace) {
+        return Err(format!(
+            "--known-hosts {shown}: a path with spaces is not supported (ssh reads it as several files)"
+        ));
+    }
+    match std::fs::metadata(file) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!("--known-hosts {shown}: not a file")),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("--known-hosts {shown}: {e}"))
+        }
+        // A missing file under strict would refuse every host.
+        Err(_) if policy == HostKeyPolicy::Strict => Err(format!(
+            "--known-hosts {shown}: no such file (--host-key-policy strict needs the hosts' keys in it)"
+        )),
+        Err(_) => {
+            // ssh creates the file, not its directory.
+            let dir = match file.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            if dir.is_dir() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "--known-hosts {shown}: directory {} does not exist",
+                    dir.display()
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        ssh: SshFlags,
+    }
+
+    fn parse(args: &[&str]) -> Result<SshFlags, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bin").chain(args.iter().copied())).map(|c| c.ssh)
+    }
+
+    #[test]
+    fn host_key_policy_defaults_to_accept_new_and_takes_strict() {
+        let flags = parse(&[]).unwrap();
+        assert_eq!(flags.host_key_policy, HostKeyPolicy::AcceptNew);
+        assert_eq!(flags.options().unwrap().known_hosts, None);
+        let key = tempfile::NamedTempFile::new().unwrap();
+        let key = key.path().to_str().unwrap();
+        let flags = parse(&["--host-key-policy", "strict", "-i", key]).unwrap();
+        assert_eq!(flags.host_key_policy, HostKeyPolicy::Strict);
+        let options = flags.options().unwrap();
+        assert_eq!(options.host_key_policy, HostKeyPolicy::Strict);
+        assert_eq!(options.identity.as_deref(), Some(Path::new(key)));
+        let e = parse(&["--host-key-policy", "yes"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--host-key-policy"), "{e}");
+    }
+
+    #[test]
+    fn known_hosts_must_be_usable_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("known_hosts");
+        let fresh = fresh.to_str().unwrap();
+        let options = parse(&["--known-hosts", fresh]).unwrap().options().unwrap();
+        assert_eq!(options.known_hosts.as_deref(), Some(Path::new(fresh)));
+        let error = |args: &[&str]| parse(args).unwrap().options().unwrap_err();
+        let e = error(&["--known-hosts", fresh, "--host-key-policy", "strict"]);
+        assert!(e.contains("no such file"), "{e}");
+        let e = error(&["--known-hosts", "/nonexistent/dir/known_hosts"]);
+        assert_eq!(
+            e,
+            "--known-hosts /nonexistent/dir/known_hosts: directory /nonexistent/dir does not exist"
+        );
+        let e = error(&["--known-hosts", dir.path().to_str().unwrap()]);
+        assert!(e.ends_with("not a file"), "{e}");
+        let e = error(&["--known-hosts", "/tmp/a b"]);
+        assert!(e.contains("spaces"), "{e}");
+        std::fs::write(fresh, "").unwrap();
+        let strict = parse(&["--known-hosts", fresh, "--host-key-policy", "strict"]).unwrap();
+        assert!(strict.options().is_ok());
+    }
+
+    #[test]
+    fn identity_and_ssh_config_must_be_readable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let missing = missing.to_str().unwrap();
+        let err = parse(&["-i", missing]).unwrap().options().unwrap_err();
+        assert_eq!(err, format!("-i {missing}: no such file"));
+        let err = parse(&["--ssh-config", missing])
+            .unwrap()
+            .options()
+            .unwrap_err();
+        assert_eq!(err, format!("--ssh-config {missing}: no such file"));
+        let here = dir.path().to_str().unwrap();
+        let err = parse(&["-i", here]).unwrap().options().unwrap_err();
+        assert_eq!(err, format!("-i {here}: not a file"));
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k").unwrap();
+        assert!(
+            parse(&["-i", key.to_str().unwrap()])
+                .unwrap()
+                .options()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn parallel_is_at_least_one() {
+        assert_eq!(parse_parallel("3"), Ok(3));
+        assert!(
+            parse_parallel("0")
+                .unwrap_err()
+                .contains("at least one host")
+        );
+        assert!(parse_parallel("abc").unwrap_err().contains("whole number"));
+        assert!(parse_parallel("-1").is_err());
+    }
+}
