@@ -88,6 +88,12 @@ impl Scene {
         (dir, target)
     }
 
+    /// Removes what [`Scene::arena`] made (after a passing scene; a failing
+    /// one leaves it to look at).
+    fn clear(&self, dir: &str, target: &str) {
+        self.sh(&format!("rm -rf {dir} {target}"));
+    }
+
     /// Content, mode and owner of the attack's target: what must never change.
     fn target_state(&self, target: &str) -> String {
         self.sh(&format!("stat -c '%a %u:%g %F' {target}; cat {target}"))
@@ -149,6 +155,7 @@ fn swapping_the_temporary_file_for_a_symlink_reaches_nothing() {
                 Ok(_) => {}
             }
         }
+        scene.clear(&dir, &target);
     }
 }
 
@@ -190,6 +197,7 @@ fn planted_backup_symlinks_are_not_followed() {
             "find {dir} -name 'pg.conf.off-backup-*' -type f -exec cat {{}} +"
         ));
         assert_eq!(backups, "old\n", "{who}: the old file is kept as a backup");
+        scene.clear(&dir, &target);
     }
 }
 
@@ -198,7 +206,7 @@ fn planted_backup_symlinks_are_not_followed() {
 #[test]
 fn a_secret_is_never_readable_by_another_user() {
     for scene in scenes() {
-        let (dir, _) = scene.arena("secret");
+        let (dir, target) = scene.arena("secret");
         let secret = format!("s3cret-{}", std::process::id());
         let attack = scene.attack(EVE, &["snoop", &dir, "/tmp"]);
         let dest = format!("{dir}/.pgpass");
@@ -224,5 +232,6 @@ fn a_secret_is_never_readable_by_another_user() {
             format!("600 {MALLORY}\n{secret}"),
             "{who}"
         );
+        scene.clear(&dir, &target);
     }
 }

@@ -107,7 +107,8 @@ impl Attack {
         Ok(attack)
     }
 
-    /// Stops the attacker and returns its log, one event per line.
+    /// Stops the attacker and returns its log, one event per line; its
+    /// working directory is removed.
     pub fn stop(mut self) -> Result<Vec<String>> {
         match &mut self.process {
             Running::Local(child) => {
@@ -124,6 +125,8 @@ impl Attack {
         }
         self.wait_for(".done")?;
         let text = fs::read_to_string(self.path(&self.log)?)?;
+        let dir = self.path(self.log.trim_end_matches("/log"))?;
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
         Ok(text.lines().map(str::to_string).collect())
     }
 
