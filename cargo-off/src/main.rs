@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use off_manifest::kwarg_name;
 
 use crate::recipe_crate::RecipeCrate;
 
@@ -100,7 +101,7 @@ fn plan(manifest: &Path) -> Result<(), Failure> {
             let ty = quote::ToTokens::to_token_stream(&p.ty)
                 .to_string()
                 .replace(' ', "");
-            println!("  --{} <{ty}>  {}", p.name.replace('_', "-"), p.docs);
+            println!("  {} <{ty}>  {}", kwarg_name::flag(&p.name), p.docs);
         }
         println!("  total: {}", recipe.plan);
     }

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use off_manifest::kwarg_name;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -125,7 +126,7 @@ impl RawArgs {
             .filter_map(|p| {
                 let var = match p.env {
                     Some(var) => var.to_string(),
-                    None => format!("OFF_{}", p.name.to_uppercase()),
+                    None => kwarg_name::default_env_var(p.name),
                 };
                 env(&var).map(|value| (p.name.to_string(), (var, value)))
             })
@@ -176,13 +177,13 @@ impl RawArgs {
     }
 
     fn flag(&self, name: &str) -> String {
-        format!("--{}", name.replace('_', "-"))
+        kwarg_name::flag(name)
     }
 
     fn env_var(&self, name: &str) -> String {
         match self.spec.param(name).and_then(|p| p.env) {
             Some(var) => var.to_string(),
-            None => format!("OFF_{}", name.to_uppercase()),
+            None => kwarg_name::default_env_var(name),
         }
     }
 
@@ -400,7 +401,7 @@ fn check_keys(
     let mut errors = ArgErrors::default();
     let mut normalised = Map::new();
     for (key, value) in values {
-        let param = key.replace('-', "_");
+        let param = kwarg_name::from_long(&key);
         if spec.param(&param).is_some() {
             normalised.insert(param, value);
             continue;
@@ -425,7 +426,7 @@ fn check_keys(
 /// The 1-based line where `key` is written as a key (`key:`, `"key" =`, …),
 /// at the start of a line or, as in compact JSON, anywhere as `"key":`.
 fn find_line(text: &str, key: &str) -> Option<usize> {
-    let variants = [key.to_string(), key.replace('_', "-")];
+    let variants = [key.to_string(), kwarg_name::long(key)];
     find_line_start(text, &variants).or_else(|| {
         text.lines()
             .position(|line| {

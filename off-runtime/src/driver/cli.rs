@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+use off_manifest::kwarg_name;
 
 use crate::flags::SshFlags;
 
@@ -102,7 +103,7 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         .after_help(after_help(spec))
         .next_help_heading("Recipe parameters");
     for p in spec.params {
-        let long = p.name.replace('_', "-");
+        let long = kwarg_name::long(p.name);
         let mut help = p.docs.trim().to_string();
         if let Some(default) = p.default {
             help.push_str(&format!(" [default: {default}]"));
@@ -110,7 +111,7 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         let env = p
             .env
             .map(str::to_string)
-            .unwrap_or_else(|| format!("OFF_{}", p.name.to_uppercase()));
+            .unwrap_or_else(|| kwarg_name::default_env_var(p.name));
         help.push_str(&format!(" [env: {env}]"));
         let mut arg = Arg::new(leak(kwarg_id(p.name)))
             .long(leak(long.clone()))
