@@ -11,7 +11,7 @@ use off_check::{
     self as check, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, inventory,
     parse_duration,
 };
-use off_error::exit_code;
+use off_error::{CliError, exit_code};
 use off_manifest::{Manifest, scalar_text};
 use off_transport::flags::SshFlags;
 use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
@@ -83,29 +83,19 @@ fn main() -> ExitCode {
     // SAFETY: first thing in `main`, before any thread has started.
     let env_password = unsafe { take_sudo_password_env() };
     interrupt::install();
-    let code = check(env_password);
+    let code = check(env_password).unwrap_or_else(CliError::report);
     if interrupt::interrupted() {
         return ExitCode::from(exit_code::INTERRUPTED);
     }
     code
 }
 
-fn check(env_password: Option<Secret>) -> ExitCode {
+fn check(env_password: Option<Secret>) -> Result<ExitCode, CliError> {
     let args = Args::parse();
-    let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
-        Ok(prepared) => prepared,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
-    let sudo_password = match sudo_password(args.sudo_password_stdin, env_password) {
-        Ok(password) => password,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
+    let jobs = jobs(&args).map_err(CliError::usage)?;
+    let ssh = args.ssh.options().map_err(CliError::usage)?;
+    let sudo_password =
+        sudo_password(args.sudo_password_stdin, env_password).map_err(CliError::usage)?;
     let options = CheckOptions {
         ssh,
         sudo_password,
@@ -124,7 +114,7 @@ fn check(env_password: Option<Secret>) -> ExitCode {
             eprintln!("error: {e}");
         }
     }
-    ExitCode::from(run.exit_code())
+    Ok(ExitCode::from(run.exit_code()))
 }
 
 /// The `-c` file, read and parsed once: a plain spec, or a recipe's

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{RecipeSpec, did_you_mean};
+use crate::error::{CliError, exit_code};
 use crate::target::Target;
 
 /// One invalid input: an unknown key, a wrong type, a missing value.
@@ -73,6 +74,13 @@ impl fmt::Display for ArgErrors {
 }
 
 impl std::error::Error for ArgErrors {}
+
+/// Input errors stop a run before it starts: exit 2, every error listed.
+impl From<ArgErrors> for CliError {
+    fn from(errors: ArgErrors) -> Self {
+        CliError::many(exit_code::USAGE, errors.0)
+    }
+}
 
 /// Values from a file: the values by parameter name, and where they came from.
 #[derive(Debug, Clone)]
