@@ -1,5 +1,8 @@
 //! The command line of a recipe binary, built with clap's builder API from
-//! the [`RecipeSpec`] (kwargs) plus the built-in flags.
+//! the [`RecipeSpec`] (kwargs) plus the built-in flags. The flags it shares
+//! with `offcheck` (targets, SSH, `--parallel`, the sudo password, the check
+//! flags) are the `Args` structs of [`crate::flags`] and
+//! [`crate::check::flags`], flattened in, not defined again here.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -8,7 +11,8 @@ use std::time::Duration;
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
 use off_manifest::kwarg_name;
 
-use crate::flags::SshFlags;
+use crate::check::flags::CheckRunFlags;
+use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
@@ -148,39 +152,22 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             .action(ArgAction::SetTrue)
             .help(help)
     };
-    cmd = cmd
-        .next_help_heading(None::<&'static str>)
-        .arg(
-            value(
-                "config",
-                "config",
-                "FILE",
-                "Kwargs from a YAML, JSON or TOML file",
-            )
-            .short('c'),
-        )
-        .arg(
-            value(
-                "hosts",
-                "hosts",
-                "HOSTS",
-                "Targets: user@host:port,host2 (none: this machine)",
-            )
-            .short('H'),
-        )
-        .arg(value(
-            "inventory",
-            "inventory",
+    cmd = cmd.next_help_heading(None::<&'static str>).arg(
+        value(
+            "config",
+            "config",
             "FILE",
-            "Targets with per-host kwargs (YAML: hosts: [{host, vars}])",
-        ));
-    cmd = SshFlags::augment_args(cmd);
-    cmd = cmd
-        .arg(
-            value("parallel", "parallel", "N", "At most N hosts at a time")
-                .value_parser(crate::flags::parse_parallel)
-                .default_value("10"),
+            "Kwargs from a YAML, JSON or TOML file",
         )
+        .short('c'),
+    );
+    // A host's vars are kwargs here, not spec placeholders as in offcheck.
+    cmd = TargetFlags::augment_args(cmd).mut_arg("inventory", |a| {
+        a.help("Targets with per-host kwargs (YAML: hosts: [{host, vars}])")
+    });
+    cmd = SshFlags::augment_args(cmd);
+    cmd = ParallelFlags::augment_args(cmd);
+    cmd = cmd
         .arg(flag(
             "fail_fast",
             "fail-fast",
@@ -228,29 +215,17 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             "check",
             "check",
             "Verify the hosts against the spec derived from this recipe and its kwargs; change nothing",
-        ))
-        .arg(
-            value("format", "format", "FORMAT", "Report format of --check")
-                .value_parser(["yaml", "json", "junit", "tap"])
-                .default_value("yaml")
-                .requires("check"),
-        )
-        .arg(
-            value(
-                "retry_timeout",
-                "retry-timeout",
-                "DURATION",
-                "Re-check until every item passes, for at most this long (30s, 2m)",
-            )
-            .value_parser(crate::check::parse_duration)
-            .requires("check"),
-        )
-        .arg(
-            value("sleep", "sleep", "DURATION", "Pause between re-checks")
-                .value_parser(crate::check::parse_duration)
-                .default_value("1s")
-                .requires("retry_timeout"),
-        )
+        ));
+    // Here they only mean something with --check.
+    cmd = CheckRunFlags::augment_args(cmd)
+        .mut_arg("format", |a| {
+            a.help("Report format of --check").requires("check")
+        })
+        .mut_arg("retry_timeout", |a| {
+            a.help("Re-check until every item passes, for at most this long (30s, 2m)")
+                .requires("check")
+        });
+    cmd = cmd
         .arg(
             value(
                 "manifest",
@@ -260,12 +235,9 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
             )
             .requires("check"),
         )
-        .next_help_heading(None::<&'static str>)
-        .arg(flag(
-            "sudo_password_stdin",
-            "sudo-password-stdin",
-            "Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)",
-        ))
+        .next_help_heading(None::<&'static str>);
+    cmd = SudoFlags::augment_args(cmd);
+    cmd = cmd
         .arg(flag("quiet", "quiet", "Do not echo commands and their output").short('q'))
         .arg(
             Arg::new("verbose")
@@ -302,6 +274,7 @@ pub(crate) fn parse_argv(
             ));
         }
     }
+    let targets = TargetFlags::from_arg_matches(&m)?;
     let string = |id: &str| m.get_one::<String>(id).cloned();
     let path = |id: &str| string(id).map(PathBuf::from);
     let mut flags = Vec::new();
@@ -328,10 +301,10 @@ pub(crate) fn parse_argv(
     };
     Ok(Options {
         config: path("config"),
-        hosts: string("hosts"),
-        inventory: path("inventory"),
+        hosts: targets.hosts,
+        inventory: targets.inventory,
         ssh: SshFlags::from_arg_matches(&m)?,
-        parallel: m.get_one::<usize>("parallel").copied().unwrap_or(10),
+        parallel: ParallelFlags::from_arg_matches(&m)?.parallel,
         fail_fast: m.get_flag("fail_fast"),
         timeout: m.get_one::<Option<Duration>>("timeout").copied().flatten(),
         steps: string("steps").map(|s| {
@@ -343,27 +316,22 @@ pub(crate) fn parse_argv(
         }),
         progress,
         events: string("events"),
-        sudo_password_stdin: m.get_flag("sudo_password_stdin"),
+        sudo_password_stdin: SudoFlags::from_arg_matches(&m)?.sudo_password_stdin,
         quiet: m.get_flag("quiet"),
         verbose: m.get_count("verbose"),
         dry_run: m.get_flag("dry_run"),
         resume: m.get_flag("resume"),
-        check: m.get_flag("check").then(|| CheckFlags {
-            format: string("format")
-                .unwrap_or_default()
-                .parse()
-                .unwrap_or(crate::check::ReportFormat::Yaml),
-            retry: m
-                .get_one::<std::time::Duration>("retry_timeout")
-                .map(|&timeout| crate::check::Retry {
-                    timeout,
-                    sleep: m
-                        .get_one::<std::time::Duration>("sleep")
-                        .copied()
-                        .unwrap_or(std::time::Duration::from_secs(1)),
-                }),
-            manifest: path("manifest"),
-        }),
+        check: match m.get_flag("check") {
+            false => None,
+            true => {
+                let run = CheckRunFlags::from_arg_matches(&m)?;
+                Some(CheckFlags {
+                    format: run.report_format(),
+                    retry: run.retry(),
+                    manifest: path("manifest"),
+                })
+            }
+        },
         flags,
     })
 }
