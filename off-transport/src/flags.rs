@@ -7,7 +7,11 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::{HostKeyPolicy, SshOptions};
 
-/// How to reach hosts over SSH.
+// These structs have `//` comments, not doc comments: a derived `Args`' doc
+// comment would become the `about` of every command it is flattened into
+// (a recipe binary's --help began with "How to reach hosts over SSH").
+
+// How to reach hosts over SSH.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SshFlags {
     /// SSH private key
@@ -30,9 +34,6 @@ pub struct SshFlags {
     )]
     pub host_key_policy: HostKeyPolicy,
 }
-
-// The structs below have `//` comments, not doc comments: a derived `Args`'
-// doc comment would become the `about` of every command it is flattened into.
 
 // Which hosts to work on.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -286,6 +287,7 @@ mod tests {
     #[test]
     fn shared_flags_bring_their_help_and_leave_the_about_alone() {
         let cmd = clap::Command::new("bin").about("the binary's own about");
+        let cmd = SshFlags::augment_args(cmd);
         let mut cmd =
             SudoFlags::augment_args(ParallelFlags::augment_args(TargetFlags::augment_args(cmd)));
         let help = cmd.render_help().to_string();

@@ -474,6 +474,12 @@ mod tests {
     }
 
     #[test]
+    fn help_starts_with_the_recipe_s_about() {
+        let help = command(&SPEC).render_help().to_string();
+        assert!(help.starts_with("A demo.\n"), "{help}");
+    }
+
+    #[test]
     fn check_flags_need_check_and_are_listed_under_it() {
         let o = parse(&["--check", "--format", "tap", "--retry-timeout", "30s"]).unwrap();
         let check = o.check.unwrap();
