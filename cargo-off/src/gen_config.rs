@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use off_error::CliError;
 use off_manifest::{BLOCK_END, BLOCK_START, BlockLocation, Manifest};
 
-use crate::Failure;
 use crate::block;
 use crate::recipe_crate::RecipeCrate;
 
@@ -41,11 +41,11 @@ overrides: {}
 ";
 
 /// Writes `off.yaml`, or with `check` only compares it; returns a message for stdout.
-pub fn run(manifest_path: &Path, check: bool) -> Result<String, Failure> {
+pub fn run(manifest_path: &Path, check: bool) -> Result<String, CliError> {
     let krate = RecipeCrate::load(manifest_path)?;
     let [(recipe, source)] = krate.recipes.as_slice() else {
         let names: Vec<&str> = krate.recipes.iter().map(|(r, _)| r.name.as_str()).collect();
-        return Err(Failure::Usage(format!(
+        return Err(CliError::usage(format!(
             "{}: gen-config needs exactly one #[recipe] per crate, found {}: {}",
             krate.dir.join("src").display(),
             names.len(),
@@ -59,11 +59,11 @@ pub fn run(manifest_path: &Path, check: bool) -> Result<String, Failure> {
     let existing = match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Failure::Usage(format!("{origin}: {e}"))),
+        Err(e) => return Err(CliError::usage(format!("{origin}: {e}"))),
     };
     let Some(existing) = existing else {
         if check {
-            return Err(Failure::Stale(format!(
+            return Err(CliError::failed(format!(
                 "{origin}: missing; run `cargo off gen-config` and commit it"
             )));
         }
@@ -81,7 +81,7 @@ pub fn run(manifest_path: &Path, check: bool) -> Result<String, Failure> {
         return if existing[block.body.clone()] == body {
             Ok(format!("{origin} is up to date"))
         } else {
-            Err(Failure::Stale(format!(
+            Err(CliError::failed(format!(
                 "{origin}: the generated block is stale; run `cargo off gen-config` and commit it"
             )))
         };
@@ -100,7 +100,7 @@ pub fn run(manifest_path: &Path, check: bool) -> Result<String, Failure> {
 }
 
 /// Parses the manifest and prints its warnings (overrides that match nothing).
-fn parse(text: &str, origin: &str) -> Result<(), Failure> {
+fn parse(text: &str, origin: &str) -> Result<(), CliError> {
     let manifest = Manifest::parse(text, origin).map_err(usage)?;
     print_warnings(&manifest);
     Ok(())
@@ -112,10 +112,10 @@ fn print_warnings(manifest: &Manifest) {
     }
 }
 
-fn usage(error: off_manifest::ManifestError) -> Failure {
-    Failure::Usage(error.to_string())
+fn usage(error: off_manifest::ManifestError) -> CliError {
+    CliError::usage(error.to_string())
 }
 
-fn write(path: &Path, text: &str) -> Result<(), Failure> {
-    std::fs::write(path, text).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use off_error::CliError;
+use off_manifest::kwarg_name;
 
 use crate::recipe_crate::RecipeCrate;
 
@@ -46,24 +48,8 @@ enum OffCommand {
     },
 }
 
-/// Why a command did not succeed, with its exit code.
-#[derive(Debug)]
-pub enum Failure {
-    /// `off.yaml` is stale or missing (`--check`): exit 1.
-    Stale(String),
-    /// Bad input (flags, paths, sources, a malformed `off.yaml`): exit 2.
-    Usage(String),
-}
-
 fn main() -> ExitCode {
-    let command = match Cargo::try_parse() {
-        Ok(Cargo::Off(command)) => command,
-        Err(error) => {
-            let code = if error.use_stderr() { 2 } else { 0 };
-            let _ = error.print();
-            return ExitCode::from(code);
-        }
-    };
+    let Cargo::Off(command) = Cargo::parse();
     let result = match command {
         OffCommand::Plan { manifest_path } => plan(&manifest_path),
         OffCommand::GenConfig {
@@ -73,18 +59,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Stale(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
+        Err(error) => error.report(),
     }
 }
 
-fn plan(manifest: &Path) -> Result<(), Failure> {
+fn plan(manifest: &Path) -> Result<(), CliError> {
     let krate = RecipeCrate::load(manifest)?;
     for (recipe, source) in &krate.recipes {
         println!(
@@ -100,7 +79,7 @@ fn plan(manifest: &Path) -> Result<(), Failure> {
             let ty = quote::ToTokens::to_token_stream(&p.ty)
                 .to_string()
                 .replace(' ', "");
-            println!("  --{} <{ty}>  {}", p.name.replace('_', "-"), p.docs);
+            println!("  {} <{ty}>  {}", kwarg_name::flag(&p.name), p.docs);
         }
         println!("  total: {}", recipe.plan);
     }

@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use off_analysis::Recipe;
-
-use crate::Failure;
+use off_error::CliError;
 
 /// A recipe crate: its directory and the recipes found in its `src/`.
 pub struct RecipeCrate {
@@ -16,15 +15,15 @@ pub struct RecipeCrate {
 
 impl RecipeCrate {
     /// Analyses every `.rs` file under the `src/` beside `manifest`; nothing is built.
-    pub fn load(manifest: &Path) -> Result<RecipeCrate, Failure> {
+    pub fn load(manifest: &Path) -> Result<RecipeCrate, CliError> {
         if manifest.file_name().is_none_or(|name| name != "Cargo.toml") {
-            return Err(Failure::Usage(format!(
+            return Err(CliError::usage(format!(
                 "{}: --manifest-path must name a Cargo.toml",
                 manifest.display()
             )));
         }
         if !manifest.is_file() {
-            return Err(Failure::Usage(format!(
+            return Err(CliError::usage(format!(
                 "{}: no such manifest",
                 manifest.display()
             )));
@@ -36,14 +35,14 @@ impl RecipeCrate {
         let mut recipes = Vec::new();
         for source in rust_files(&dir.join("src")) {
             let text = std::fs::read_to_string(&source)
-                .map_err(|e| Failure::Usage(format!("{}: {e}", source.display())))?;
+                .map_err(|e| CliError::usage(format!("{}: {e}", source.display())))?;
             let found = off_analysis::parse_recipe_file(&text)
-                .map_err(|e| Failure::Usage(format!("{}: {e}", source.display())))?;
+                .map_err(|e| CliError::usage(format!("{}: {e}", source.display())))?;
             let relative = source.strip_prefix(&dir).unwrap_or(&source).to_path_buf();
             recipes.extend(found.into_iter().map(|recipe| (recipe, relative.clone())));
         }
         if recipes.is_empty() {
-            return Err(Failure::Usage(format!(
+            return Err(CliError::usage(format!(
                 "no #[recipe] in {}",
                 dir.join("src").display()
             )));

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use off_manifest::kwarg_name;
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::visit::Visit;
@@ -275,9 +276,9 @@ fn check_reserved(cx: &Ctxt, param: &Param) {
         cx.error_spanned_by(
             &param.ident,
             format!(
-                "parameter `{}` clashes with the built-in `--{}` flag of the generated binary; rename the parameter",
+                "parameter `{}` clashes with the built-in `{}` flag of the generated binary; rename the parameter",
                 param.name,
-                param.name.replace('_', "-")
+                kwarg_name::flag(&param.name)
             ),
         );
     }

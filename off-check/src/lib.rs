@@ -30,6 +30,7 @@
 
 mod engine;
 mod evaluate;
+pub mod flags;
 pub mod inventory;
 mod report;
 mod script;

@@ -4,6 +4,8 @@
 //! transports, the check engine and the runtime fail with one [`Error`]
 //! and every binary maps it to the same exit codes.
 
+use std::fmt::Display;
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// The documented exit codes of every off binary (DESIGN §9).
@@ -146,6 +148,55 @@ impl From<&str> for Error {
     }
 }
 
+/// What a binary's `main` ends with when it stops on an error: the lines it
+/// prints as `error: …` and the documented exit code (DESIGN §9). Every off
+/// binary reports through it, so the same failure reads and exits the same
+/// in a recipe binary, `offcheck` and `cargo off`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub errors: Vec<String>,
+    pub exit_code: u8,
+}
+
+impl CliError {
+    pub fn new(exit_code: u8, message: impl Display) -> Self {
+        CliError::many(exit_code, [message])
+    }
+
+    /// Several errors reported together, one line each.
+    pub fn many<M: Display>(exit_code: u8, messages: impl IntoIterator<Item = M>) -> Self {
+        CliError {
+            errors: messages.into_iter().map(|m| m.to_string()).collect(),
+            exit_code,
+        }
+    }
+
+    /// Bad flags, config or spec: nothing was run (exit 2).
+    pub fn usage(message: impl Display) -> Self {
+        CliError::new(exit_code::USAGE, message)
+    }
+
+    /// The work was done and found wanting, e.g. stale generated files (exit 1).
+    pub fn failed(message: impl Display) -> Self {
+        CliError::new(exit_code::FAILED, message)
+    }
+
+    /// Prints each error on standard error as `error: …` and returns the
+    /// exit code for `main`.
+    pub fn report(self) -> ExitCode {
+        for error in &self.errors {
+            eprintln!("error: {error}");
+        }
+        ExitCode::from(self.exit_code)
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
+        CliError::new(error.exit_code(), error)
+    }
+}
+
 /// The last `STDERR_TAIL` bytes of standard error, on a line of their own.
 fn tail_suffix(stderr: &str) -> String {
     let trimmed = stderr.trim_end();
@@ -186,6 +237,29 @@ mod tests {
         assert!(msg.ends_with("the end"));
         assert!(msg.len() < 800);
         assert_eq!(e.exit_code(), exit_code::FAILED);
+    }
+
+    #[test]
+    fn a_cli_error_keeps_its_messages_and_the_documented_code() {
+        assert_eq!(
+            CliError::usage("--parallel must be at least 1"),
+            CliError {
+                errors: vec!["--parallel must be at least 1".into()],
+                exit_code: 2
+            }
+        );
+        assert_eq!(CliError::failed("stale").exit_code, 1);
+        assert_eq!(CliError::many(2, ["a", "b"]).errors, ["a", "b"]);
+        let unreachable = CliError::from(Error::Unreachable {
+            host: "db1".into(),
+            reason: "connection refused".into(),
+        });
+        assert_eq!(unreachable.exit_code, exit_code::UNREACHABLE);
+        assert_eq!(
+            unreachable.errors,
+            ["[db1] unreachable: connection refused"]
+        );
+        assert_eq!(CliError::new(4, "late").report(), ExitCode::from(4));
     }
 
     #[test]

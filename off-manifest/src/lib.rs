@@ -39,6 +39,8 @@
 //! Check-spec strings may hold `{param}` placeholders (the recipe builds the
 //! destination with `format!`); [`Manifest::check_spec_value`] resolves them.
 
+pub mod kwarg_name;
+
 use std::collections::HashMap;
 use std::fmt;
 
@@ -705,8 +707,8 @@ fn unresolved(
 ) -> ManifestError {
     let message = match error {
         FillError::NoValue(placeholder) => format!(
-            "placeholder `{{{placeholder}}}` in {what} `{template}` has no value: pass --{} or give the kwarg a default",
-            placeholder.replace('_', "-")
+            "placeholder `{{{placeholder}}}` in {what} `{template}` has no value: pass {} or give the kwarg a default",
+            kwarg_name::flag(placeholder)
         ),
         FillError::NotAWord { .. } => format!("{what} `{template}`: {error}"),
     };

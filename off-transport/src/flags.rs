@@ -7,7 +7,11 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::{HostKeyPolicy, SshOptions};
 
-/// How to reach hosts over SSH.
+// These structs have `//` comments, not doc comments: a derived `Args`' doc
+// comment would become the `about` of every command it is flattened into
+// (a recipe binary's --help began with "How to reach hosts over SSH").
+
+// How to reach hosts over SSH.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SshFlags {
     /// SSH private key
@@ -29,6 +33,34 @@ pub struct SshFlags {
         value_parser = PossibleValuesParser::new(["accept-new", "strict"]).map(|s| policy(&s)),
     )]
     pub host_key_policy: HostKeyPolicy,
+}
+
+// Which hosts to work on.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TargetFlags {
+    /// Targets: user@host:port,host2 (none: this machine)
+    #[arg(short = 'H', long, value_name = "HOSTS")]
+    pub hosts: Option<String>,
+    /// Targets from a YAML file: `hosts: [{host: user@h:22, vars: {name: value}}]`;
+    /// a host's vars fill `{name}` placeholders in the spec
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+}
+
+// How many hosts are worked on at once.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ParallelFlags {
+    /// At most N hosts at a time
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = parse_parallel)]
+    pub parallel: usize,
+}
+
+// Where the sudo password comes from.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SudoFlags {
+    /// Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)
+    #[arg(long)]
+    pub sudo_password_stdin: bool,
 }
 
 fn policy(name: &str) -> HostKeyPolicy {
@@ -123,7 +155,7 @@ fn check_known_hosts(file: &Path, policy: HostKeyPolicy) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{Args, Parser};
 
     #[derive(Parser, Debug)]
     struct Cli {
@@ -199,6 +231,78 @@ mod tests {
                 .options()
                 .is_ok()
         );
+    }
+
+    #[derive(Parser, Debug)]
+    struct RunCli {
+        #[command(flatten)]
+        targets: TargetFlags,
+        #[command(flatten)]
+        parallel: ParallelFlags,
+        #[command(flatten)]
+        sudo: SudoFlags,
+    }
+
+    fn parse_run(args: &[&str]) -> Result<RunCli, clap::Error> {
+        RunCli::try_parse_from(std::iter::once("bin").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn target_flags_take_hosts_and_an_inventory() {
+        let none = parse_run(&[]).unwrap();
+        assert_eq!(none.targets.hosts, None);
+        assert_eq!(none.targets.inventory, None);
+        let given = parse_run(&["-H", "root@db1,db2:2222", "--inventory", "inv.yaml"]).unwrap();
+        assert_eq!(given.targets.hosts.as_deref(), Some("root@db1,db2:2222"));
+        assert_eq!(given.targets.inventory, Some(PathBuf::from("inv.yaml")));
+        let long = parse_run(&["--hosts", "db1"]).unwrap();
+        assert_eq!(long.targets.hosts.as_deref(), Some("db1"));
+    }
+
+    #[test]
+    fn parallel_defaults_to_ten_and_refuses_zero() {
+        assert_eq!(parse_run(&[]).unwrap().parallel.parallel, 10);
+        assert_eq!(
+            parse_run(&["--parallel", "3"]).unwrap().parallel.parallel,
+            3
+        );
+        let zero = parse_run(&["--parallel", "0"]).unwrap_err().to_string();
+        assert!(
+            zero.contains("at least one host must run at a time"),
+            "{zero}"
+        );
+    }
+
+    #[test]
+    fn sudo_password_comes_from_stdin_only_when_asked() {
+        assert!(!parse_run(&[]).unwrap().sudo.sudo_password_stdin);
+        assert!(
+            parse_run(&["--sudo-password-stdin"])
+                .unwrap()
+                .sudo
+                .sudo_password_stdin
+        );
+    }
+
+    #[test]
+    fn shared_flags_bring_their_help_and_leave_the_about_alone() {
+        let cmd = clap::Command::new("bin").about("the binary's own about");
+        let cmd = SshFlags::augment_args(cmd);
+        let mut cmd =
+            SudoFlags::augment_args(ParallelFlags::augment_args(TargetFlags::augment_args(cmd)));
+        let help = cmd.render_help().to_string();
+        assert!(help.starts_with("the binary's own about"), "{help}");
+        for wanted in [
+            "-H, --hosts <HOSTS>",
+            "Targets: user@host:port,host2 (none: this machine)",
+            "--inventory <FILE>",
+            "--parallel <N>",
+            "At most N hosts at a time [default: 10]",
+            "--sudo-password-stdin",
+            "(else OFF_SUDO_PASSWORD)",
+        ] {
+            assert!(help.contains(wanted), "{wanted}: {help}");
+        }
     }
 
     #[test]

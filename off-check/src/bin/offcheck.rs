@@ -3,17 +3,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 
-use off_check::{
-    self as check, CheckOptions, CheckSpec, ReportFormat, Retry, SpecFormat, inventory,
-    parse_duration,
-};
-use off_error::exit_code;
+use off_check::flags::CheckRunFlags;
+use off_check::{self as check, CheckOptions, CheckSpec, SpecFormat, inventory};
+use off_error::{CliError, exit_code};
 use off_manifest::{Manifest, scalar_text};
-use off_transport::flags::SshFlags;
+use off_transport::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
@@ -53,78 +50,50 @@ struct Args {
     /// The spec to check (YAML, or JSON for a .json file), or a recipe's off.yaml
     #[arg(short = 'c', long = "config", value_name = "SPEC")]
     spec: PathBuf,
-    /// Targets: user@host:port,host2 (none: this machine)
-    #[arg(short = 'H', long, value_name = "HOSTS")]
-    hosts: Option<String>,
-    /// Targets from a YAML file: `hosts: [{host: user@h:22, vars: {name: value}}]`;
-    /// a host's vars fill `{name}` placeholders in the spec
-    #[arg(long, value_name = "FILE")]
-    inventory: Option<PathBuf>,
+    #[command(flatten)]
+    targets: TargetFlags,
     #[command(flatten)]
     ssh: SshFlags,
-    /// Report format
-    #[arg(long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json", "junit", "tap"])]
-    format: String,
-    /// Re-check until every item passes, for at most this long (30s, 2m, …)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    retry_timeout: Option<Duration>,
-    /// Pause between re-checks
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s", requires = "retry_timeout")]
-    sleep: Duration,
-    /// At most N hosts at a time
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = off_transport::flags::parse_parallel)]
-    parallel: usize,
-    /// Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)
-    #[arg(long)]
-    sudo_password_stdin: bool,
+    #[command(flatten)]
+    check: CheckRunFlags,
+    #[command(flatten)]
+    parallel: ParallelFlags,
+    #[command(flatten)]
+    sudo: SudoFlags,
 }
 
 fn main() -> ExitCode {
     // SAFETY: first thing in `main`, before any thread has started.
     let env_password = unsafe { take_sudo_password_env() };
     interrupt::install();
-    let code = check(env_password);
+    let code = check(env_password).unwrap_or_else(CliError::report);
     if interrupt::interrupted() {
         return ExitCode::from(exit_code::INTERRUPTED);
     }
     code
 }
 
-fn check(env_password: Option<Secret>) -> ExitCode {
+fn check(env_password: Option<Secret>) -> Result<ExitCode, CliError> {
     let args = Args::parse();
-    let (jobs, ssh) = match jobs(&args).and_then(|jobs| Ok((jobs, args.ssh.options()?))) {
-        Ok(prepared) => prepared,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
-    let sudo_password = match sudo_password(args.sudo_password_stdin, env_password) {
-        Ok(password) => password,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
+    let jobs = jobs(&args).map_err(CliError::usage)?;
+    let ssh = args.ssh.options().map_err(CliError::usage)?;
+    let sudo_password =
+        sudo_password(args.sudo.sudo_password_stdin, env_password).map_err(CliError::usage)?;
     let options = CheckOptions {
         ssh,
         sudo_password,
-        parallel: args.parallel,
-        retry: args.retry_timeout.map(|timeout| Retry {
-            timeout,
-            sleep: args.sleep,
-        }),
+        parallel: args.parallel.parallel,
+        retry: args.check.retry(),
         ..CheckOptions::default()
     };
     let run = check::run(jobs, &options);
-    let format: ReportFormat = args.format.parse().expect("clap checked the format");
-    print!("{}", run.render(format));
+    print!("{}", run.render(args.check.report_format()));
     for host in &run.hosts {
         if let Some(e) = &host.error {
             eprintln!("error: {e}");
         }
     }
-    ExitCode::from(run.exit_code())
+    Ok(ExitCode::from(run.exit_code()))
 }
 
 /// The `-c` file, read and parsed once: a plain spec, or a recipe's
@@ -182,12 +151,12 @@ fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
     let source = SpecSource::load(&args.spec)?;
     let no_vars = serde_json::Map::new();
     let mut jobs: Vec<(Target, CheckSpec)> = Vec::new();
-    if let Some(hosts) = &args.hosts {
+    if let Some(hosts) = &args.targets.hosts {
         let targets = Target::parse_list(hosts).map_err(|e| format!("-H: {e}"))?;
         let spec = source.spec(&no_vars)?;
         jobs.extend(targets.into_iter().map(|t| (t, spec.clone())));
     }
-    if let Some(path) = &args.inventory {
+    if let Some(path) = &args.targets.inventory {
         let shown = path.display();
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read --inventory {shown}: {e}"))?;

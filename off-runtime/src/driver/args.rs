@@ -7,10 +7,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use off_manifest::kwarg_name;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{RecipeSpec, did_you_mean};
+use crate::error::{CliError, exit_code};
 use crate::target::Target;
 
 /// One invalid input: an unknown key, a wrong type, a missing value.
@@ -73,6 +75,13 @@ impl fmt::Display for ArgErrors {
 
 impl std::error::Error for ArgErrors {}
 
+/// Input errors stop a run before it starts: exit 2, every error listed.
+impl From<ArgErrors> for CliError {
+    fn from(errors: ArgErrors) -> Self {
+        CliError::many(exit_code::USAGE, errors.0)
+    }
+}
+
 /// Values from a file: the values by parameter name, and where they came from.
 #[derive(Debug, Clone)]
 struct FileLayer {
@@ -125,7 +134,7 @@ impl RawArgs {
             .filter_map(|p| {
                 let var = match p.env {
                     Some(var) => var.to_string(),
-                    None => format!("OFF_{}", p.name.to_uppercase()),
+                    None => kwarg_name::default_env_var(p.name),
                 };
                 env(&var).map(|value| (p.name.to_string(), (var, value)))
             })
@@ -176,13 +185,13 @@ impl RawArgs {
     }
 
     fn flag(&self, name: &str) -> String {
-        format!("--{}", name.replace('_', "-"))
+        kwarg_name::flag(name)
     }
 
     fn env_var(&self, name: &str) -> String {
         match self.spec.param(name).and_then(|p| p.env) {
             Some(var) => var.to_string(),
-            None => format!("OFF_{}", name.to_uppercase()),
+            None => kwarg_name::default_env_var(name),
         }
     }
 
@@ -400,7 +409,7 @@ fn check_keys(
     let mut errors = ArgErrors::default();
     let mut normalised = Map::new();
     for (key, value) in values {
-        let param = key.replace('-', "_");
+        let param = kwarg_name::from_long(&key);
         if spec.param(&param).is_some() {
             normalised.insert(param, value);
             continue;
@@ -425,7 +434,7 @@ fn check_keys(
 /// The 1-based line where `key` is written as a key (`key:`, `"key" =`, …),
 /// at the start of a line or, as in compact JSON, anywhere as `"key":`.
 fn find_line(text: &str, key: &str) -> Option<usize> {
-    let variants = [key.to_string(), key.replace('_', "-")];
+    let variants = [key.to_string(), kwarg_name::long(key)];
     find_line_start(text, &variants).or_else(|| {
         text.lines()
             .position(|line| {

@@ -1,13 +1,19 @@
-//! The command line of a recipe binary, built with clap's builder API from
-//! the [`RecipeSpec`] (kwargs) plus the built-in flags.
+//! The command line of a recipe binary: the kwargs of the [`RecipeSpec`],
+//! added with clap's builder API since they are only known at run time, and
+//! the built-in flags, one derived `Args` struct. The flags it shares with
+//! `offcheck` (targets, SSH, `--parallel`, the sudo password, the check
+//! flags) are the structs of [`crate::flags`] and [`crate::check::flags`],
+//! flattened in, not defined again here.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+use off_manifest::kwarg_name;
 
-use crate::flags::SshFlags;
+use crate::check::flags::CheckRunFlags;
+use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
@@ -59,6 +65,74 @@ pub(crate) fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
     Ok((!after.is_zero()).then_some(after))
 }
 
+// The built-in flags of every recipe binary, in the order --help lists
+// them; the shared ones are flattened from `crate::flags` and
+// `crate::check::flags`. A `//` comment, not a doc comment: that would
+// become the recipe's `about`.
+#[derive(clap::Args, Debug, Clone)]
+struct BuiltinFlags {
+    /// Kwargs from a YAML, JSON or TOML file
+    #[arg(short = 'c', long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    targets: TargetFlags,
+    #[command(flatten)]
+    ssh: SshFlags,
+    #[command(flatten)]
+    parallel: ParallelFlags,
+    /// Stop every host once one fails
+    #[arg(long)]
+    fail_fast: bool,
+    /// Kill a command still running after this long, and fail with exit 4 (90s, 10m, 2h; none: no limit); settings(timeout) in the recipe overrides it
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout_flag, default_value = DEFAULT_TIMEOUT)]
+    timeout: Timeout,
+    /// Run only these steps (comma-separated), in recipe order
+    #[arg(long, value_name = "STEPS")]
+    steps: Option<String>,
+    /// Progress display
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "bar", "lines", "none"])]
+    progress: String,
+    /// Write one NDJSON event per operation to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    events: Option<String>,
+    /// Print every operation with its rendered command; run nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Start each host at the first step it did not complete in the last run
+    #[arg(long)]
+    resume: bool,
+    /// Verify the hosts against the spec derived from this recipe and its kwargs; change nothing
+    #[arg(long, help_heading = "Checking (--check)")]
+    check: bool,
+    #[command(flatten, next_help_heading = "Checking (--check)")]
+    check_run: CheckRunFlags,
+    /// Also check the spec of this off.yaml (generated block + overrides)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "check",
+        help_heading = "Checking (--check)"
+    )]
+    manifest: Option<PathBuf>,
+    // Back to the main list: the heading above would carry on.
+    #[command(flatten, next_help_heading = None::<&str>)]
+    sudo: SudoFlags,
+    /// Do not echo commands and their output
+    #[arg(short, long)]
+    quiet: bool,
+    /// More output
+    #[arg(short, long, action = ArgAction::Count)]
+    verbose: u8,
+}
+
+/// `--timeout`'s value: `None` for no limit.
+#[derive(Debug, Clone, Copy)]
+struct Timeout(Option<Duration>);
+
+fn parse_timeout_flag(text: &str) -> Result<Timeout, String> {
+    parse_timeout(text).map(Timeout)
+}
+
 /// Flags reserved for later features: accepted by the parser, refused at run time.
 const RESERVED: &[&str] = &["serve", "metrics"];
 
@@ -102,7 +176,7 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         .after_help(after_help(spec))
         .next_help_heading("Recipe parameters");
     for p in spec.params {
-        let long = p.name.replace('_', "-");
+        let long = kwarg_name::long(p.name);
         let mut help = p.docs.trim().to_string();
         if let Some(default) = p.default {
             help.push_str(&format!(" [default: {default}]"));
@@ -110,7 +184,7 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         let env = p
             .env
             .map(str::to_string)
-            .unwrap_or_else(|| format!("OFF_{}", p.name.to_uppercase()));
+            .unwrap_or_else(|| kwarg_name::default_env_var(p.name));
         help.push_str(&format!(" [env: {env}]"));
         let mut arg = Arg::new(leak(kwarg_id(p.name)))
             .long(leak(long.clone()))
@@ -138,141 +212,19 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         };
         cmd = cmd.arg(arg);
     }
-    let value = |id: &'static str, long: &'static str, name: &'static str, help: &'static str| {
-        Arg::new(id).long(long).value_name(name).help(help)
-    };
-    let flag = |id: &'static str, long: &'static str, help: &'static str| {
-        Arg::new(id)
-            .long(long)
-            .action(ArgAction::SetTrue)
-            .help(help)
-    };
-    cmd = cmd
-        .next_help_heading(None::<&'static str>)
-        .arg(
-            value(
-                "config",
-                "config",
-                "FILE",
-                "Kwargs from a YAML, JSON or TOML file",
-            )
-            .short('c'),
-        )
-        .arg(
-            value(
-                "hosts",
-                "hosts",
-                "HOSTS",
-                "Targets: user@host:port,host2 (none: this machine)",
-            )
-            .short('H'),
-        )
-        .arg(value(
-            "inventory",
-            "inventory",
-            "FILE",
-            "Targets with per-host kwargs (YAML: hosts: [{host, vars}])",
-        ));
-    cmd = SshFlags::augment_args(cmd);
-    cmd = cmd
-        .arg(
-            value("parallel", "parallel", "N", "At most N hosts at a time")
-                .value_parser(crate::flags::parse_parallel)
-                .default_value("10"),
-        )
-        .arg(flag(
-            "fail_fast",
-            "fail-fast",
-            "Stop every host once one fails",
-        ))
-        .arg(
-            value(
-                "timeout",
-                "timeout",
-                "DURATION",
-                "Kill a command still running after this long, and fail with exit 4 (90s, 10m, 2h; none: no limit); settings(timeout) in the recipe overrides it",
-            )
-            .value_parser(parse_timeout)
-            .default_value(DEFAULT_TIMEOUT),
-        )
-        .arg(value(
-            "steps",
-            "steps",
-            "STEPS",
-            "Run only these steps (comma-separated), in recipe order",
-        ))
-        .arg(
-            value("progress", "progress", "MODE", "Progress display")
-                .value_parser(["auto", "bar", "lines", "none"])
-                .default_value("auto"),
-        )
-        .arg(value(
-            "events",
-            "events",
-            "FILE",
-            "Write one NDJSON event per operation to FILE (- for stdout)",
-        ))
-        .arg(flag(
-            "dry_run",
-            "dry-run",
-            "Print every operation with its rendered command; run nothing",
-        ))
-        .arg(flag(
-            "resume",
-            "resume",
-            "Start each host at the first step it did not complete in the last run",
-        ))
-        .next_help_heading("Checking (--check)")
-        .arg(flag(
-            "check",
-            "check",
-            "Verify the hosts against the spec derived from this recipe and its kwargs; change nothing",
-        ))
-        .arg(
-            value("format", "format", "FORMAT", "Report format of --check")
-                .value_parser(["yaml", "json", "junit", "tap"])
-                .default_value("yaml")
-                .requires("check"),
-        )
-        .arg(
-            value(
-                "retry_timeout",
-                "retry-timeout",
-                "DURATION",
-                "Re-check until every item passes, for at most this long (30s, 2m)",
-            )
-            .value_parser(crate::check::parse_duration)
-            .requires("check"),
-        )
-        .arg(
-            value("sleep", "sleep", "DURATION", "Pause between re-checks")
-                .value_parser(crate::check::parse_duration)
-                .default_value("1s")
-                .requires("retry_timeout"),
-        )
-        .arg(
-            value(
-                "manifest",
-                "manifest",
-                "FILE",
-                "Also check the spec of this off.yaml (generated block + overrides)",
-            )
-            .requires("check"),
-        )
-        .next_help_heading(None::<&'static str>)
-        .arg(flag(
-            "sudo_password_stdin",
-            "sudo-password-stdin",
-            "Read the sudo password from one line of standard input (else OFF_SUDO_PASSWORD)",
-        ))
-        .arg(flag("quiet", "quiet", "Do not echo commands and their output").short('q'))
-        .arg(
-            Arg::new("verbose")
-                .long("verbose")
-                .short('v')
-                .action(ArgAction::Count)
-                .help("More output"),
-        );
+    cmd = BuiltinFlags::augment_args(cmd.next_help_heading(None::<&'static str>))
+        // A host's vars are kwargs here, not spec placeholders as in offcheck.
+        .mut_arg("inventory", |a| {
+            a.help("Targets with per-host kwargs (YAML: hosts: [{host, vars}])")
+        })
+        // Here the check flags only mean something with --check.
+        .mut_arg("format", |a| {
+            a.help("Report format of --check").requires("check")
+        })
+        .mut_arg("retry_timeout", |a| {
+            a.help("Re-check until every item passes, for at most this long (30s, 2m)")
+                .requires("check")
+        });
     for &name in RESERVED {
         cmd = cmd.arg(
             Arg::new(name)
@@ -301,8 +253,7 @@ pub(crate) fn parse_argv(
             ));
         }
     }
-    let string = |id: &str| m.get_one::<String>(id).cloned();
-    let path = |id: &str| string(id).map(PathBuf::from);
+    let builtin = BuiltinFlags::from_arg_matches(&m)?;
     let mut flags = Vec::new();
     for p in spec.params {
         let id = kwarg_id(p.name);
@@ -319,21 +270,21 @@ pub(crate) fn parse_argv(
             }
         }
     }
-    let progress = match string("progress").as_deref() {
-        Some("bar") => ProgressMode::Bar,
-        Some("lines") => ProgressMode::Lines,
-        Some("none") => ProgressMode::None,
+    let progress = match builtin.progress.as_str() {
+        "bar" => ProgressMode::Bar,
+        "lines" => ProgressMode::Lines,
+        "none" => ProgressMode::None,
         _ => ProgressMode::Auto,
     };
     Ok(Options {
-        config: path("config"),
-        hosts: string("hosts"),
-        inventory: path("inventory"),
-        ssh: SshFlags::from_arg_matches(&m)?,
-        parallel: m.get_one::<usize>("parallel").copied().unwrap_or(10),
-        fail_fast: m.get_flag("fail_fast"),
-        timeout: m.get_one::<Option<Duration>>("timeout").copied().flatten(),
-        steps: string("steps").map(|s| {
+        config: builtin.config,
+        hosts: builtin.targets.hosts,
+        inventory: builtin.targets.inventory,
+        ssh: builtin.ssh,
+        parallel: builtin.parallel.parallel,
+        fail_fast: builtin.fail_fast,
+        timeout: builtin.timeout.0,
+        steps: builtin.steps.map(|s| {
             s.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
@@ -341,27 +292,16 @@ pub(crate) fn parse_argv(
                 .collect()
         }),
         progress,
-        events: string("events"),
-        sudo_password_stdin: m.get_flag("sudo_password_stdin"),
-        quiet: m.get_flag("quiet"),
-        verbose: m.get_count("verbose"),
-        dry_run: m.get_flag("dry_run"),
-        resume: m.get_flag("resume"),
-        check: m.get_flag("check").then(|| CheckFlags {
-            format: string("format")
-                .unwrap_or_default()
-                .parse()
-                .unwrap_or(crate::check::ReportFormat::Yaml),
-            retry: m
-                .get_one::<std::time::Duration>("retry_timeout")
-                .map(|&timeout| crate::check::Retry {
-                    timeout,
-                    sleep: m
-                        .get_one::<std::time::Duration>("sleep")
-                        .copied()
-                        .unwrap_or(std::time::Duration::from_secs(1)),
-                }),
-            manifest: path("manifest"),
+        events: builtin.events,
+        sudo_password_stdin: builtin.sudo.sudo_password_stdin,
+        quiet: builtin.quiet,
+        verbose: builtin.verbose,
+        dry_run: builtin.dry_run,
+        resume: builtin.resume,
+        check: builtin.check.then(|| CheckFlags {
+            format: builtin.check_run.report_format(),
+            retry: builtin.check_run.retry(),
+            manifest: builtin.manifest,
         }),
         flags,
     })
@@ -493,6 +433,79 @@ mod tests {
         assert!(help.contains("[default: 1h]"), "{help}");
         assert!(help.contains("--host-key-policy <POLICY>"), "{help}");
         assert!(help.contains("--known-hosts <FILE>"), "{help}");
+    }
+
+    #[test]
+    fn built_in_flags_reach_the_options() {
+        let o = parse(&[
+            "-c",
+            "cfg.yaml",
+            "-H",
+            "db1,db2",
+            "--parallel",
+            "3",
+            "--fail-fast",
+            "--steps",
+            "b, a",
+            "--progress",
+            "lines",
+            "--events",
+            "-",
+            "--dry-run",
+            "--resume",
+            "--sudo-password-stdin",
+            "-q",
+            "-vv",
+        ])
+        .unwrap();
+        assert_eq!(o.config, Some(PathBuf::from("cfg.yaml")));
+        assert_eq!(o.hosts.as_deref(), Some("db1,db2"));
+        assert_eq!(o.parallel, 3);
+        assert!(o.fail_fast && o.dry_run && o.resume && o.sudo_password_stdin && o.quiet);
+        assert_eq!(o.steps, Some(vec!["b".to_string(), "a".to_string()]));
+        assert!(matches!(o.progress, ProgressMode::Lines));
+        assert_eq!(o.events.as_deref(), Some("-"));
+        assert_eq!(o.verbose, 2);
+        assert!(o.check.is_none());
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.parallel, 10);
+        assert!(matches!(defaults.progress, ProgressMode::Auto));
+        assert!(!defaults.fail_fast && !defaults.quiet && defaults.verbose == 0);
+    }
+
+    #[test]
+    fn help_starts_with_the_recipe_s_about() {
+        let help = command(&SPEC).render_help().to_string();
+        assert!(help.starts_with("A demo.\n"), "{help}");
+    }
+
+    #[test]
+    fn check_flags_need_check_and_are_listed_under_it() {
+        let o = parse(&["--check", "--format", "tap", "--retry-timeout", "30s"]).unwrap();
+        let check = o.check.unwrap();
+        assert_eq!(check.format, crate::check::ReportFormat::Tap);
+        assert_eq!(
+            check.retry,
+            Some(crate::check::Retry {
+                timeout: Duration::from_secs(30),
+                sleep: Duration::from_secs(1)
+            })
+        );
+        for without_check in [
+            &["--format", "json"][..],
+            &["--retry-timeout", "1m"],
+            &["--manifest", "off.yaml"],
+        ] {
+            let e = parse(without_check).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{without_check:?}");
+            assert!(e.to_string().contains("--check"), "{e}");
+        }
+        let help = command(&SPEC).render_help().to_string();
+        let (main, checking) = help.split_once("Checking (--check):").unwrap();
+        assert!(checking.contains("Report format of --check"), "{help}");
+        assert!(checking.contains("--manifest <FILE>"), "{help}");
+        assert!(main.contains("--sudo-password-stdin"), "{help}");
+        assert!(main.contains("Targets with per-host kwargs"), "{help}");
     }
 
     #[test]

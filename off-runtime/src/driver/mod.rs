@@ -23,7 +23,7 @@ pub use progress::ProgressMode;
 
 use crate::Secret;
 use crate::dry_run::DryRun;
-use crate::error::exit_code;
+use crate::error::{CliError, exit_code};
 use crate::executor::Executor;
 use crate::report::{Console, RunObserver};
 use crate::target::Target;
@@ -163,7 +163,8 @@ pub fn recipe_main<K: Send + Sync>(
     // has started (the macro's `main` does nothing else).
     let env_password = unsafe { crate::take_sudo_password_env() };
     crate::interrupt::install();
-    let code = recipe_main_inner(spec, parse, run_step, env_password);
+    let code =
+        recipe_main_inner(spec, parse, run_step, env_password).unwrap_or_else(CliError::report);
     if crate::interrupt::interrupted() {
         return ExitCode::from(exit_code::INTERRUPTED);
     }
@@ -175,34 +176,22 @@ fn recipe_main_inner<K: Send + Sync>(
     parse: fn(&RawArgs) -> Result<K, ArgErrors>,
     run_step: fn(&K, usize) -> crate::Result<()>,
     env_password: Option<Secret>,
-) -> ExitCode {
+) -> Result<ExitCode, CliError> {
     let options = match cli::parse_argv(spec, std::env::args_os()) {
         Ok(options) => options,
         Err(e) => e.exit(),
     };
     let env = |name: &str| std::env::var(name).ok();
-    let prepared = match prepare(spec, options, parse, &env) {
-        Ok(prepared) => prepared,
-        Err(errors) => {
-            eprint!("{errors}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
+    let prepared = prepare(spec, options, parse, &env)?;
     if prepared.options.dry_run {
-        return dry_run(spec, prepared, run_step);
+        return Ok(dry_run(spec, prepared, run_step));
     }
-    let sudo_password =
-        match crate::sudo_password(prepared.options.sudo_password_stdin, env_password) {
-            Ok(password) => password,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(exit_code::USAGE);
-            }
-        };
+    let sudo_password = crate::sudo_password(prepared.options.sudo_password_stdin, env_password)
+        .map_err(CliError::usage)?;
     if prepared.options.check.is_some() {
-        return check::check_hosts(spec, prepared, run_step, sudo_password);
+        return Ok(check::check_hosts(spec, prepared, run_step, sudo_password));
     }
-    run(spec, prepared, run_step, sudo_password)
+    Ok(run(spec, prepared, run_step, sudo_password))
 }
 
 /// Everything validated, ready to run.

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use off_runtime::Secret;
+use off_runtime::manifest::kwarg_name;
 use serde::{Deserialize, Deserializer};
 
 /// A database password. Never printed (`Debug`/`Display` show `***`); it
@@ -190,9 +191,9 @@ where
             continue;
         };
         let name = flag.split_once('=').map_or(flag, |(name, _)| name);
-        let name = name.replace('-', "_");
+        let name = kwarg_name::from_long(name);
         if let Some((kwarg, instead)) = SECRET_KWARGS.iter().find(|(k, _)| *k == name) {
-            return Err(format!("--{} {instead}", kwarg.replace('_', "-")));
+            return Err(format!("{} {instead}", kwarg_name::flag(kwarg)));
         }
     }
     Ok(())
