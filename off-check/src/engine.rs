@@ -1,8 +1,6 @@
 //! Running checks: one connection and one script per host and attempt, hosts
 //! in parallel, attempts repeated until everything passes when asked to.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::evaluate::{ItemResult, evaluate};
@@ -102,29 +100,9 @@ impl CheckRun {
 /// Checks every `(target, spec)` pair, hosts in parallel, and waits for all.
 /// Specs should be valid ([`CheckSpec::validate`]); placeholders resolved.
 pub fn run(jobs: Vec<(Target, CheckSpec)>, options: &CheckOptions) -> CheckRun {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<HostCheck>>> = Mutex::new(jobs.iter().map(|_| None).collect());
-    let workers = options.parallel.max(1).min(jobs.len());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((target, spec)) = jobs.get(i) else {
-                        break;
-                    };
-                    let result = check_host(target, spec, options);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-                }
-            });
-        }
+    let hosts = off_transport::pool::run_bounded(&jobs, options.parallel, |(target, spec)| {
+        check_host(target, spec, options)
     });
-    let hosts = results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect();
     CheckRun { hosts }
 }
 

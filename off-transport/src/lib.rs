@@ -8,7 +8,8 @@
 //! host goes through one script whose safety does not depend on the transport.
 //!
 //! Around the transports: the [`target`]s they reach, the [`connection`] that
-//! probes a target once, the SSH [`flags`] every binary shares, [`Secret`],
+//! probes a target once, the SSH [`flags`] every binary shares, [`Secret`], the [`pool`] that
+//! reaches many hosts at most `--parallel` at a time,
 //! and the tracking of what they start, so that Ctrl-C ends it
 //! ([`interrupt`]). This is the only crate of off with openssh and tokio
 //! (whose runtime, private to it, serves the blocking API); off-runtime
@@ -21,6 +22,7 @@ mod frame;
 pub mod interrupt;
 mod io;
 pub mod local;
+pub mod pool;
 mod runtime;
 mod secret;
 mod shell_session;
