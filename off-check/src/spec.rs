@@ -529,7 +529,7 @@ fn with_suggestion(message: String) -> String {
         .trim_start_matches(", expected ")
         .split(", ")
         .map(|c| c.trim_matches('`'));
-    match crate::did_you_mean(name, candidates) {
+    match off_input::did_you_mean(name, candidates) {
         Some(best) => format!("{message}; did you mean `{best}`?"),
         None => message,
     }
@@ -667,21 +667,8 @@ struct HumanDuration(Duration);
 impl FromStr for HumanDuration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        parse_duration(s).map(HumanDuration)
+        off_input::parse_duration(s).map(HumanDuration)
     }
-}
-
-/// `10s`, `1m30s`, `500ms`, or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(secs));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration like 10s, 500ms or 2m ({e})"))
 }
 
 fn de_duration<'de, D: de::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -149,7 +149,7 @@ impl RecipeSpec {
 }
 
 /// One "did you mean" for every input error, the check spec's included.
-pub(crate) use off_check::did_you_mean;
+pub(crate) use off_input::did_you_mean;
 
 /// The entry point of a recipe binary: parses and validates every input
 /// (exit 2 on any error, with all errors listed), then runs the selected
