@@ -558,13 +558,10 @@ fn check_service_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// A package name, which may hold `{name}` placeholders until they are
+/// resolved: the name with its braces left out must be one.
 fn check_package_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+._-:{}".contains(&b));
-    if valid {
+    if off_input::is_package_name(&name.replace(['{', '}'], "")) {
         Ok(())
     } else {
         Err(format!("`{name}` is not a package name"))

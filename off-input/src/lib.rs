@@ -8,6 +8,8 @@
 
 mod duration;
 mod names;
+mod package;
 
 pub use duration::parse_duration;
 pub use names::did_you_mean;
+pub use package::{is_package_name, is_package_version};

@@ -165,22 +165,15 @@ fn invalid(scope: &Scope, op: &'static str, reason: String) -> Error {
     }
 }
 
-/// Debian and RPM package names (with an optional `=version`).
+/// A package name by the rule every input shares, with an optional
+/// `=version` to pin.
 fn is_package_name(name: &str) -> bool {
-    let (base, version) = match name.split_once('=') {
-        Some((b, v)) => (b, Some(v)),
-        None => (name, None),
-    };
-    let base_ok = base.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && base
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-._:".contains(&b));
-    let version_ok = version.is_none_or(|v| {
-        !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.~:".contains(&b))
-    });
-    base_ok && version_ok
+    match name.split_once('=') {
+        Some((base, version)) => {
+            off_input::is_package_name(base) && off_input::is_package_version(version)
+        }
+        None => off_input::is_package_name(name),
+    }
 }
 
 #[cfg(test)]
