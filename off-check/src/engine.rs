@@ -9,7 +9,7 @@ use super::spec::CheckSpec;
 use off_error::{Error, exit_code};
 use off_transport::connection::Connection;
 use off_transport::target::Target;
-use off_transport::{ExecRequest, Secret, SshOptions, TransportError, sudo_refused};
+use off_transport::{ExecRequest, FailedCommand, Secret, SshOptions, sudo_refused};
 
 /// How to reach the hosts and how long to keep trying.
 #[derive(Debug, Clone)]
@@ -220,28 +220,14 @@ fn gather(
     } else {
         conn.transport.exec(request)
     };
-    let refused = |stderr: String| Error::SudoPassword {
-        host: conn.label.clone(),
+    let failed = FailedCommand {
+        host: &conn.label,
         op: "check",
-        command: "the check script".into(),
-        user: facts.user.clone(),
-        stderr,
+        command: "the check script",
+        user: &facts.user,
+        timeout: deadline,
     };
-    let output = result.map_err(|e| match e {
-        TransportError::DeadlineExceeded => Error::Timeout {
-            host: conn.label.clone(),
-            op: "check",
-            command: "the check script".into(),
-            after: deadline,
-        },
-        TransportError::SudoRefused(stderr) => refused(stderr),
-        other => Error::Disconnected {
-            host: conn.label.clone(),
-            op: "check",
-            command: "the check script".into(),
-            reason: other.to_string(),
-        },
-    })?;
+    let output = result.map_err(|e| failed.error(e))?;
     let parsed = Facts::parse(&output.stdout);
     let invalid = |reason: String| Error::Invalid {
         host: conn.label.clone(),
@@ -259,7 +245,7 @@ fn gather(
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let code = output.code.unwrap_or(-1);
     if use_sudo && sudo_refused(code, &stderr) {
-        return Err(refused(stderr));
+        return Err(failed.sudo_refused(stderr));
     }
     if code == 0 {
         return Err(invalid(
