@@ -116,37 +116,7 @@ pub struct ServiceCheck {
     pub span: Span,
 }
 
-/// Expected state of a service, as in the check spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServiceState {
-    Running,
-    Stopped,
-    Enabled,
-    Disabled,
-}
-
-impl ServiceState {
-    pub const ALL: [ServiceState; 4] = [
-        ServiceState::Running,
-        ServiceState::Stopped,
-        ServiceState::Enabled,
-        ServiceState::Disabled,
-    ];
-
-    /// The spelling used in attributes and check specs.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServiceState::Running => "running",
-            ServiceState::Stopped => "stopped",
-            ServiceState::Enabled => "enabled",
-            ServiceState::Disabled => "disabled",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<ServiceState> {
-        Self::ALL.into_iter().find(|state| state.name() == name)
-    }
-}
+pub use off_input::ServiceState;
 
 /// Arguments of `#[step]`: none yet. The type exists so that a stray
 /// argument is reported as an unknown key like everywhere else.

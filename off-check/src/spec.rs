@@ -117,27 +117,7 @@ pub struct ServiceCheck {
     pub state: ServiceState,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceState {
-    #[default]
-    Running,
-    Stopped,
-    /// Starts at boot (systemd `is-enabled`, else an `S` link in /etc/rc[2-5].d).
-    Enabled,
-    Disabled,
-}
-
-impl ServiceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceState::Running => "running",
-            ServiceState::Stopped => "stopped",
-            ServiceState::Enabled => "enabled",
-            ServiceState::Disabled => "disabled",
-        }
-    }
-}
+pub use off_input::ServiceState;
 
 /// A script that must exit with `exit_code` within `timeout`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

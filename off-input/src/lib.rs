@@ -9,7 +9,9 @@
 mod duration;
 mod names;
 mod package;
+mod service;
 
 pub use duration::parse_duration;
 pub use names::did_you_mean;
 pub use package::{is_package_name, is_package_version};
+pub use service::ServiceState;

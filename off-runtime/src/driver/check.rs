@@ -171,12 +171,7 @@ fn derive_spec(
     }
     for (name, state) in annotations.services {
         let name = fill("service", name)?;
-        let state = match *state {
-            "stopped" => ServiceState::Stopped,
-            "enabled" => ServiceState::Enabled,
-            "disabled" => ServiceState::Disabled,
-            _ => ServiceState::Running,
-        };
+        let state = ServiceState::from_name(state).unwrap_or_default();
         // The annotation states what the service should be, over what the
         // recipe's last action on it implies.
         spec.service.retain(|s| s.name != name);
