@@ -362,11 +362,8 @@ mod tests {
             [
                 ("version", &ParamKind::Plain),
                 ("listen_addresses", &ParamKind::Plain),
-                ("extensions", &ParamKind::Vec(syn::parse_quote!(String))),
-                (
-                    "superuser_password",
-                    &ParamKind::Option(syn::parse_quote!(String))
-                ),
+                ("extensions", &ParamKind::Vec),
+                ("superuser_password", &ParamKind::Option),
                 ("no_restart", &ParamKind::Bool),
             ]
         );

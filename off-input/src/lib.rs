@@ -7,11 +7,13 @@
 //! the run-time crates share these rules without sharing anything else.
 
 mod duration;
+mod kwarg;
 mod names;
 mod package;
 mod service;
 
 pub use duration::parse_duration;
+pub use kwarg::ParamKind;
 pub use names::did_you_mean;
 pub use package::{is_package_name, is_package_version};
 pub use service::ServiceState;
