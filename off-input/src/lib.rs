@@ -10,6 +10,7 @@ mod duration;
 mod kwarg;
 mod names;
 mod package;
+pub mod placeholder;
 mod service;
 
 pub use duration::parse_duration;
