@@ -35,6 +35,20 @@ impl ServiceState {
         }
     }
 
+    /// The state the service action `verb` (`start`, `stop`, `restart`,
+    /// `reload`, `enable`, `disable`) leaves a service in: what the macro
+    /// infers from a recipe's `service` calls and `--check` expects after a
+    /// dry run's.
+    pub fn after_action(verb: &str) -> Option<ServiceState> {
+        match verb {
+            "start" | "restart" | "reload" => Some(ServiceState::Running),
+            "stop" => Some(ServiceState::Stopped),
+            "enable" => Some(ServiceState::Enabled),
+            "disable" => Some(ServiceState::Disabled),
+            _ => None,
+        }
+    }
+
     /// The state spelled `name`.
     pub fn from_name(name: &str) -> Option<ServiceState> {
         Self::ALL.into_iter().find(|state| state.name() == name)
@@ -53,5 +67,14 @@ mod tests {
         assert_eq!(ServiceState::from_name("runing"), None);
         assert_eq!(ServiceState::from_name("Running"), None);
         assert_eq!(ServiceState::default(), ServiceState::Running);
+    }
+
+    #[test]
+    fn actions_leave_a_service_in_a_state() {
+        let after = ServiceState::after_action;
+        assert_eq!(after("reload"), Some(ServiceState::Running));
+        assert_eq!(after("stop"), Some(ServiceState::Stopped));
+        assert_eq!(after("disable"), Some(ServiceState::Disabled));
+        assert_eq!(after("Start"), None);
     }
 }

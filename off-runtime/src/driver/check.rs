@@ -194,14 +194,7 @@ fn derive_spec(
 
 /// The state a service is left in by the last action on it.
 fn state_after(action: ServiceAction) -> ServiceState {
-    match action {
-        ServiceAction::Start | ServiceAction::Restart | ServiceAction::Reload => {
-            ServiceState::Running
-        }
-        ServiceAction::Stop => ServiceState::Stopped,
-        ServiceAction::Enable => ServiceState::Enabled,
-        ServiceAction::Disable => ServiceState::Disabled,
-    }
+    ServiceState::after_action(action.verb()).expect("every action's verb leaves a state")
 }
 
 /// `name` or apt's pinned `name=version`.
