@@ -95,6 +95,8 @@ pub struct Param {
     pub ident: Ident,
     pub ty: Type,
     pub kind: ParamKind,
+    /// The type of one value: `T` of `Option<T>` and `Vec<T>`, else `ty`.
+    pub value_ty: Type,
     /// From `///` on the parameter.
     pub docs: String,
     pub default: Option<Expr>,
@@ -105,18 +107,7 @@ pub struct Param {
     pub span: Span,
 }
 
-/// How a parameter maps to a command-line flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParamKind {
-    /// `T`: one value, required unless it has a default.
-    Plain,
-    /// `Option<T>`: one optional value; holds `T`.
-    Option(Type),
-    /// `bool`: a flag without value.
-    Bool,
-    /// `Vec<T>`: a repeatable flag; holds `T`.
-    Vec(Type),
-}
+pub use off_input::ParamKind;
 
 /// A step parameter merged over all steps that declare it (see [`Recipe::kwargs`]).
 #[derive(Debug, Clone)]
@@ -336,11 +327,13 @@ impl Param {
                 Err(error) => cx.push(error),
             }
         }
+        let (kind, value_ty) = param_kind(&pat_type.ty);
         Some(Param {
             name: pat.ident.unraw().to_string(),
             ident: pat.ident.clone(),
             ty: (*pat_type.ty).clone(),
-            kind: ParamKind::of(&pat_type.ty),
+            kind,
+            value_ty,
             docs: docs_of(&pat_type.attrs),
             default: arg.default,
             short: arg.short,
@@ -351,35 +344,33 @@ impl Param {
     }
 }
 
-impl ParamKind {
-    /// Classifies a type by its spelling: `bool`, `Option<T>`, `Vec<T>`
-    /// (also `std::option::Option<T>`, ...), anything else is `Plain`.
-    pub fn of(ty: &Type) -> ParamKind {
-        match strip_type(ty) {
-            Type::Path(path) if path.qself.is_none() => {
-                if path_matches(
-                    &path.path,
-                    "bool",
-                    &[&["std", "primitive"], &["core", "primitive"]],
-                ) {
-                    ParamKind::Bool
-                } else if let Some(inner) = generic_inner(
-                    &path.path,
-                    "Option",
-                    &[&["std", "option"], &["core", "option"]],
-                ) {
-                    ParamKind::Option(inner.clone())
-                } else if let Some(inner) =
-                    generic_inner(&path.path, "Vec", &[&["std", "vec"], &["alloc", "vec"]])
-                {
-                    ParamKind::Vec(inner.clone())
-                } else {
-                    ParamKind::Plain
-                }
-            }
-            _ => ParamKind::Plain,
+/// Classifies a type by its spelling: `bool`, `Option<T>`, `Vec<T>` (also
+/// `std::option::Option<T>`, ...), anything else is `Plain`; with the type
+/// of one value (`T` for `Option<T>` and `Vec<T>`, else `ty`).
+pub fn param_kind(ty: &Type) -> (ParamKind, Type) {
+    if let Type::Path(path) = strip_type(ty)
+        && path.qself.is_none()
+    {
+        if path_matches(
+            &path.path,
+            "bool",
+            &[&["std", "primitive"], &["core", "primitive"]],
+        ) {
+            return (ParamKind::Bool, ty.clone());
+        }
+        if let Some(inner) = generic_inner(
+            &path.path,
+            "Option",
+            &[&["std", "option"], &["core", "option"]],
+        ) {
+            return (ParamKind::Option, inner.clone());
+        }
+        if let Some(inner) = generic_inner(&path.path, "Vec", &[&["std", "vec"], &["alloc", "vec"]])
+        {
+            return (ParamKind::Vec, inner.clone());
         }
     }
+    (ParamKind::Plain, ty.clone())
 }
 
 /// Removes parentheses and invisible groups around a type.
@@ -503,27 +494,38 @@ mod tests {
 
     #[test]
     fn param_kinds() {
-        let cases: [(Type, ParamKind); 8] = [
-            (parse_quote!(u32), ParamKind::Plain),
-            (parse_quote!(String), ParamKind::Plain),
-            (parse_quote!(bool), ParamKind::Bool),
-            (parse_quote!(std::primitive::bool), ParamKind::Bool),
+        let cases: [(Type, ParamKind, Type); 8] = [
+            (parse_quote!(u32), ParamKind::Plain, parse_quote!(u32)),
+            (parse_quote!(String), ParamKind::Plain, parse_quote!(String)),
+            (parse_quote!(bool), ParamKind::Bool, parse_quote!(bool)),
+            (
+                parse_quote!(std::primitive::bool),
+                ParamKind::Bool,
+                parse_quote!(std::primitive::bool),
+            ),
             (
                 parse_quote!(Option<u32>),
-                ParamKind::Option(parse_quote!(u32)),
+                ParamKind::Option,
+                parse_quote!(u32),
             ),
             (
                 parse_quote!(std::option::Option<String>),
-                ParamKind::Option(parse_quote!(String)),
+                ParamKind::Option,
+                parse_quote!(String),
             ),
             (
                 parse_quote!(Vec<String>),
-                ParamKind::Vec(parse_quote!(String)),
+                ParamKind::Vec,
+                parse_quote!(String),
             ),
-            (parse_quote!(other::Vec<String>), ParamKind::Plain),
+            (
+                parse_quote!(other::Vec<String>),
+                ParamKind::Plain,
+                parse_quote!(other::Vec<String>),
+            ),
         ];
-        for (ty, kind) in cases {
-            assert_eq!(ParamKind::of(&ty), kind, "{}", quote::quote!(#ty));
+        for (ty, kind, value_ty) in cases {
+            assert_eq!(param_kind(&ty), (kind, value_ty), "{}", quote::quote!(#ty));
         }
     }
 }

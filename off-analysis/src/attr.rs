@@ -11,6 +11,8 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Expr, Ident, LitChar, LitInt, LitStr, Meta, Token, bracketed, parenthesized};
 
+use off_input::{did_you_mean, parse_duration};
+
 use crate::ctxt::Ctxt;
 
 mod kw {
@@ -114,37 +116,7 @@ pub struct ServiceCheck {
     pub span: Span,
 }
 
-/// Expected state of a service, as in the check spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServiceState {
-    Running,
-    Stopped,
-    Enabled,
-    Disabled,
-}
-
-impl ServiceState {
-    pub const ALL: [ServiceState; 4] = [
-        ServiceState::Running,
-        ServiceState::Stopped,
-        ServiceState::Enabled,
-        ServiceState::Disabled,
-    ];
-
-    /// The spelling used in attributes and check specs.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServiceState::Running => "running",
-            ServiceState::Stopped => "stopped",
-            ServiceState::Enabled => "enabled",
-            ServiceState::Disabled => "disabled",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<ServiceState> {
-        Self::ALL.into_iter().find(|state| state.name() == name)
-    }
-}
+pub use off_input::ServiceState;
 
 /// Arguments of `#[step]`: none yet. The type exists so that a stray
 /// argument is reported as an unknown key like everywhere else.
@@ -342,7 +314,7 @@ fn parse_alive(input: ParseStream, span: Span) -> syn::Result<AliveCheck> {
         } else if input.peek(kw::timeout) {
             let key: kw::timeout = input.parse()?;
             let value: LitStr = parse_value(input)?;
-            let duration = parse_duration(&value.value()).ok_or_else(|| {
+            let duration = parse_duration(&value.value()).map_err(|_| {
                 syn::Error::new(
                     value.span(),
                     format!(
@@ -392,7 +364,7 @@ fn parse_service(input: ParseStream, span: Span) -> syn::Result<ServiceCheck> {
                     value.value(),
                     names.join(", ")
                 );
-                if let Some(close) = did_you_mean(&value.value(), &names) {
+                if let Some(close) = did_you_mean(&value.value(), names.iter().copied()) {
                     message.push_str(&format!("; did you mean `{close}`?"));
                 }
                 syn::Error::new(value.span(), message)
@@ -660,7 +632,7 @@ fn unknown_key(input: ParseStream, context: &str, expected: &[&str]) -> syn::Err
             let key = ident.unraw().to_string();
             let mut message =
                 format!("unknown key `{key}` in {context}; expected one of: {expected_list}");
-            if let Some(close) = did_you_mean(&key, expected) {
+            if let Some(close) = did_you_mean(&key, expected.iter().copied()) {
                 message.push_str(&format!("; did you mean `{close}`?"));
             }
             syn::Error::new(ident.span(), message)
@@ -669,66 +641,6 @@ fn unknown_key(input: ParseStream, context: &str, expected: &[&str]) -> syn::Err
             "expected a key in {context}; expected one of: {expected_list}"
         )),
     }
-}
-
-/// The candidate closest to `word` when it is at most two edits away (and
-/// the edit does not replace the whole candidate).
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|candidate| (levenshtein(word, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= 2 && *distance < candidate.chars().count())
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
-/// `"500ms"`, `"5s"`, `"2m"`, `"1h"`, `"1m30s"`, `"1m 30s"`.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let amount: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let seconds_per_unit = match rest[..unit_len].trim() {
-            "ms" => None,
-            "s" => Some(1),
-            "m" => Some(60),
-            "h" => Some(3600),
-            _ => return None,
-        };
-        total += match seconds_per_unit {
-            None => Duration::from_millis(amount),
-            Some(factor) => Duration::from_secs(amount.checked_mul(factor)?),
-        };
-        rest = &rest[unit_len..];
-    }
-    Some(total)
 }
 
 #[cfg(test)]
@@ -944,26 +856,5 @@ mod tests {
         assert!(!no.iter().any(is_recipe_attr));
         assert!(is_step_attr(&syn::parse_quote!(#[off_runtime::step])));
         assert!(is_arg_attr(&syn::parse_quote!(#[arg(default = 1)])));
-    }
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("nmae", "name"), 2);
-        assert_eq!(did_you_mean("nmae", &["check", "name"]), Some("name"));
-        assert_eq!(did_you_mean("xy", &["os"]), None);
-        assert_eq!(did_you_mean("ox", &["os"]), Some("os"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("1m 30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_duration("s"), None);
-        assert_eq!(parse_duration(""), None);
     }
 }

@@ -23,7 +23,7 @@ use syn::{
 use crate::model::{
     CallNode, Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef, push_unique,
 };
-use crate::placeholders::{self, Piece};
+use off_input::placeholder::{self, Piece};
 
 /// What a callable name refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -842,7 +842,7 @@ fn single_ident(expr: &Expr) -> Option<String> {
 /// one of them is positional (`{}`, `{0}`) or the string is malformed.
 fn named_placeholders(format: &str, named: &HashMap<String, String>) -> Option<String> {
     let mut out = String::with_capacity(format.len());
-    for piece in placeholders::pieces(format).ok()? {
+    for piece in placeholder::pieces(format).ok()? {
         match piece {
             Piece::Text(_) => out.push_str(&piece.to_string()),
             Piece::Hole { arg, .. } => {

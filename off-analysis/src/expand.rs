@@ -69,9 +69,9 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
             .replace(' ', "");
         let kind = match p.kind {
             ParamKind::Plain => quote!(Plain),
-            ParamKind::Option(_) => quote!(Option),
+            ParamKind::Option => quote!(Option),
             ParamKind::Bool => quote!(Bool),
-            ParamKind::Vec(_) => quote!(Vec),
+            ParamKind::Vec => quote!(Vec),
         };
         let docs = &p.docs;
         let default = match &p.default {
@@ -138,8 +138,14 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
                 let ty = &p.ty;
                 quote_spanned!(p.span=> raw.get::<#ty>(#name))
             }
-            (ParamKind::Option(inner), _) => quote_spanned!(p.span=> raw.get_opt::<#inner>(#name)),
-            (ParamKind::Vec(inner), _) => quote_spanned!(p.span=> raw.get_vec::<#inner>(#name)),
+            (ParamKind::Option, _) => {
+                let inner = &p.value_ty;
+                quote_spanned!(p.span=> raw.get_opt::<#inner>(#name))
+            }
+            (ParamKind::Vec, _) => {
+                let inner = &p.value_ty;
+                quote_spanned!(p.span=> raw.get_vec::<#inner>(#name))
+            }
             (ParamKind::Bool, _) => quote_spanned!(p.span=> raw.get_bool(#name)),
         };
         quote!(let #ident = errors.take(#get);)

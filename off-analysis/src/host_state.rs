@@ -197,13 +197,13 @@ fn action_state(action: &Expr) -> Option<ServiceState> {
         return None;
     };
     let variant = path.path.segments.last()?.ident.unraw().to_string();
-    match variant.as_str() {
-        "Start" | "Restart" | "Reload" => Some(ServiceState::Running),
-        "Stop" => Some(ServiceState::Stopped),
-        "Enable" => Some(ServiceState::Enabled),
-        "Disable" => Some(ServiceState::Disabled),
-        _ => None,
+    // `ServiceAction::Start` is the action `start`.
+    let mut verb = variant.chars();
+    let first = verb.next()?;
+    if !first.is_ascii_uppercase() {
+        return None;
     }
+    ServiceState::after_action(&format!("{}{}", first.to_ascii_lowercase(), verb.as_str()))
 }
 
 /// What the `service`, `put` and command calls say, in source order.

@@ -16,7 +16,7 @@
 //! 5. `expand.rs` generates the code; `fallback.rs` the errors plus stubs.
 //!
 //! `sh!` has its own small pipeline in `sh.rs`: parse the arguments, split
-//! the format string (`placeholders.rs`, whose grammar counting also uses to
+//! the format string (off-input's `placeholder` grammar, which counting also uses to
 //! read `format!` templates), refuse placeholders where quoting cannot hold
 //! (`sh/quoting.rs`), generate.
 //!
@@ -95,7 +95,6 @@ mod expand;
 mod fallback;
 mod host_state;
 mod model;
-mod placeholders;
 mod sh;
 mod templates;
 mod valid;
@@ -362,11 +361,8 @@ mod tests {
             [
                 ("version", &ParamKind::Plain),
                 ("listen_addresses", &ParamKind::Plain),
-                ("extensions", &ParamKind::Vec(syn::parse_quote!(String))),
-                (
-                    "superuser_password",
-                    &ParamKind::Option(syn::parse_quote!(String))
-                ),
+                ("extensions", &ParamKind::Vec),
+                ("superuser_password", &ParamKind::Option),
                 ("no_restart", &ParamKind::Bool),
             ]
         );

@@ -8,7 +8,7 @@ use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Token};
 
-use crate::placeholders::{Piece, pieces};
+use off_input::placeholder::{Piece, pieces};
 
 /// `sh!("fmt", positional..., name = value...)`.
 pub(crate) struct ShInput {

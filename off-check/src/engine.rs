@@ -1,8 +1,6 @@
 //! Running checks: one connection and one script per host and attempt, hosts
 //! in parallel, attempts repeated until everything passes when asked to.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::evaluate::{ItemResult, evaluate};
@@ -11,7 +9,7 @@ use super::spec::CheckSpec;
 use off_error::{Error, exit_code};
 use off_transport::connection::Connection;
 use off_transport::target::Target;
-use off_transport::{ExecRequest, Secret, SshOptions, TransportError, sudo_refused};
+use off_transport::{ExecRequest, FailedCommand, Secret, SshOptions, sudo_refused};
 
 /// How to reach the hosts and how long to keep trying.
 #[derive(Debug, Clone)]
@@ -102,29 +100,9 @@ impl CheckRun {
 /// Checks every `(target, spec)` pair, hosts in parallel, and waits for all.
 /// Specs should be valid ([`CheckSpec::validate`]); placeholders resolved.
 pub fn run(jobs: Vec<(Target, CheckSpec)>, options: &CheckOptions) -> CheckRun {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<HostCheck>>> = Mutex::new(jobs.iter().map(|_| None).collect());
-    let workers = options.parallel.max(1).min(jobs.len());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((target, spec)) = jobs.get(i) else {
-                        break;
-                    };
-                    let result = check_host(target, spec, options);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-                }
-            });
-        }
+    let hosts = off_transport::pool::run_bounded(&jobs, options.parallel, |(target, spec)| {
+        check_host(target, spec, options)
     });
-    let hosts = results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect();
     CheckRun { hosts }
 }
 
@@ -242,28 +220,14 @@ fn gather(
     } else {
         conn.transport.exec(request)
     };
-    let refused = |stderr: String| Error::SudoPassword {
-        host: conn.label.clone(),
+    let failed = FailedCommand {
+        host: &conn.label,
         op: "check",
-        command: "the check script".into(),
-        user: facts.user.clone(),
-        stderr,
+        command: "the check script",
+        user: &facts.user,
+        timeout: deadline,
     };
-    let output = result.map_err(|e| match e {
-        TransportError::DeadlineExceeded => Error::Timeout {
-            host: conn.label.clone(),
-            op: "check",
-            command: "the check script".into(),
-            after: deadline,
-        },
-        TransportError::SudoRefused(stderr) => refused(stderr),
-        other => Error::Disconnected {
-            host: conn.label.clone(),
-            op: "check",
-            command: "the check script".into(),
-            reason: other.to_string(),
-        },
-    })?;
+    let output = result.map_err(|e| failed.error(e))?;
     let parsed = Facts::parse(&output.stdout);
     let invalid = |reason: String| Error::Invalid {
         host: conn.label.clone(),
@@ -281,7 +245,7 @@ fn gather(
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let code = output.code.unwrap_or(-1);
     if use_sudo && sudo_refused(code, &stderr) {
-        return Err(refused(stderr));
+        return Err(failed.sudo_refused(stderr));
     }
     if code == 0 {
         return Err(invalid(

@@ -109,7 +109,7 @@ pub(crate) fn evaluate(spec: &CheckSpec, facts: &Facts) -> (Vec<ItemResult>, boo
     }
     for s in &spec.service {
         let mut item = ItemResult::new("service", "name", s.name.clone());
-        item.expected = json!(s.state.as_str());
+        item.expected = json!(s.state.name());
         let found = facts.services.get(&s.name).copied().unwrap_or_default();
         let (actual, ok) = match s.state {
             ServiceState::Running | ServiceState::Stopped => {
@@ -134,7 +134,7 @@ pub(crate) fn evaluate(spec: &CheckSpec, facts: &Facts) -> (Vec<ItemResult>, boo
             format!(
                 "service {} is {actual}, expected {}",
                 s.name,
-                s.state.as_str()
+                s.state.name()
             )
         }));
     }

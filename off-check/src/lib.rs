@@ -23,7 +23,7 @@
 //! passed; a bad spec is exit 2 before anything runs.
 //!
 //! Also here: [`inventory`] files (the hosts of a run with their vars, read
-//! by `offcheck` and the recipe binaries alike), [`did_you_mean`], and the
+//! by `offcheck` and the recipe binaries alike) and the
 //! `offcheck` binary. off-runtime re-exports the crate as
 //! `off_runtime::check` (and `off_runtime::inventory`); a recipe's `--check`
 //! runs this engine on the spec its recipe derives.
@@ -41,25 +41,12 @@ mod version;
 
 pub use engine::{CheckOptions, CheckRun, HostCheck, Retry, run};
 pub use evaluate::ItemResult;
+/// Durations on the command line and in a spec, by the rule every input shares.
+pub use off_input::parse_duration;
 pub use report::ReportFormat;
 pub use size::{Size, SizeError};
 pub use spec::{
     AliveScript, CheckSpec, CommandCheck, FileCheck, PackageCheck, Pattern, PortCheck,
-    ServiceCheck, ServiceState, SpecError, SpecFormat, VersionCheck, parse_duration,
+    ServiceCheck, ServiceState, SpecError, SpecFormat, VersionCheck,
 };
 pub use version::{ConstraintError, VersionConstraint};
-
-/// The closest of `candidates` to `name`, within edit distance 2: the
-/// "did you mean" of every input error (a spec's field here, a recipe's
-/// kwarg or flag in off-runtime).
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(name, c), c))
-        .filter(|&(d, _)| d <= 2)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}

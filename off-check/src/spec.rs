@@ -117,27 +117,7 @@ pub struct ServiceCheck {
     pub state: ServiceState,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceState {
-    #[default]
-    Running,
-    Stopped,
-    /// Starts at boot (systemd `is-enabled`, else an `S` link in /etc/rc[2-5].d).
-    Enabled,
-    Disabled,
-}
-
-impl ServiceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceState::Running => "running",
-            ServiceState::Stopped => "stopped",
-            ServiceState::Enabled => "enabled",
-            ServiceState::Disabled => "disabled",
-        }
-    }
-}
+pub use off_input::ServiceState;
 
 /// A script that must exit with `exit_code` within `timeout`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -529,7 +509,7 @@ fn with_suggestion(message: String) -> String {
         .trim_start_matches(", expected ")
         .split(", ")
         .map(|c| c.trim_matches('`'));
-    match crate::did_you_mean(name, candidates) {
+    match off_input::did_you_mean(name, candidates) {
         Some(best) => format!("{message}; did you mean `{best}`?"),
         None => message,
     }
@@ -558,13 +538,10 @@ fn check_service_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// A package name, which may hold `{name}` placeholders until they are
+/// resolved: the name with its braces left out must be one.
 fn check_package_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+._-:{}".contains(&b));
-    if valid {
+    if off_input::is_package_name(&name.replace(['{', '}'], "")) {
         Ok(())
     } else {
         Err(format!("`{name}` is not a package name"))
@@ -667,21 +644,8 @@ struct HumanDuration(Duration);
 impl FromStr for HumanDuration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        parse_duration(s).map(HumanDuration)
+        off_input::parse_duration(s).map(HumanDuration)
     }
-}
-
-/// `10s`, `1m30s`, `500ms`, or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(secs));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration like 10s, 500ms or 2m ({e})"))
 }
 
 fn de_duration<'de, D: de::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

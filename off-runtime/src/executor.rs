@@ -2,8 +2,8 @@
 //! each host on its own thread with its own connection, a failing host not
 //! stopping the others unless fail-fast is asked, and a summary at the end.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::Secret;
@@ -114,33 +114,13 @@ impl Executor {
         });
         // SIGINT cancels the run (see crate::interrupt).
         let _tracked = crate::interrupt::track_run(&shared);
-        let next = AtomicUsize::new(0);
-        let reports: Mutex<Vec<Option<HostReport>>> =
-            Mutex::new((0..self.targets.len()).map(|_| None).collect());
-        let workers = self.parallel.min(self.targets.len());
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(target) = self.targets.get(i) else {
-                            break;
-                        };
-                        let report = self.run_host(target, &shared, &task);
-                        if report.result.is_err() && self.fail_fast {
-                            shared.cancelled.store(true, Ordering::SeqCst);
-                        }
-                        reports.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(report);
-                    }
-                });
+        let hosts = crate::transport::pool::run_bounded(&self.targets, self.parallel, |target| {
+            let report = self.run_host(target, &shared, &task);
+            if report.result.is_err() && self.fail_fast {
+                shared.cancelled.store(true, Ordering::SeqCst);
             }
+            report
         });
-        let hosts = reports
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .map(|r| r.expect("every target ran"))
-            .collect();
         RunReport { hosts }
     }
 

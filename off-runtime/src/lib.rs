@@ -58,7 +58,7 @@ pub use off_macros::{recipe, sh, step};
 pub use off_transport::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use output::Output;
 pub use target::{SshTarget, Target};
-pub use template::{Template, check_syntax, render_str};
+pub use template::{Template, render_str};
 
 /// Paths the generated code of off's macros uses; not a public API.
 #[doc(hidden)]

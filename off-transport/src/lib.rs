@@ -8,7 +8,8 @@
 //! host goes through one script whose safety does not depend on the transport.
 //!
 //! Around the transports: the [`target`]s they reach, the [`connection`] that
-//! probes a target once, the SSH [`flags`] every binary shares, [`Secret`],
+//! probes a target once, the SSH [`flags`] every binary shares, [`Secret`], the [`pool`] that
+//! reaches many hosts at most `--parallel` at a time,
 //! and the tracking of what they start, so that Ctrl-C ends it
 //! ([`interrupt`]). This is the only crate of off with openssh and tokio
 //! (whose runtime, private to it, serves the blocking API); off-runtime
@@ -21,6 +22,7 @@ mod frame;
 pub mod interrupt;
 mod io;
 pub mod local;
+pub mod pool;
 mod runtime;
 mod secret;
 mod shell_session;
@@ -29,6 +31,7 @@ pub mod target;
 
 use std::time::Duration;
 
+use off_error::Error;
 use off_shell::quote;
 
 pub use connection::{Connection, HostFacts, PackageManager};
@@ -75,8 +78,8 @@ pub struct ExecOutput {
     pub code: Option<i32>,
 }
 
-/// Transport-level failures; off-runtime's operations turn them into errors
-/// that name the host and the operation.
+/// Transport-level failures; [`FailedCommand::error`] turns them into errors
+/// that name the host, the operation and the command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
     /// The target could not be reached or refused authentication.
@@ -101,6 +104,61 @@ pub enum TransportError {
     /// Any other failure (a file that cannot be written, ...).
     #[error("{0}")]
     Io(String),
+}
+
+/// The command a [`TransportError`] (or sudo's refusal) came from: turns it
+/// into the [`Error`] that names the host, the operation and the command,
+/// by one mapping for off-runtime's operations and off-check's engine.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedCommand<'a> {
+    /// `user@host`.
+    pub host: &'a str,
+    pub op: &'static str,
+    /// The command as errors show it.
+    pub command: &'a str,
+    /// The login user, named when sudo refuses it.
+    pub user: &'a str,
+    /// The command's timeout, named when it passed.
+    pub timeout: Duration,
+}
+
+impl FailedCommand<'_> {
+    /// A deadline that passed: [`Error::Timeout`] (exit 4).
+    pub fn timed_out(&self) -> Error {
+        Error::Timeout {
+            host: self.host.to_string(),
+            op: self.op,
+            command: self.command.to_string(),
+            after: self.timeout,
+        }
+    }
+
+    /// sudo wanted a password it was not given, or refused the one it got:
+    /// [`Error::SudoPassword`] with sudo's complaint.
+    pub fn sudo_refused(&self, stderr: String) -> Error {
+        Error::SudoPassword {
+            host: self.host.to_string(),
+            op: self.op,
+            command: self.command.to_string(),
+            user: self.user.to_string(),
+            stderr,
+        }
+    }
+
+    /// What `error` means for the run: a timeout, sudo's refusal, or else a
+    /// lost connection (exit 3).
+    pub fn error(&self, error: TransportError) -> Error {
+        match error {
+            TransportError::DeadlineExceeded => self.timed_out(),
+            TransportError::SudoRefused(stderr) => self.sudo_refused(stderr),
+            other => Error::Disconnected {
+                host: self.host.to_string(),
+                op: self.op,
+                command: self.command.to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// The bytes-moving interface every target implements. Implementations are
@@ -187,6 +245,42 @@ mod tests {
                 keep_stdout: true,
             })
             .unwrap()
+    }
+
+    #[test]
+    fn transport_errors_become_errors_naming_the_command() {
+        let failed = FailedCommand {
+            host: "deploy@db1",
+            op: "run",
+            command: "sleep 9",
+            user: "deploy",
+            timeout: Duration::from_millis(1500),
+        };
+        let timeout = failed.error(TransportError::DeadlineExceeded);
+        assert_eq!(timeout.exit_code(), 4);
+        assert_eq!(
+            timeout.to_string(),
+            failed.timed_out().to_string(),
+            "a passed deadline is the command's timeout"
+        );
+        assert!(timeout.to_string().contains("after 1.5s"), "{timeout}");
+        let refused = failed.error(TransportError::SudoRefused(
+            "sudo: a password is required".into(),
+        ));
+        assert!(
+            matches!(&refused, Error::SudoPassword { user, stderr, .. }
+                if user == "deploy" && stderr == "sudo: a password is required"),
+            "{refused:?}"
+        );
+        assert_eq!(refused.exit_code(), 3);
+        let lost = failed.error(TransportError::Disconnected("broken pipe".into()));
+        assert_eq!(
+            lost.to_string(),
+            "[deploy@db1] run `sleep 9`: lost the connection: broken pipe"
+        );
+        assert_eq!(lost.exit_code(), 3);
+        let io = failed.error(TransportError::Io("disk full".into()));
+        assert!(matches!(io, Error::Disconnected { .. }), "{io:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! The scan follows POSIX `sh` and the bash extensions that change quoting
 //! (`$'…'`, `((…))`), since `/bin/sh` is bash on some hosts.
 
-use crate::placeholders::Piece;
+use off_input::placeholder::Piece;
 
 /// A place in the shell syntax where sh!'s quoting of a value does not hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,7 +494,7 @@ fn here_doc_at(tokens: &[Token], start: usize) -> Result<(Option<HereDoc>, usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placeholders::pieces;
+    use off_input::placeholder::pieces;
 
     /// Where the first unsafe placeholder of `template` is: its number and spot.
     fn unsafe_hole(template: &str) -> Option<(usize, UnsafeSpot)> {

@@ -475,9 +475,10 @@ pub(crate) struct HostLayer {
     text: String,
 }
 
-/// One host of an `--inventory` file.
+/// One host of an `--inventory` file with its vars checked as the recipe's
+/// kwargs (off-check's `InventoryHost` is the host as the file gives it).
 #[derive(Debug)]
-pub(crate) struct InventoryHost {
+pub(crate) struct HostKwargs {
     pub target: Target,
     pub source: HostLayer,
     pub vars: Map<String, Value>,
@@ -489,7 +490,7 @@ pub(crate) fn parse_inventory(
     spec: &RecipeSpec,
     path: &Path,
     text: &str,
-) -> Result<Vec<InventoryHost>, ArgErrors> {
+) -> Result<Vec<HostKwargs>, ArgErrors> {
     let shown = path.display();
     let entries = crate::inventory::parse(path, text)
         .map_err(|errors| ArgErrors(errors.into_iter().map(ArgError).collect()))?;
@@ -501,7 +502,7 @@ pub(crate) fn parse_inventory(
         if let Some(layer) =
             errors.take(check_keys(spec, name.clone(), text.to_string(), entry.vars))
         {
-            hosts.push(InventoryHost {
+            hosts.push(HostKwargs {
                 target,
                 source: HostLayer {
                     name,

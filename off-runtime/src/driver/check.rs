@@ -171,12 +171,7 @@ fn derive_spec(
     }
     for (name, state) in annotations.services {
         let name = fill("service", name)?;
-        let state = match *state {
-            "stopped" => ServiceState::Stopped,
-            "enabled" => ServiceState::Enabled,
-            "disabled" => ServiceState::Disabled,
-            _ => ServiceState::Running,
-        };
+        let state = ServiceState::from_name(state).unwrap_or_default();
         // The annotation states what the service should be, over what the
         // recipe's last action on it implies.
         spec.service.retain(|s| s.name != name);
@@ -199,14 +194,7 @@ fn derive_spec(
 
 /// The state a service is left in by the last action on it.
 fn state_after(action: ServiceAction) -> ServiceState {
-    match action {
-        ServiceAction::Start | ServiceAction::Restart | ServiceAction::Reload => {
-            ServiceState::Running
-        }
-        ServiceAction::Stop => ServiceState::Stopped,
-        ServiceAction::Enable => ServiceState::Enabled,
-        ServiceAction::Disable => ServiceState::Disabled,
-    }
+    ServiceState::after_action(action.verb()).expect("every action's verb leaves a state")
 }
 
 /// `name` or apt's pinned `name=version`.

@@ -106,18 +106,7 @@ pub struct ParamSpec {
     pub hide: bool,
 }
 
-/// How a kwarg takes its values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamKind {
-    /// One value; required unless it has a default.
-    Plain,
-    /// `Option<T>`: one value or none.
-    Option,
-    /// `bool`: a flag, `false` when absent.
-    Bool,
-    /// `Vec<T>`: a repeatable flag, empty when absent.
-    Vec,
-}
+pub use off_input::ParamKind;
 
 /// One step of a recipe and its planned operations per kind (`("run", 2)`).
 #[derive(Debug)]
@@ -149,7 +138,7 @@ impl RecipeSpec {
 }
 
 /// One "did you mean" for every input error, the check spec's included.
-pub(crate) use off_check::did_you_mean;
+pub(crate) use off_input::did_you_mean;
 
 /// The entry point of a recipe binary: parses and validates every input
 /// (exit 2 on any error, with all errors listed), then runs the selected

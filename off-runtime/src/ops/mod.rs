@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::{LineSplitter, OpEvent, OpStatus};
 use crate::shell::{self, quote};
-use crate::transport::{ExecRequest, Stream, TransportError, sudo_refused};
+use crate::transport::{ExecRequest, FailedCommand, Stream, sudo_refused};
 
 /// Extra time the control machine waits past a command's timeout before it
 /// gives up on the connection: the target's `timeout` should act first.
@@ -258,44 +258,26 @@ impl Scope {
             splitter.finish(|s, l| self.shared.observer.output_line(self.host(), s, l));
         }
         let duration = started.elapsed();
-        let timed_out = || Error::Timeout {
-            host: self.host().to_string(),
+        let failed = FailedCommand {
+            host: self.host(),
             op: cmd.op,
-            command: cmd.display.to_string(),
-            after: timeout.unwrap_or_default(),
+            command: cmd.display,
+            user: &facts.user,
+            timeout: timeout.unwrap_or_default(),
         };
-        let sudo_password = |stderr: String| Error::SudoPassword {
-            host: self.host().to_string(),
-            op: cmd.op,
-            command: cmd.display.to_string(),
-            user: facts.user.clone(),
-            stderr,
-        };
-        let raw = match result {
-            Ok(raw) => raw,
-            Err(TransportError::DeadlineExceeded) => return Err(timed_out()),
-            Err(TransportError::SudoRefused(stderr)) => return Err(sudo_password(stderr)),
-            Err(e) => {
-                return Err(Error::Disconnected {
-                    host: self.host().to_string(),
-                    op: cmd.op,
-                    command: cmd.display.to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
+        let raw = result.map_err(|e| failed.error(e))?;
         let code = raw.code.unwrap_or(-1);
         let stderr = String::from_utf8_lossy(&raw.stderr).into_owned();
         if let Some(t) = timeout
             && TIMEOUT_CODES.contains(&code)
             && duration >= t
         {
-            return Err(timed_out());
+            return Err(failed.timed_out());
         }
         // A transport that wraps each command in sudo reports a refused
         // password as the command's failure.
         if through_sudo && sudo_refused(code, &stderr) {
-            return Err(sudo_password(stderr));
+            return Err(failed.sudo_refused(stderr));
         }
         let out = Output {
             stdout: String::from_utf8_lossy(&raw.stdout).into_owned(),

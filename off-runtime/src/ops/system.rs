@@ -165,35 +165,29 @@ fn invalid(scope: &Scope, op: &'static str, reason: String) -> Error {
     }
 }
 
-/// Debian and RPM package names (with an optional `=version`).
+/// A package name by the rule every input shares, with an optional
+/// `=version` to pin.
 fn is_package_name(name: &str) -> bool {
-    let (base, version) = match name.split_once('=') {
-        Some((b, v)) => (b, Some(v)),
-        None => (name, None),
-    };
-    let base_ok = base.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && base
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-._:".contains(&b));
-    let version_ok = version.is_none_or(|v| {
-        !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.~:".contains(&b))
-    });
-    base_ok && version_ok
+    match name.split_once('=') {
+        Some((base, version)) => {
+            off_input::is_package_name(base) && off_input::is_package_version(version)
+        }
+        None => off_input::is_package_name(name),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // The name's own rule is tested in off-input; here, the `=version` pin.
     #[test]
-    fn package_names() {
+    fn package_names_with_a_pinned_version() {
         assert!(is_package_name("postgresql-15"));
-        assert!(is_package_name("libstdc++6"));
         assert!(is_package_name("postgresql-15=15.8-0+deb12u1"));
-        assert!(!is_package_name("-oAPT::x"));
-        assert!(!is_package_name("a; rm -rf /"));
         assert!(!is_package_name("a="));
+        assert!(!is_package_name("=1.0"));
+        assert!(!is_package_name("-oAPT::x=1"));
+        assert!(!is_package_name("a=1;rm"));
     }
 }

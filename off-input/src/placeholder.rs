@@ -1,13 +1,19 @@
-//! The placeholder grammar of format strings, shared by `sh!` and by the
-//! counting pass's reading of `format!` templates: `{arg}` or `{arg:spec}`
-//! (`arg` empty, an index or a name), `{{` and `}}` for literal braces; an
-//! unclosed `{` or a lone `}` is an error.
+//! The `{name}` placeholder grammar, one module for every template of off:
+//!
+//! - [`pieces`]: format strings, as `sh!` and the counting pass's reading of
+//!   `format!` templates take them: `{arg}` or `{arg:spec}` (`arg` empty, an
+//!   index or a name), `{{` and `}}` for literal braces; an unclosed `{` or
+//!   a lone `}` is an error.
+//! - [`named_pieces`]: the strings of `off.yaml` and check specs, which are
+//!   not all format strings (a shell command's `awk '{ print }'`): only an
+//!   identifier between braces is a placeholder, everything else is text as
+//!   written; `{{` and `}}` are single braces when asked.
 
 use std::fmt;
 
 /// A piece of a format string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Piece {
+pub enum Piece {
     /// Literal text, with `{{` and `}}` already read as single braces.
     Text(String),
     /// `{arg:spec}`: `arg` empty (next positional), an index, or a name.
@@ -27,7 +33,7 @@ impl fmt::Display for Piece {
 
 /// Splits `format` into text and placeholders: text first, then alternating
 /// placeholders and text (which may be empty).
-pub(crate) fn pieces(format: &str) -> Result<Vec<Piece>, String> {
+pub fn pieces(format: &str) -> Result<Vec<Piece>, String> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut chars = format.chars().peekable();
@@ -69,6 +75,46 @@ pub(crate) fn pieces(format: &str) -> Result<Vec<Piece>, String> {
     Ok(out)
 }
 
+/// Splits `text` into text and `{name}` placeholders (`name` an
+/// identifier), like [`pieces`]; with `escapes`, `{{` and `}}` are read as
+/// single braces. Anything else, a lone brace or `{ x }` included, is text.
+pub fn named_pieces(text: &str, escapes: bool) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let name = rest
+            .strip_prefix('{')
+            .and_then(|t| t.split_once('}'))
+            .map(|(name, _)| name)
+            .filter(|name| is_identifier(name));
+        if escapes && (rest.starts_with("{{") || rest.starts_with("}}")) {
+            literal.push(c);
+            rest = &rest[2..];
+        } else if let Some(name) = name {
+            out.push(Piece::Text(std::mem::take(&mut literal)));
+            out.push(Piece::Hole {
+                arg: name.to_owned(),
+                spec: String::new(),
+            });
+            rest = &rest[name.len() + 2..];
+        } else {
+            literal.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push(Piece::Text(literal));
+    out
+}
+
+/// A placeholder's name: a letter or `_`, then letters, digits and `_`.
+pub fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +151,31 @@ mod tests {
         assert_eq!(again, written);
         assert!(pieces("a {x").is_err());
         assert!(pieces("a }").is_err());
+    }
+
+    #[test]
+    fn named_placeholders_leave_other_braces_as_written() {
+        let hole = |name: &str| Piece::Hole {
+            arg: name.into(),
+            spec: String::new(),
+        };
+        let text = |t: &str| Piece::Text(t.into());
+        assert_eq!(
+            named_pieces("/{a}/{{b}}/{ c }/}", true),
+            vec![text("/"), hole("a"), text("/{b}/{ c }/}")]
+        );
+        assert_eq!(
+            named_pieces("{{{a}}} {0} awk '{print}'", false),
+            vec![
+                text("{{"),
+                hole("a"),
+                text("}} {0} awk '"),
+                hole("print"),
+                text("'")
+            ]
+        );
+        assert_eq!(named_pieces("", true), vec![text("")]);
+        assert!(is_identifier("_x1") && is_identifier("version"));
+        assert!(!is_identifier("") && !is_identifier("1x") && !is_identifier(" c "));
     }
 }
