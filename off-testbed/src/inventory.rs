@@ -37,6 +37,18 @@ pub struct TestUser {
 }
 
 impl Inventory {
+    /// Writes to `path` an ssh_config that verifies the hosts' keys against the testbed's
+    /// known_hosts (and never records one), with `extra` lines (`  ConnectTimeout 3\n`) after
+    /// them; returns `path`.
+    pub fn write_ssh_config(&self, path: &Path, extra: &str) -> Result<PathBuf> {
+        let text = format!(
+            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n{extra}",
+            self.known_hosts.display()
+        );
+        fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path.to_path_buf())
+    }
+
     /// Reads the inventory of the running default testbed (path: `$OFF_TESTBED_INVENTORY`, else
     /// `<default state dir>/inventory.yaml`).
     pub fn load() -> Result<Inventory> {

@@ -15,15 +15,9 @@ const HOSTS: [usize; 2] = [6, 7];
 fn example(targets: &[String], args: &[&str]) -> Output {
     let inv = Inventory::load().expect("test hosts are not up");
     let state = tempfile::tempdir().unwrap();
-    let ssh_config = state.path().join("ssh_config");
-    std::fs::write(
-        &ssh_config,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  ConnectTimeout 3\n",
-            inv.known_hosts.display()
-        ),
-    )
-    .unwrap();
+    let ssh_config = inv
+        .write_ssh_config(&state.path().join("ssh_config"), "  ConnectTimeout 3\n")
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_offregister_example"))
         .env("OFF_STATE_DIR", state.path())
         .args(["-H", &targets.join(","), "-i"])
@@ -180,15 +174,9 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     let root = scratch_root("dropped");
     let inv = Inventory::load().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let ssh_config = state.path().join("ssh_config");
-    std::fs::write(
-        &ssh_config,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
-            inv.known_hosts.display()
-        ),
-    )
-    .unwrap();
+    let ssh_config = inv
+        .write_ssh_config(&state.path().join("ssh_config"), "")
+        .unwrap();
     let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_offregister_example"))
             .env("OFF_STATE_DIR", state.path())

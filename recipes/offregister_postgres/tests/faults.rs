@@ -18,15 +18,7 @@ const PASSWORD: &str = off_testbed::DEPLOY_SUDO_PASSWORD;
 fn install_as_deploy(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let inv = inventory();
     let dir = scratch("sudo-password");
-    let ssh_config = dir.join("ssh_config");
-    std::fs::write(
-        &ssh_config,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
-            inv.known_hosts.display()
-        ),
-    )
-    .unwrap();
+    let ssh_config = inv.write_ssh_config(&dir.join("ssh_config"), "").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
         .env("OFF_STATE_DIR", dir.join("state"))
         .env_remove("OFF_SUDO_PASSWORD")

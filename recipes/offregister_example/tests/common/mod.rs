@@ -26,15 +26,7 @@ pub fn recipe_on(host: usize, args: &[&str], state: &Path) -> Output {
 /// An ssh_config that verifies the test hosts' keys against the testbed's known_hosts.
 fn ssh_config(inv: &Inventory) -> PathBuf {
     let path = std::env::temp_dir().join(format!("off-example-ssh-config-{}", std::process::id()));
-    std::fs::write(
-        &path,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
-            inv.known_hosts.display()
-        ),
-    )
-    .unwrap();
-    path
+    inv.write_ssh_config(&path, "").unwrap()
 }
 
 /// Runs `cmd` inside test host `host`; its standard output.

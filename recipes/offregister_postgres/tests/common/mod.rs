@@ -67,15 +67,9 @@ pub fn recipe(host: usize, args: &[&str]) -> Output {
 pub fn recipe_with_env(host: usize, args: &[&str], env: &[(&str, &str)]) -> Output {
     let inv = inventory();
     let target = inv.host(host).unwrap();
-    let ssh_config = scratch("ssh").join("config");
-    std::fs::write(
-        &ssh_config,
-        format!(
-            "Host *\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n",
-            inv.known_hosts.display()
-        ),
-    )
-    .unwrap();
+    let ssh_config = inv
+        .write_ssh_config(&scratch("ssh").join("config"), "")
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
         .args(["-H", &format!("root@{}", target.address), "-i"])
         .arg(&inv.key)
