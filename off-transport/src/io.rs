@@ -7,16 +7,39 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Stream, TransportError};
 
-/// Once the command has exited, how long the pipes may stay silent before
-/// the output is taken as complete. What the command wrote before it
-/// exited is already in the pipes and arrives at once; only a background
-/// process it started (`daemon &`) can keep them open, and its output
-/// belongs to no command.
-const DRAIN_IDLE: Duration = Duration::from_millis(100);
+/// What [`pump_until_exit`] keeps of a command's output, and how long.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Collect {
+    /// Standard output is returned too (else only handed to `on_output`).
+    pub keep_stdout: bool,
+    pub drain: Drain,
+}
 
-/// However busy such a background process keeps the pipes, reading stops
-/// this long after the exit.
-const DRAIN_MAX: Duration = Duration::from_secs(1);
+/// How long, once a command has exited, its pipes are still read: until
+/// they stay silent for `idle`, and at most `max` (only a background process
+/// it started, `daemon &`, keeps them open, and its output belongs to no
+/// command).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Drain {
+    pub idle: Duration,
+    pub max: Duration,
+}
+
+impl Drain {
+    /// A local command: what it wrote before it exited is already in the
+    /// pipes.
+    pub const LOCAL: Drain = Drain {
+        idle: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+    };
+    /// A command in an SSH channel of its own: sshd may send the exit status
+    /// before the last output it still has to read from the command's pipes,
+    /// which then follows on the connection, later on a busy host.
+    pub const CHANNEL: Drain = Drain {
+        idle: Duration::from_secs(1),
+        max: Duration::from_secs(5),
+    };
+}
 
 /// Feeds `input` to `stdin` and closes it, while collecting `stdout` and
 /// `stderr` and handing every chunk to `on_output` as it arrives (reading
@@ -24,14 +47,14 @@ const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// the command's end, which `exited` tells: once it resolves, what is left in
 /// the pipes is read and the pipes are given up, whoever still holds them
 /// open (a background process the command started), and so is the rest of
-/// `input`. Standard output is returned too only when `keep_stdout`.
+/// `input`, keeping of the output what `collect` says.
 pub(super) async fn pump_until_exit(
     stdin: Option<impl AsyncWrite + Unpin>,
     input: Option<&[u8]>,
     mut stdout: impl AsyncRead + Unpin,
     mut stderr: impl AsyncRead + Unpin,
     on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
-    keep_stdout: bool,
+    collect: Collect,
     exited: impl Future<Output = ()>,
 ) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let mut feed = pin!(async {
@@ -57,7 +80,7 @@ pub(super) async fn pump_until_exit(
                 None => std::future::pending::<()>().await,
                 Some(end) => {
                     let left = end.saturating_duration_since(tokio::time::Instant::now());
-                    tokio::time::sleep(DRAIN_IDLE.min(left)).await;
+                    tokio::time::sleep(collect.drain.idle.min(left)).await;
                 }
             }
         };
@@ -65,7 +88,7 @@ pub(super) async fn pump_until_exit(
             () = &mut feed, if feeding => feeding = false,
             () = &mut exited, if running => {
                 running = false;
-                drain_end = Some(tokio::time::Instant::now() + DRAIN_MAX);
+                drain_end = Some(tokio::time::Instant::now() + collect.drain.max);
                 // Dropping the feed closes the command's standard input.
                 feeding = false;
             }
@@ -73,7 +96,7 @@ pub(super) async fn pump_until_exit(
                 let n = n?;
                 if n == 0 { out_open = false } else {
                     on_output(Stream::Stdout, &out_buf[..n]);
-                    if keep_stdout {
+                    if collect.keep_stdout {
                         out.extend_from_slice(&out_buf[..n]);
                     }
                 }

@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use super::io::{pump_until_exit, with_deadline};
+use super::io::{Collect, Drain, pump_until_exit, with_deadline};
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 use crate::runtime::block_on;
 
@@ -49,7 +49,10 @@ impl Transport for LocalTransport {
                     child_out.expect("piped"),
                     child_err.expect("piped"),
                     on_output,
-                    keep_stdout,
+                    Collect {
+                        keep_stdout,
+                        drain: Drain::LOCAL,
+                    },
                     exited,
                 )
                 .await

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
-use super::io::{pump_until_exit, with_deadline};
+use super::io::{Collect, Drain, pump_until_exit, with_deadline};
 use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
 use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::interrupt::{self, Master, Tracked};
@@ -372,7 +372,10 @@ impl SshTransport {
             child_out.expect("piped"),
             child_err.expect("piped"),
             on_output,
-            keep_stdout,
+            Collect {
+                keep_stdout,
+                drain: Drain::CHANNEL,
+            },
             async { status = Some(wait.as_mut().await) },
         )
         .await
