@@ -47,16 +47,17 @@ impl Drain {
 /// the command's end, which `exited` tells: once it resolves, what is left in
 /// the pipes is read and the pipes are given up, whoever still holds them
 /// open (a background process the command started), and so is the rest of
-/// `input`, keeping of the output what `collect` says.
-pub(super) async fn pump_until_exit(
+/// `input`, keeping of the output what `collect` says. Returns the output and
+/// what `exited` resolved to (awaited to the end if the pipes closed first).
+pub(super) async fn pump_until_exit<T>(
     stdin: Option<impl AsyncWrite + Unpin>,
     input: Option<&[u8]>,
     mut stdout: impl AsyncRead + Unpin,
     mut stderr: impl AsyncRead + Unpin,
     on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     collect: Collect,
-    exited: impl Future<Output = ()>,
-) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    exited: impl Future<Output = T>,
+) -> std::io::Result<(Vec<u8>, Vec<u8>, T)> {
     let mut feed = pin!(async {
         if let Some(mut stdin) = stdin {
             if let Some(input) = input {
@@ -68,6 +69,7 @@ pub(super) async fn pump_until_exit(
         }
     });
     let mut exited = pin!(exited);
+    let mut exit = None;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let (mut out_buf, mut err_buf) = ([0u8; 8192], [0u8; 8192]);
     let (mut out_open, mut err_open) = (true, true);
@@ -86,7 +88,8 @@ pub(super) async fn pump_until_exit(
         };
         tokio::select! {
             () = &mut feed, if feeding => feeding = false,
-            () = &mut exited, if running => {
+            status = &mut exited, if running => {
+                exit = Some(status);
                 running = false;
                 drain_end = Some(tokio::time::Instant::now() + collect.drain.max);
                 // Dropping the feed closes the command's standard input.
@@ -115,10 +118,14 @@ pub(super) async fn pump_until_exit(
     if feeding && running {
         tokio::select! {
             () = &mut feed => {}
-            () = &mut exited => {}
+            status = &mut exited => exit = Some(status),
         }
     }
-    Ok((out, err))
+    let exit = match exit {
+        Some(status) => status,
+        None => exited.await,
+    };
+    Ok((out, err, exit))
 }
 
 /// Runs `future` under an optional deadline.

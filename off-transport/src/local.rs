@@ -41,9 +41,7 @@ impl Transport for LocalTransport {
                 // The command is over when its shell exits, even if a
                 // background process it started still holds the pipes
                 // (`daemon &`), as over SSH.
-                let mut status = None;
-                let exited = async { status = Some(child.wait().await) };
-                let (stdout, stderr) = pump_until_exit(
+                let (stdout, stderr, status) = pump_until_exit(
                     child_in,
                     stdin,
                     child_out.expect("piped"),
@@ -53,15 +51,11 @@ impl Transport for LocalTransport {
                         keep_stdout,
                         drain: Drain::LOCAL,
                     },
-                    exited,
+                    child.wait(),
                 )
                 .await
                 .map_err(|e| TransportError::Io(e.to_string()))?;
-                let status = match status {
-                    Some(status) => status,
-                    None => child.wait().await,
-                }
-                .map_err(|e| TransportError::Io(e.to_string()))?;
+                let status = status.map_err(|e| TransportError::Io(e.to_string()))?;
                 Ok(ExecOutput {
                     stdout,
                     stderr,

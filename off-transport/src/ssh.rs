@@ -364,9 +364,7 @@ impl SshTransport {
         // The command is over at its exit status, even if a background
         // process it started still holds the channel's pipes (`daemon &`),
         // as in the persistent shell and on the local machine.
-        let mut wait = std::pin::pin!(child.wait());
-        let mut status = None;
-        let (stdout, stderr) = pump_until_exit(
+        let (stdout, stderr, status) = pump_until_exit(
             child_in,
             stdin,
             child_out.expect("piped"),
@@ -376,15 +374,11 @@ impl SshTransport {
                 keep_stdout,
                 drain: Drain::CHANNEL,
             },
-            async { status = Some(wait.as_mut().await) },
+            child.wait(),
         )
         .await
         .map_err(|e| TransportError::Disconnected(e.to_string()))?;
-        let status = match status {
-            Some(status) => status,
-            None => wait.await,
-        }
-        .map_err(lost)?;
+        let status = status.map_err(lost)?;
         Ok(ExecOutput {
             stdout,
             stderr,
