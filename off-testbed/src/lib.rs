@@ -14,6 +14,7 @@ mod host;
 mod inventory;
 mod network;
 mod rootfs;
+pub mod servers;
 mod util;
 
 use std::fs;
