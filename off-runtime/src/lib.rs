@@ -34,6 +34,7 @@
 mod context;
 #[doc(hidden)]
 pub mod driver;
+mod diff;
 pub mod dry_run;
 pub mod executor;
 pub mod ops;
@@ -56,6 +57,7 @@ pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
 pub use off_macros::{recipe, sh, step};
 pub use off_transport::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
+pub use off_input::Mode;
 pub use output::Output;
 pub use target::{SshTarget, Target};
 pub use template::{Template, render_str};
