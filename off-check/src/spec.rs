@@ -459,6 +459,9 @@ impl CheckSpec {
             if let Some(group) = &mut f.group {
                 strings.push((format!("config[{i}].group"), Fill::Text, group));
             }
+            for (j, line) in f.contains.iter_mut().enumerate() {
+                strings.push((format!("config[{i}].contains[{j}]"), Fill::Text, line));
+            }
         }
         for (i, s) in self.service.iter_mut().enumerate() {
             strings.push((format!("service[{i}]"), Fill::Text, &mut s.name));
