@@ -28,6 +28,18 @@ use crate::transport::{ExecOutput, ExecRequest, Transport, TransportError};
 pub struct DryRun {
     effects: Mutex<HashMap<Target, HostEffects>>,
     reads_hosts: bool,
+    /// What the run would have written so far, by host and path, so a later
+    /// operation on the same file (a second `append`) starts from it.
+    pending: Mutex<HashMap<(Target, String), PendingFile>>,
+}
+
+/// A file's bytes and attributes as the run would leave them (`--diff`).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingFile {
+    pub content: Vec<u8>,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
 }
 
 /// What a task would leave on one host.
@@ -123,6 +135,17 @@ impl DryRun {
             Some(old) => *old = file,
             None => files.push(file),
         }
+    }
+
+    /// The file at `path` as the run would have left it so far (`--diff`).
+    pub(crate) fn pending(&self, target: &Target, path: &str) -> Option<PendingFile> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.get(&(target.clone(), path.to_string())).cloned()
+    }
+
+    pub(crate) fn set_pending(&self, target: &Target, path: &str, file: PendingFile) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.insert((target.clone(), path.to_string()), file);
     }
 
     /// `append` adds `line` to the file at `path`.

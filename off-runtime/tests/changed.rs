@@ -106,13 +106,23 @@ fn unchanged_files_are_reported_unchanged(fx: Fixture) {
     fx.on(|| run(sh!("rm -rf {dir}")));
 }
 
+/// Holds test host 26 (the example recipe's suite compares its processes).
+fn lock_host() -> std::fs::File {
+    let file = std::fs::File::create(std::env::temp_dir().join("off-test-host-26.lock")).unwrap();
+    file.lock().unwrap();
+    file
+}
+
 macro_rules! on_local_and_ssh {
     ($($test:ident),* $(,)?) => {
         mod local {
             $(#[test] fn $test() { super::$test(super::Fixture::local()) })*
         }
         mod ssh {
-            $(#[test] fn $test() { super::$test(super::Fixture::host(super::HOST, "root")) })*
+            $(#[test] fn $test() {
+                let _lock = super::lock_host();
+                super::$test(super::Fixture::host(super::HOST, "root"))
+            })*
         }
     };
 }

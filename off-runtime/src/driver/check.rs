@@ -79,7 +79,7 @@ pub(super) fn check_hosts(
     }
     let options = CheckOptions {
         ssh: prepared.ssh.clone(),
-        sudo_password,
+        sudo_password: sudo_password.clone(),
         parallel: prepared.options.parallel,
         retry: flags.retry,
         ..Default::default()
@@ -91,6 +91,15 @@ pub(super) fn check_hosts(
             eprintln!("error: {e}");
         }
     }
+    // A file that differs from what the recipe writes: show how.
+    let drifted: Vec<crate::Target> = run
+        .hosts
+        .iter()
+        .filter(|h| h.error.is_none())
+        .filter(|h| h.items.iter().any(|i| i.resource == "config" && !i.ok))
+        .map(|h| h.target.clone())
+        .collect();
+    super::diff::diff_drifted(spec, &prepared, &drifted, sudo_password);
     ExitCode::from(run.exit_code())
 }
 

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::Secret;
 use off_input::Mode;
 use crate::diff::{FileView, file_diff};
-use crate::dry_run::WrittenFile;
+use crate::dry_run::{PendingFile, WrittenFile};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::shell::quote;
@@ -478,6 +478,20 @@ fn read(
     run_as: RunAs<'_>,
     content: bool,
 ) -> Result<Option<(FileState, Vec<u8>)>> {
+    if let Some(dry_run) = &scope.shared.dry_run
+        && let Some(pending) = dry_run.pending(&scope.conn.target, path)
+    {
+        // `--diff`: what an earlier operation of this run would have written.
+        let state = FileState {
+            sha256: hex(&Sha256::digest(&pending.content)),
+            mode: pending.mode,
+            uid: u32::MAX,
+            owner: pending.owner,
+            gid: u32::MAX,
+            group: pending.group,
+        };
+        return Ok(Some((state, pending.content)));
+    }
     let script = remote_file::read_script(path, content);
     let (out, stdout) = scope.exec_bytes(super::Command::read(op, path, &script, run_as))?;
     if out.code != 0 {
@@ -574,6 +588,25 @@ fn would_install(
     };
     let diff = file_diff(scope.host(), &path, old.as_ref(), &new, how.secret);
     let changed = diff.is_some();
+    if let Some(dry_run) = &scope.shared.dry_run {
+        let writer = if dest.sudo { "root" } else { &scope.conn.facts.user };
+        let owner = dest
+            .owner
+            .clone()
+            .or(state.map(|s| s.owner.clone()))
+            .unwrap_or_else(|| writer.to_string());
+        let pending = PendingFile {
+            content: data.to_vec(),
+            mode: dest.mode.or(state.map(|s| s.mode)).unwrap_or(0o644),
+            group: dest
+                .group
+                .clone()
+                .or(state.map(|s| s.group.clone()))
+                .unwrap_or_else(|| owner.clone()),
+            owner,
+        };
+        dry_run.set_pending(&scope.conn.target, &path, pending);
+    }
     if let Some(diff) = diff {
         scope.shared.observer.message(diff.trim_end());
     }
