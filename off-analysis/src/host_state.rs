@@ -536,7 +536,12 @@ mod tests {
             [
                 ("{root}", true, &[][..], Some(true)),
                 ("{root}/stages", false, &lines[..], Some(true)),
-                ("/etc/postgresql/{version}/main/postgresql.conf", false, &[][..], Some(true)),
+                (
+                    "/etc/postgresql/{version}/main/postgresql.conf",
+                    false,
+                    &[][..],
+                    Some(true)
+                ),
                 ("{root}/old", false, &[][..], Some(false)),
             ]
         );

@@ -710,8 +710,17 @@ mod tests {
             "{verdicts:?}"
         );
         assert!(verdicts[1].0, "{verdicts:?}");
-        assert!(verdicts[2].1.unwrap().contains("kind is file, expected directory"));
-        assert!(verdicts[3].1.unwrap().contains("mode is 0750, expected 0755"));
+        assert!(
+            verdicts[2]
+                .1
+                .unwrap()
+                .contains("kind is file, expected directory")
+        );
+        assert!(
+            verdicts[3]
+                .1
+                .unwrap()
+                .contains("mode is 0750, expected 0755")
+        );
     }
-
 }

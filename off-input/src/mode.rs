@@ -194,7 +194,9 @@ mod tests {
         }
         assert_eq!(mode("4755"), Ok(0o4755));
         assert_eq!(mode("0"), Ok(0));
-        for bad in ["", "0o", "8", "0758", "17777", "0x1ed", "-644", "644 x", "007777x"] {
+        for bad in [
+            "", "0o", "8", "0758", "17777", "0x1ed", "-644", "644 x", "007777x",
+        ] {
             let err = mode(bad).unwrap_err();
             assert!(err.contains("is not a file mode"), "{bad}: {err}");
         }

@@ -34,8 +34,16 @@ pub(crate) fn file_diff(
     if let Some(before) = before {
         let attributes = [
             ("mode", before.mode.map(octal), after.mode.map(octal)),
-            ("owner", before.owner.map(str::to_string), after.owner.map(str::to_string)),
-            ("group", before.group.map(str::to_string), after.group.map(str::to_string)),
+            (
+                "owner",
+                before.owner.map(str::to_string),
+                after.owner.map(str::to_string),
+            ),
+            (
+                "group",
+                before.group.map(str::to_string),
+                after.group.map(str::to_string),
+            ),
         ];
         for (name, old, new) in attributes {
             if let (Some(old), Some(new)) = (old, new)
@@ -106,7 +114,10 @@ mod tests {
     #[test]
     fn a_new_file_a_secret_and_attributes() {
         let diff = file_diff("h", "/etc/new", None, &view(b"x\n"), false).unwrap();
-        assert!(diff.starts_with("--- /dev/null (absent)\n+++ /etc/new (this run)\n"), "{diff}");
+        assert!(
+            diff.starts_with("--- /dev/null (absent)\n+++ /etc/new (this run)\n"),
+            "{diff}"
+        );
         assert!(diff.ends_with("+x\n"), "{diff}");
         let hidden = file_diff("h", "/p", Some(&view(b"old-pw")), &view(b"new-pw"), true).unwrap();
         assert_eq!(hidden, "/p: <secret: changed>\n");

@@ -32,9 +32,9 @@
 //! builds without openssh and tokio.
 
 mod context;
+mod diff;
 #[doc(hidden)]
 pub mod driver;
-mod diff;
 pub mod dry_run;
 pub mod executor;
 pub mod ops;
@@ -55,9 +55,9 @@ pub use off_transport::{connection, flags, interrupt, target};
 pub use context::{OpCounters, Settings, current_host};
 pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
+pub use off_input::Mode;
 pub use off_macros::{recipe, sh, step};
 pub use off_transport::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
-pub use off_input::Mode;
 pub use output::Output;
 pub use target::{SshTarget, Target};
 pub use template::{Template, render_str};

@@ -10,11 +10,11 @@ pub use crate::ops::{
     package, put, remote_path, run, run_with_input, service, settings, shell_env, sudo, sudo_as,
     sudo_as_with_input, sudo_with_input, upload_template,
 };
-pub use off_input::Mode;
 pub use crate::output::Output;
 pub use crate::target::Target;
 pub use crate::template::Template;
 pub use crate::{sh, template};
 pub use minijinja::context;
+pub use off_input::Mode;
 pub use off_macros::{recipe, step};
 pub use std::time::Duration;

@@ -73,7 +73,11 @@ fn mkdir_reports_exactly_what_it_changed(fx: Fixture) {
     assert_eq!(changed_count(&fx, make), 1, "a drifted mode is put back");
     assert_eq!(state().text(), "750 nobody");
     let symbolic = || -> Result<()> {
-        mkdir(remote_path(&www).mode("u=rwx,g=rx".parse::<Mode>().unwrap()).sudo())?;
+        mkdir(
+            remote_path(&www)
+                .mode("u=rwx,g=rx".parse::<Mode>().unwrap())
+                .sudo(),
+        )?;
         Ok(())
     };
     assert_eq!(changed_count(&fx, symbolic), 0, "u=rwx,g=rx is 0750");

@@ -21,8 +21,8 @@ use std::time::Duration;
 use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps};
 use crate::Secret;
 use crate::check::{
-    AliveScript, CheckOptions, CheckSpec, FileCheck, FileKind, PackageCheck, PortCheck, ServiceCheck,
-    ServiceState, VersionCheck, VersionConstraint,
+    AliveScript, CheckOptions, CheckSpec, FileCheck, FileKind, PackageCheck, PortCheck,
+    ServiceCheck, ServiceState, VersionCheck, VersionConstraint,
 };
 use crate::dry_run::{DryRun, HostEffects, WrittenFile};
 use crate::error::exit_code;
@@ -121,11 +121,7 @@ fn derive_spec(
     };
     let fill = |what: &str, text: &str| fill_as(what, text, Fill::Text);
     let mut spec = CheckSpec {
-        config: effects
-            .files
-            .iter()
-            .map(file_check)
-            .collect(),
+        config: effects.files.iter().map(file_check).collect(),
         service: effects
             .services
             .iter()
@@ -355,8 +351,14 @@ mod tests {
             panic!("{:?}", spec.config);
         };
         assert_eq!(stages.contains, ["configured", "done"]);
-        assert_eq!((stages.kind, stages.sha256.as_ref()), (Some(FileKind::File), None));
-        assert_eq!((www.kind, www.mode), (Some(FileKind::Directory), Some(0o750)));
+        assert_eq!(
+            (stages.kind, stages.sha256.as_ref()),
+            (Some(FileKind::File), None)
+        );
+        assert_eq!(
+            (www.kind, www.mode),
+            (Some(FileKind::Directory), Some(0o750))
+        );
         assert_eq!(www.owner.as_deref(), Some("www"));
         assert!(!index.exists);
     }

@@ -163,10 +163,7 @@ pub trait CommandExt: Into<ShellCommand> {
     }
 
     /// The command changed the host unless `judge` says so of its output.
-    fn unchanged_if(
-        self,
-        judge: impl Fn(&Output) -> bool + Send + Sync + 'static,
-    ) -> ShellCommand {
+    fn unchanged_if(self, judge: impl Fn(&Output) -> bool + Send + Sync + 'static) -> ShellCommand {
         self.changed_if(move |out| !judge(out))
     }
 }

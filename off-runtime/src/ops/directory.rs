@@ -50,7 +50,12 @@ pub fn mkdir(path: impl Into<RemotePath>) -> Result<Output> {
             }
             return Ok((Output::default(), true));
         }
-        let out = scope.exec(Command::plumbing("mkdir", &dir, &script, path_run_as(&path)))?;
+        let out = scope.exec(Command::plumbing(
+            "mkdir",
+            &dir,
+            &script,
+            path_run_as(&path),
+        ))?;
         if out.code != 0 {
             return Err(Error::File {
                 host: scope.host().to_string(),

@@ -14,13 +14,13 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::Secret;
-use off_input::Mode;
 use crate::diff::{FileView, file_diff};
 use crate::dry_run::{PendingFile, WrittenFile};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::shell::quote;
 use crate::template::Template;
+use off_input::Mode;
 
 use super::remote_file::{self, FileState, ReadOutcome, Replace};
 use super::{RunAs, Scope, operation};
@@ -402,12 +402,7 @@ pub fn contains(path: impl Into<RemotePath>, text: impl AsRef<str>) -> Result<bo
             quote(text),
             p = quote(&p)
         );
-        let out = scope.exec(super::Command::read(
-            "contains",
-            &p,
-            &script,
-            path.run_as(),
-        ))?;
+        let out = scope.exec(super::Command::read("contains", &p, &script, path.run_as()))?;
         match out.code {
             0 => Ok((true, false)),
             1 => Ok((false, false)),
@@ -461,7 +456,13 @@ pub fn append(path: impl Into<RemotePath>, line: impl AsRef<str>) -> Result<Outp
             secret: false,
         };
         if scope.shared.dry_run.is_some() {
-            return Ok(would_install(scope, &content, &path, &how, existing.as_ref()));
+            return Ok(would_install(
+                scope,
+                &content,
+                &path,
+                &how,
+                existing.as_ref(),
+            ));
         }
         let before = existing.map(|(state, _)| state);
         install_over(scope, "append", &content, &path, how, before)
@@ -589,7 +590,11 @@ fn would_install(
     let diff = file_diff(scope.host(), &path, old.as_ref(), &new, how.secret);
     let changed = diff.is_some();
     if let Some(dry_run) = &scope.shared.dry_run {
-        let writer = if dest.sudo { "root" } else { &scope.conn.facts.user };
+        let writer = if dest.sudo {
+            "root"
+        } else {
+            &scope.conn.facts.user
+        };
         let owner = dest
             .owner
             .clone()

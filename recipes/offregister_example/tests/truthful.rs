@@ -57,7 +57,10 @@ fn a_second_deploy_reports_0_changed() {
     let out = recipe(&[&args[..], &["--events", first.to_str().unwrap()]].concat());
     assert!(out.status.success(), "{}", text(&out));
     // Everything but the `rm` of an index that is not there.
-    let changed = events(&first).iter().filter(|(_, changed)| *changed).count();
+    let changed = events(&first)
+        .iter()
+        .filter(|(_, changed)| *changed)
+        .count();
     assert_eq!(changed, 6, "{:?}", events(&first));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let host = format!("root@{}", common::address(HOST));
@@ -72,7 +75,9 @@ fn a_second_deploy_reports_0_changed() {
     assert!(stdout.contains(&format!("[{host}] ok\n")), "{stdout}");
     assert!(!stdout.contains(&format!("[{host}] changed\n")), "{stdout}");
     assert!(
-        stdout.contains(&format!("[{host}] skipped: {root}/www/index.html is absent")),
+        stdout.contains(&format!(
+            "[{host}] skipped: {root}/www/index.html is absent"
+        )),
         "{stdout}"
     );
     let kinds = events(&second);
@@ -129,19 +134,26 @@ fn check_and_the_manifest_catch_a_deleted_append_file_and_a_directory_mode() {
     let out = check();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains(&format!("{root}/conf/stages: missing")), "{report}");
+    assert!(
+        report.contains(&format!("{root}/conf/stages: missing")),
+        "{report}"
+    );
     // The drifted file's diff is offered beside the report.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("+configured\n"), "{stderr}");
     assert!(stderr.contains(" configured\n+done\n"), "{stderr}");
     let manifest = failing(&offcheck_manifest(&root));
     assert!(
-        manifest.iter().any(|m| m.contains(&format!("{root}/conf/stages: missing"))),
+        manifest
+            .iter()
+            .any(|m| m.contains(&format!("{root}/conf/stages: missing"))),
         "{manifest:?}"
     );
 
     // Put back, but only one of its lines.
-    on_host(&format!("echo configured > {root}/conf/stages; chmod 700 {root}"));
+    on_host(&format!(
+        "echo configured > {root}/conf/stages; chmod 700 {root}"
+    ));
     let out = check();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = String::from_utf8_lossy(&out.stdout);
@@ -149,7 +161,9 @@ fn check_and_the_manifest_catch_a_deleted_append_file_and_a_directory_mode() {
     assert!(report.contains("mode is 0700, expected 0755"), "{report}");
     let manifest = failing(&offcheck_manifest(&root));
     assert!(
-        manifest.iter().any(|m| m.contains("mode is 0700, expected 0755")),
+        manifest
+            .iter()
+            .any(|m| m.contains("mode is 0700, expected 0755")),
         "{manifest:?}"
     );
     on_host(&format!("rm -rf {root}"));
@@ -197,7 +211,12 @@ fn diff_shows_what_would_change_and_changes_nothing() {
     assert!(out.status.success(), "{}", text(&out));
     let diff = || recipe(&[&args[..], &["--diff"]].concat());
     let out = diff();
-    assert_eq!(out.status.code(), Some(0), "nothing would change:\n{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing would change:\n{}",
+        text(&out)
+    );
     assert!(
         text(&out).contains("0 operations would change the host"),
         "{}",
@@ -231,7 +250,7 @@ fn diff_shows_what_would_change_and_changes_nothing() {
     let out = recipe(&["--root", &root, "--diff"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains(&format!("[{host}]   run: rm -f {root}/www/index.html")) == false,
+        !text(&out).contains(&format!("[{host}]   run: rm -f {root}/www/index.html")),
         "the index is absent, so the rm is skipped:\n{}",
         text(&out)
     );
@@ -239,13 +258,26 @@ fn diff_shows_what_would_change_and_changes_nothing() {
     let before_rm = snapshot(&root);
     let out = recipe(&["--root", &root, "--diff"]);
     assert!(
-        text(&out).contains(&format!("commands that would run:\n[{host}]   run: rm -f {root}/www/index.html")),
+        text(&out).contains(&format!(
+            "commands that would run:\n[{host}]   run: rm -f {root}/www/index.html"
+        )),
         "{}",
         text(&out)
     );
-    assert_eq!(snapshot_like(&root, &before_rm), before_rm, "--diff changed the host");
-    assert!(before_rm.contains("sshd"), "the processes are compared: {before_rm}");
+    assert_eq!(
+        snapshot_like(&root, &before_rm),
+        before_rm,
+        "--diff changed the host"
+    );
+    assert!(
+        before_rm.contains("sshd"),
+        "the processes are compared: {before_rm}"
+    );
     on_host(&format!("rm {root}/www/index.html"));
-    assert_eq!(snapshot_like(&root, &before), before, "--diff changed the host");
+    assert_eq!(
+        snapshot_like(&root, &before),
+        before,
+        "--diff changed the host"
+    );
     on_host(&format!("rm -rf {root}"));
 }

@@ -110,13 +110,11 @@ const RESTART_SETTINGS: &[&str] = &[
 /// line, as PostgreSQL reads it).
 pub fn restart_needed(old: &str, new: &str) -> bool {
     let value = |text: &str, name: &str| {
-        text.lines()
-            .filter_map(|line| {
-                let line = line.split('#').next().unwrap_or("").trim();
-                let (key, value) = line.split_once('=')?;
-                (key.trim() == name).then(|| value.trim().to_string())
-            })
-            .last()
+        text.lines().rev().find_map(|line| {
+            let line = line.split('#').next().unwrap_or("").trim();
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
     };
     RESTART_SETTINGS
         .iter()
@@ -266,7 +264,10 @@ mod tests {
         bigger.shared_buffers = conf_string("512MB");
         let new = render_str("postgresql.conf", POSTGRESQL_CONF, &bigger).unwrap();
         assert!(restart_needed(&old, &new));
-        assert!(restart_needed("", &old), "no file before: every setting is new");
+        assert!(
+            restart_needed("", &old),
+            "no file before: every setting is new"
+        );
         assert!(!restart_needed("port = 1 # a\n", "port = 1\n"));
     }
 

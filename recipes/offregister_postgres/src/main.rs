@@ -325,7 +325,8 @@ mod offregister_postgres {
     fn stored_salts(port: u16, roles: &[&str]) -> Result<sql::StoredSalts> {
         let _cd = cd(POSTGRES_HOME);
         let _quiet = settings(Settings::new().quiet(true));
-        let query = sh!("psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres");
+        let query =
+            sh!("psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres");
         let out = sudo_as_with_input(
             "postgres",
             query.query(),

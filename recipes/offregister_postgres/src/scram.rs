@@ -86,7 +86,10 @@ mod tests {
         assert_ne!(password_for_server_like("other", Some(stored)), EXPECTED_PW);
         let fresh = password_for_server_like("pw", Some("garbled"));
         assert!(fresh.starts_with("SCRAM-SHA-256$4096:"), "{fresh}");
-        assert_eq!(password_for_server_like("pässword", Some(stored)), "pässword");
+        assert_eq!(
+            password_for_server_like("pässword", Some(stored)),
+            "pässword"
+        );
     }
 
     #[test]
