@@ -497,7 +497,10 @@ mod tests {
         assert!(checking.contains("Report format of the check"), "{help}");
         assert!(checking.contains("--manifest <FILE>"), "{help}");
         assert!(main.contains("--sudo-password-stdin"), "{help}");
-        assert!(main.contains("a host's vars are its kwargs (a recipe)"), "{help}");
+        assert!(
+            main.contains("a host's vars are its kwargs (a recipe)"),
+            "{help}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod progress;
 mod resume;
+mod written;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
