@@ -11,7 +11,7 @@ use off_manifest::kwarg_name;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{RecipeSpec, did_you_mean, written};
+use super::{ParamKind, RecipeSpec, did_you_mean, written};
 use crate::error::{CliError, exit_code};
 use crate::target::Target;
 
@@ -310,6 +310,40 @@ impl RawArgs {
         }
     }
 
+    /// A canonical text of the kwarg's value, whichever source gave it:
+    /// what `--resume` hashes to tell whether a run has the last run's
+    /// inputs. The same value from a flag, the environment or a file gives
+    /// the same text; a default is its source text.
+    pub(crate) fn fingerprint(&self, name: &str) -> String {
+        let kind = self.spec.param(name).map(|p| p.kind);
+        let list =
+            |items: Vec<String>| Value::Array(items.into_iter().map(Value::String).collect());
+        let value = match self.find(name) {
+            None => match self.spec.param(name).and_then(|p| p.default) {
+                Some(default) => serde_json::json!({ "default": default }),
+                None => Value::Null,
+            },
+            Some(Found::Flag(values)) => match kind {
+                Some(ParamKind::Vec) => list(values.to_vec()),
+                Some(ParamKind::Bool) if values.is_empty() => Value::String("true".into()),
+                _ => values.last().cloned().map_or(Value::Null, Value::String),
+            },
+            Some(Found::Env(_, value)) => match kind {
+                Some(ParamKind::Vec) => list(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                _ => Value::String(value.to_string()),
+            },
+            Some(Found::File(_, value, written)) => as_text(written.unwrap_or(value)),
+        };
+        value.to_string()
+    }
+
     /// A required value.
     pub fn get<T>(&self, name: &str) -> Result<T, ArgError>
     where
@@ -396,6 +430,18 @@ impl RawArgs {
                 self.flag(name)
             ))),
         }
+    }
+}
+
+/// `value` with every number and boolean as its text, as a flag gives it.
+fn as_text(value: &Value) -> Value {
+    match value {
+        Value::Number(_) | Value::Bool(_) => Value::String(value.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(as_text).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), as_text(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -828,6 +874,41 @@ pub(crate) mod tests {
                 format!("--peers (from {file} line 2) takes a list; write the value as one: `[…]`")
             );
         }
+    }
+
+    #[test]
+    fn a_value_has_one_fingerprint_whichever_source_gives_it() {
+        let from_flags = raw(
+            &[("version", &["15"]), ("peers", &["a", "b"]), ("ssl", &[])],
+            &[],
+            None,
+        );
+        let from_env = raw(
+            &[],
+            &[
+                ("OFF_VERSION", "15"),
+                ("OFF_PEERS", "a, b"),
+                ("OFF_SSL", "true"),
+            ],
+            None,
+        );
+        let from_file = raw(
+            &[],
+            &[],
+            Some((
+                "c.json",
+                r#"{"version": 15, "peers": ["a", "b"], "ssl": true}"#,
+            )),
+        );
+        let prints = |r: RawArgs| {
+            ["version", "peers", "ssl", "listen_addresses"].map(|name| r.fingerprint(name))
+        };
+        let flags = prints(from_flags.unwrap());
+        assert_eq!(flags, prints(from_env.unwrap()));
+        assert_eq!(flags, prints(from_file.unwrap()));
+        let other = prints(raw(&[("version", &["16"])], &[], None).unwrap());
+        assert_ne!(flags[0], other[0]);
+        assert_eq!(flags[3], other[3]);
     }
 
     #[test]

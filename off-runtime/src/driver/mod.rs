@@ -382,19 +382,49 @@ pub(crate) fn run_steps(
     };
     let mut steps = prepared.selected.clone();
     if let Some(record) = record {
+        let raw = prepared.raw_per_host.get(&target).or(prepared.raw.as_ref());
+        let inputs: resume::Inputs = spec
+            .params
+            .iter()
+            .map(|p| {
+                (
+                    p.name,
+                    raw.map(|r| r.fingerprint(p.name)).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut start_over = !prepared.options.resume;
         if prepared.options.resume {
-            let completed = record.completed(&target).map_err(record_failed)?;
-            let names: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
-            steps = resume::resume_from(&steps, &names, &completed);
-            let skipped: Vec<&str> = prepared.selected[..prepared.selected.len() - steps.len()]
-                .iter()
-                .map(|&i| names[i])
-                .collect();
-            if !skipped.is_empty() {
-                note_skipped_steps(&host, &skipped);
+            let last = record.last_run(&target).map_err(record_failed)?;
+            match last.changed_kwargs(&inputs) {
+                Some(changed) if changed.is_empty() => {
+                    let names: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
+                    steps = resume::resume_from(&steps, &names, &last.completed);
+                    let skipped: Vec<&str> = prepared.selected
+                        [..prepared.selected.len() - steps.len()]
+                        .iter()
+                        .map(|&i| names[i])
+                        .collect();
+                    if !skipped.is_empty() {
+                        note_skipped_steps(&host, &skipped);
+                    }
+                }
+                Some(changed) => {
+                    note_changed_inputs(&host, &changed);
+                    start_over = true;
+                }
+                None if last.completed.is_empty() => start_over = true,
+                None => {
+                    note_message(
+                        &host,
+                        "--resume: starting over, the last run's record does not say which kwargs it ran with",
+                    );
+                    start_over = true;
+                }
             }
-        } else {
-            record.reset(&target).map_err(record_failed)?;
+        }
+        if start_over {
+            record.start(&target, &inputs).map_err(record_failed)?;
         }
     }
     for i in steps {
@@ -410,11 +440,34 @@ pub(crate) fn run_steps(
 
 /// Tells which steps `--resume` skips on `host`.
 fn note_skipped_steps(host: &str, skipped: &[&str]) {
+    note_message(
+        host,
+        &format!(
+            "--resume: skipping {}, completed in the last run",
+            skipped.join(", ")
+        ),
+    );
+}
+
+/// Tells that `--resume` starts over on `host` because kwargs changed.
+fn note_changed_inputs(host: &str, changed: &[String]) {
+    let names: Vec<String> = changed
+        .iter()
+        .map(|name| format!("`{}`", off_manifest::kwarg_name::flag(name)))
+        .collect();
+    let (list, verb) = match names.as_slice() {
+        [one] => (one.clone(), "differs"),
+        _ => (names.join(", "), "differ"),
+    };
+    note_message(
+        host,
+        &format!("--resume: starting over, {list} {verb} from the last run"),
+    );
+}
+
+fn note_message(host: &str, message: &str) {
     let shared = crate::context::current(|c| c.shared.clone());
-    shared.observer.message(&format!(
-        "[{host}] --resume: skipping {}, completed in the last run",
-        skipped.join(", ")
-    ));
+    shared.observer.message(&format!("[{host}] {message}"));
 }
 
 fn run(
