@@ -639,7 +639,7 @@ pub(crate) fn parse_inventory(
 
 /// The value of a literal default's source text: `"localhost"` →
 /// `localhost`, `15` → `15`; `None` for any other expression.
-fn literal_text(source: &str) -> Option<String> {
+pub(super) fn literal_text(source: &str) -> Option<String> {
     let source = source.trim();
     if let Some(inner) = source.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         return (!inner.contains(['\\', '"'])).then(|| inner.to_string());
