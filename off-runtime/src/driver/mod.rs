@@ -327,10 +327,13 @@ fn prepare(
 /// `--dry-run`: runs the steps against no host (see [`crate::dry_run`]),
 /// printing each operation with its rendered command.
 fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
-    println!(
+    stdout_line(&format!(
         "{} --dry-run: nothing runs on any host; every command is assumed to succeed with empty output.",
         spec.name
-    );
+    ));
+    if prepared.options.verbose > 0 {
+        stdout_line(&plan_line(spec, &prepared.selected));
+    }
     // A dry run runs no operation worth an event.
     prepared.events = None;
     let console = Arc::new(Console::new(true));
@@ -345,15 +348,34 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
         })
     });
     let total: u64 = spec.plan(&prepared.selected).iter().map(|(_, n)| n).sum();
-    println!(
+    stdout_line(&format!(
         "{total} operations planned per host (an estimate: loops count once, both arms of a branch count)"
-    );
+    ));
     for host in report.hosts.iter().filter(|h| h.result.is_err()) {
         if let Err(e) = &host.result {
             eprintln!("error: {e}");
         }
     }
     ExitCode::from(report.exit_code())
+}
+
+/// Writes one line to standard output. A closed pipe (`--dry-run | head`)
+/// is no error worth a panic: the reader has all it wanted.
+fn stdout_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+/// What `-v` prints first: `demo: steps install, configure; planned 2 run, 3 sudo`.
+fn plan_line(spec: &RecipeSpec, selected: &[usize]) -> String {
+    let names: Vec<&str> = selected.iter().map(|&i| spec.steps[i].name).collect();
+    format!(
+        "{}: steps {}; planned {}",
+        spec.name,
+        names.join(", "),
+        cli::plan_text(&spec.plan(selected))
+    )
 }
 
 /// Runs the selected steps on the current host — with `--resume`, from the
@@ -479,7 +501,6 @@ fn run(
     let mode = options.progress.resolve();
     // `-q --progress none` prints no summary.
     let summary = !(options.quiet && mode == ProgressMode::None);
-    let several = prepared.targets.len() > 1;
     // With `--events -`, standard output carries the events alone.
     let events_on_stdout = options.events.as_deref() == Some("-");
     let out: Box<dyn std::io::Write + Send> = if events_on_stdout {
@@ -492,7 +513,7 @@ fn run(
         spec.plan(&prepared.selected),
         mode,
         !options.quiet,
-        several,
+        prepared.targets.len(),
         out,
         events_on_stdout,
         prepared
@@ -501,17 +522,7 @@ fn run(
             .map(|e| e as Box<dyn std::io::Write + Send>),
     ));
     if options.verbose > 0 {
-        let names: Vec<&str> = prepared
-            .selected
-            .iter()
-            .map(|&i| spec.steps[i].name)
-            .collect();
-        progress.line(&format!(
-            "{}: steps {}; planned {}",
-            spec.name,
-            names.join(", "),
-            cli::plan_text(&spec.plan(&prepared.selected))
-        ));
+        progress.line(&plan_line(spec, &prepared.selected));
     }
     let executor = Executor::new(prepared.targets.clone())
         .parallel(options.parallel)
