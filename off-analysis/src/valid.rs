@@ -23,6 +23,7 @@ pub fn stray_step_error(span: Span) -> syn::Error {
 /// `version` is deliberately free: recipes use `--version 15`.
 pub const RESERVED_PARAM_NAMES: &[&str] = &[
     "check",
+    "color",
     "config",
     "dry_run",
     "events",

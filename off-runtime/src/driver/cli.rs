@@ -15,6 +15,7 @@ use off_manifest::kwarg_name;
 use crate::check::flags::CheckRunFlags;
 use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 
+use super::color::{self, ColorWhen};
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
 /// The built-in flags' values and the kwargs' raw flag values.
@@ -30,6 +31,7 @@ pub(crate) struct Options {
     pub fail_fast: bool,
     pub steps: Option<Vec<String>>,
     pub progress: ProgressMode,
+    pub color: ColorWhen,
     pub events: Option<String>,
     pub sudo_password_stdin: bool,
     pub quiet: bool,
@@ -92,6 +94,9 @@ struct BuiltinFlags {
     /// Progress display
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "bar", "lines", "none"])]
     progress: String,
+    /// Color the bars, the summary and this help: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
     /// Write one NDJSON event per operation to FILE (- for stdout)
     #[arg(long, value_name = "FILE")]
     events: Option<String>,
@@ -262,7 +267,8 @@ pub(crate) fn parse_argv(
     spec: &'static RecipeSpec,
     argv: impl IntoIterator<Item = impl Into<OsString> + Clone>,
 ) -> Result<Options, clap::Error> {
-    let mut cmd = command(spec);
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let mut cmd = command(spec).color(color::from_argv(&argv).clap());
     let m = cmd.try_get_matches_from_mut(argv)?;
     for &name in RESERVED {
         if m.contains_id(name) && m.value_source(name).is_some() {
@@ -311,6 +317,7 @@ pub(crate) fn parse_argv(
                 .collect()
         }),
         progress,
+        color: ColorWhen::parse(&builtin.color),
         events: builtin.events,
         sudo_password_stdin: builtin.sudo.sudo_password_stdin,
         quiet: builtin.quiet,

@@ -13,6 +13,7 @@
 mod args;
 mod check;
 mod cli;
+mod color;
 mod progress;
 mod resume;
 mod written;
@@ -508,19 +509,33 @@ fn run(
     } else {
         Box::new(std::io::stdout())
     };
-    let progress = Arc::new(Progress::new(
-        spec.name,
-        spec.plan(&prepared.selected),
-        mode,
-        !options.quiet,
-        prepared.targets.len(),
-        out,
-        events_on_stdout,
-        prepared
-            .events
-            .take()
-            .map(|e| e as Box<dyn std::io::Write + Send>),
-    ));
+    let out_is_terminal = {
+        use std::io::IsTerminal;
+        if events_on_stdout {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        }
+    };
+    let color = options
+        .color
+        .enabled(out_is_terminal, &|name| std::env::var(name).ok());
+    let progress = Arc::new(
+        Progress::new(
+            spec.name,
+            spec.plan(&prepared.selected),
+            mode,
+            !options.quiet,
+            prepared.targets.len(),
+            out,
+            events_on_stdout,
+            prepared
+                .events
+                .take()
+                .map(|e| e as Box<dyn std::io::Write + Send>),
+        )
+        .colored(color),
+    );
     if options.verbose > 0 {
         progress.line(&plan_line(spec, &prepared.selected));
     }
@@ -553,7 +568,7 @@ fn run(
     });
     progress.finish();
     if summary {
-        progress.line(report.summary().trim_end());
+        progress.line(color::paint_summary(report.summary().trim_end(), color).as_str());
     }
     ExitCode::from(report.exit_code())
 }

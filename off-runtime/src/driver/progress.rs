@@ -129,6 +129,8 @@ pub(crate) struct Progress {
     finished: AtomicBool,
     /// The terminal's width when the run started, which the bars fit in.
     columns: Option<usize>,
+    /// `--color`/`NO_COLOR` allow colored bars.
+    color: bool,
     out: Mutex<Box<dyn Write + Send>>,
     events: Option<Mutex<Box<dyn Write + Send>>>,
 }
@@ -158,7 +160,7 @@ impl Progress {
         let overall = multi.as_ref().filter(|_| prefix).map(|multi| {
             let bar = multi.add(ProgressBar::new(0));
             let label = format!("[{targets} hosts] ");
-            bar.set_style(bar_style(label.chars().count(), columns));
+            bar.set_style(bar_style(label.chars().count(), columns, false));
             bar.set_prefix(label);
             bar
         });
@@ -174,9 +176,20 @@ impl Progress {
             overall,
             finished: AtomicBool::new(false),
             columns,
+            color: false,
             out: Mutex::new(out),
             events: events.map(Mutex::new),
         }
+    }
+
+    /// Colored bars (when `color`, the resolved `--color`).
+    pub(crate) fn colored(mut self, color: bool) -> Self {
+        self.color = color;
+        if let Some(overall) = &self.overall {
+            let label = format!("[{} hosts] ", self.targets);
+            overall.set_style(bar_style(label.chars().count(), self.columns, color));
+        }
+        self
     }
 
     /// Prints one whole line (above the bars when there are bars).
@@ -233,7 +246,7 @@ impl Progress {
                 None => multi.add(ProgressBar::new(0)),
             };
             let prefix = self.host_prefix(host);
-            bar.set_style(bar_style(prefix.chars().count(), self.columns));
+            bar.set_style(bar_style(prefix.chars().count(), self.columns, self.color));
             bar.set_prefix(prefix);
             bar
         });
@@ -322,13 +335,14 @@ impl Progress {
 /// fitting in `columns`: the bar narrows to leave the counts room and the
 /// counts are cut at the edge, so a line never wraps (a wrapped line breaks
 /// the redrawing of every bar under it).
-fn bar_style(prefix_len: usize, columns: Option<usize>) -> ProgressStyle {
+fn bar_style(prefix_len: usize, columns: Option<usize>, color: bool) -> ProgressStyle {
     const BAR: usize = 24;
     // `[` `] ` around the bar, and room for `[5/20 total] (25.00%)`.
     const COUNTS: usize = 3 + 22;
     let bar = columns.map_or(BAR, |c| c.saturating_sub(prefix_len + COUNTS).min(BAR));
+    let paint = if color { ".green" } else { "" };
     let template = if bar >= 5 {
-        format!("{{prefix}}[{{bar:{bar}}}] {{wide_msg}}")
+        format!("{{prefix}}[{{bar:{bar}{paint}}}] {{wide_msg}}")
     } else {
         "{prefix}{wide_msg}".to_string()
     };

@@ -35,12 +35,20 @@ impl Tmux {
     /// Runs `command` in a `columns`-wide terminal until it prints
     /// `EXIT=<code>`; the screen, one string per row.
     fn run(&self, columns: u16, command: &str) -> String {
+        self.run_capturing(columns, command, &[])
+    }
+
+    /// [`Tmux::run`], passing `capture` to `capture-pane` (`-e`: with the
+    /// escape codes of colors).
+    fn run_capturing(&self, columns: u16, command: &str, capture: &[&str]) -> String {
         let shell = format!("{command}; echo EXIT=$?; sleep 60");
         let width = columns.to_string();
         self.tmux(&["new-session", "-d", "-x", &width, "-y", "50", &shell]);
         let start = Instant::now();
         loop {
-            let screen = self.tmux(&["capture-pane", "-p"]);
+            let mut args = vec!["capture-pane", "-p"];
+            args.extend_from_slice(capture);
+            let screen = self.tmux(&args);
             if screen.contains("EXIT=") || start.elapsed() > Duration::from_secs(60) {
                 return screen;
             }
@@ -186,4 +194,69 @@ fn help_shows_value_names_and_defaults_as_typed() {
         !help.contains("<String>") && !help.contains("\"hello\""),
         "{help}"
     );
+}
+
+/// The example on host 27 with the bars, as a tmux command line.
+fn bar_run_command(state: &std::path::Path, root: &str, env: &str, extra: &[&str]) -> String {
+    let mut command = format!("{env} OFF_STATE_DIR={} {EXAMPLE}", state.display());
+    let flags = common::ssh_flags(HOST);
+    let rest = ["--root", root, "--progress", "bar", "-q"];
+    for flag in flags
+        .iter()
+        .map(String::as_str)
+        .chain(rest)
+        .chain(extra.iter().copied())
+    {
+        command.push(' ');
+        command.push_str(flag);
+    }
+    command
+}
+
+#[test]
+fn color_on_a_terminal_unless_no_color_or_color_never() {
+    let root = format!("/tmp/example-color-{}", std::process::id());
+    let state = tempfile::tempdir().unwrap();
+    const GREEN: &str = "\x1b[32m";
+    let screen = |name: &str, env: &str, extra: &[&str]| {
+        let command = bar_run_command(state.path(), &root, env, extra);
+        let screen = Tmux::new(name).run_capturing(80, &command, &["-e"]);
+        assert!(screen.contains("EXIT=0"), "{screen}");
+        screen
+    };
+    let colored = screen("color-auto", "", &[]);
+    assert!(colored.contains(&format!("{GREEN}ok")), "{colored:?}");
+    for (name, env, extra) in [
+        ("color-no-color", "NO_COLOR=1", &[][..]),
+        ("color-never", "", &["--color", "never"][..]),
+    ] {
+        let plain = screen(name, env, extra);
+        assert!(!plain.contains(GREEN), "{name}: {plain:?}");
+        assert!(plain.contains("Summary:"), "{name}: {plain:?}");
+    }
+
+    // Redirected: no color, unless asked for.
+    let out = common::recipe_on(HOST, &["--root", &root, "-q"], state.path());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+    let out = common::recipe_on(
+        HOST,
+        &["--root", &root, "-q", "--color", "always"],
+        state.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("{GREEN}ok")), "{stdout:?}");
+
+    // clap's help follows the same choice.
+    let help = |env: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new(EXAMPLE);
+        cmd.arg("--help").args(args);
+        if let Some(var) = env {
+            cmd.env(var, "1");
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    assert!(help(None, &["--color", "always"]).contains('\x1b'));
+    assert!(!help(None, &["--color", "never"]).contains('\x1b'));
+    assert!(help(None, &[]).contains("--color <WHEN>"));
+    common::on_host(HOST, &format!("rm -rf {root}"));
 }
