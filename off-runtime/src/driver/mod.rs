@@ -180,6 +180,15 @@ fn recipe_main_inner(
         Ok(options) => options,
         Err(e) => e.exit(),
     };
+    match options.describe.print(cli::command(spec)) {
+        Ok(true) => return Ok(ExitCode::SUCCESS),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot write to standard output: {e}"
+            )));
+        }
+    }
     let env = |name: &str| std::env::var(name).ok();
     let prepared = prepare(spec, options, parse, &env)?;
     if prepared.options.dry_run {
@@ -191,6 +200,15 @@ fn recipe_main_inner(
         return Ok(check::check_hosts(spec, prepared, sudo_password));
     }
     Ok(run(spec, prepared, sudo_password))
+}
+
+/// The first line of a run with no `-H` and no `--inventory`: the machine
+/// the user is on is the target, which must never be a surprise.
+fn local_target_line(spec: &RecipeSpec, doing: &str) -> String {
+    format!(
+        "{}: no -H or --inventory: {doing} this machine (-H local says so explicitly)",
+        spec.name
+    )
 }
 
 /// Everything validated, ready to run.
@@ -332,6 +350,9 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
         "{} --dry-run: nothing runs on any host; every command is assumed to succeed with empty output.",
         spec.name
     ));
+    if prepared.targets.is_empty() {
+        stdout_line(&local_target_line(spec, "planning for"));
+    }
     if prepared.options.verbose > 0 {
         stdout_line(&plan_line(spec, &prepared.selected));
     }
@@ -536,6 +557,9 @@ fn run(
         )
         .colored(color),
     );
+    if prepared.targets.is_empty() && !options.quiet {
+        progress.line(&local_target_line(spec, "deploying to"));
+    }
     if options.verbose > 0 {
         progress.line(&plan_line(spec, &prepared.selected));
     }
