@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use rand::Rng;
@@ -158,7 +159,17 @@ impl StepRecord {
         for (name, value) in inputs {
             text.push_str(&format!("kwarg {name} {}\n", hash(&salt, name, value)));
         }
-        fs::write(self.path(target), text)
+        // Readable by the user alone: a hash of a weak password can be
+        // guessed by whoever can read it.
+        let path = self.path(target);
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        file.write_all(text.as_bytes())
     }
 
     /// Records that `step` completed on `target`.
@@ -231,6 +242,11 @@ mod tests {
         record.complete(&host, "install").unwrap();
         let text = fs::read_to_string(record.path(&host)).unwrap();
         assert!(!text.contains("s3cret"), "{text}");
+        let mode = fs::metadata(record.path(&host))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
         let last = record.last_run(&host).unwrap();
         assert_eq!(last.changed_kwargs(&inputs), Some(vec![]));
         let mut changed = inputs.clone();
