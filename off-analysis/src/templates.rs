@@ -67,6 +67,7 @@ fn check_context(
         .undeclared_variables(false)
         .into_iter()
         .filter(|name| !context.keys.contains(name) && !globals.contains(&name.as_str()))
+        .filter(|name| !guarded(source, name))
         .map(|name| (first_use(source, &name), name))
         .collect();
     // In the template's order, so the errors read top to bottom.
@@ -84,6 +85,25 @@ fn check_context(
             ),
         );
     }
+}
+
+/// Whether the template allows `name` to be missing: it tests it
+/// (`name is defined`, `name is undefined`) or gives it a default
+/// (`name | default(…)`), which work under strict undefined behavior.
+fn guarded(source: &str, name: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    source.match_indices(name).any(|(i, _)| {
+        if source[..i].ends_with(is_word) {
+            return false;
+        }
+        let rest = source[i + name.len()..].trim_start();
+        rest.starts_with("is defined")
+            || rest.starts_with("is undefined")
+            || rest.starts_with("is not defined")
+            || rest.strip_prefix('|').is_some_and(|f| {
+                f.trim_start().starts_with("default") || f.trim_start().starts_with("d(")
+            })
+    })
 }
 
 /// The 1-based line of the first `{{ … }}` or `{% … %}` block that mentions
@@ -192,6 +212,16 @@ mod tests {
             "{% set x = 1 %}{{ x }}\n{% for i in range(port) %}{{ loop.index }}{{ i }}{% endfor %}\n\
              {{ user.name | upper }}\n",
             quote!(context! { port, user => u }),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn variables_the_template_tests_or_defaults_may_be_missing() {
+        check_with_context(
+            "{% if extra is defined %}{{ extra }}{% endif %}\n{{ note | default('-') }}\n\
+             {% if other is not defined %}none{% endif %}\n",
+            quote!(context! { port }),
         )
         .unwrap();
     }
