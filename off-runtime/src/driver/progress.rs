@@ -259,17 +259,22 @@ impl Progress {
         let Some(overall) = &self.overall else {
             return;
         };
+        let (done, planned) = self.overall_counts(hosts);
+        overall.set_length(planned);
+        overall.set_position(done);
+        overall.set_message(total_line(done, planned));
+    }
+
+    /// (done, planned) over all hosts; a host not started yet counts as its plan.
+    fn overall_counts(&self, hosts: &HashMap<String, HostState>) -> (u64, u64) {
         let per_host: u64 = self.plan.iter().map(|(_, n)| n).sum();
         let not_started = self.targets.saturating_sub(hosts.len()) as u64;
-        let (done, planned) = hosts
+        hosts
             .values()
             .fold((0, per_host * not_started), |(d, p), s| {
                 let (done, planned) = s.counts.total();
                 (d + done, p + planned)
-            });
-        overall.set_length(planned);
-        overall.set_position(done);
-        overall.set_message(total_line(done, planned));
+            })
     }
 
     fn show(&self, host: &str, state: &mut HostState, kind: Option<String>) {
@@ -325,6 +330,15 @@ impl Progress {
             overall.abandon();
         }
         self.finished.store(true, Ordering::SeqCst);
+        // Lines mode's overall line, once: after every host's last one.
+        if self.mode == ProgressMode::Lines && self.targets > 1 {
+            let (done, planned) = self.overall_counts(&hosts);
+            self.line(&format!(
+                "[{} hosts] {}",
+                self.targets,
+                total_line(done, planned)
+            ));
+        }
         if let Some(events) = &self.events {
             let _ = events.lock().unwrap_or_else(|e| e.into_inner()).flush();
         }
@@ -490,11 +504,14 @@ mod tests {
         p.op_finished(&event("root@a", "run"), OpStatus::Ok { changed: true }, ms);
         p.op_finished(&event("root@a", "run"), OpStatus::Failed, ms);
         p.host_done("root@a");
+        p.finish();
+        // Host b never started: the overall line counts its plan.
         assert_eq!(
             out.text(),
             "[root@a] [1/1 run operations] [1/2 total] (50.00%)\n\
              [root@a] [2/2 run operations] [2/3 total] (66.67%)\n\
-             [root@a] [2/2 total] (100.00%)\n"
+             [root@a] [2/2 total] (100.00%)\n\
+             [2 hosts] [2/4 total] (50.00%)\n"
         );
         let events = events.text();
         let first: serde_json::Value =
