@@ -21,7 +21,8 @@ use syn::{
 };
 
 use crate::model::{
-    CallNode, Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef, push_unique,
+    CallNode, Effects, FileEffect, LiteralContext, Note, OpCall, OpKind, OpPlan, TemplateRef,
+    push_unique,
 };
 use off_input::placeholder::{self, Piece};
 
@@ -344,6 +345,7 @@ impl OpCounter<'_> {
                             path: lit.value(),
                             span: lit.span(),
                             via_template_macro,
+                            context: arg(2).and_then(literal_context),
                         }),
                         None => summary.non_literal_templates.push(template.clone()),
                     }
@@ -687,6 +689,46 @@ fn template_path(expr: &Expr) -> Option<(syn::LitStr, bool)> {
         Expr::Group(inner) => template_path(&inner.expr),
         _ => None,
     }
+}
+
+/// The keys of `context! { a, b => expr }` (minijinja's macro, re-exported
+/// by the prelude); `None` for any other expression and for a context with
+/// `..other` spreads, whose keys are known only at run time.
+fn literal_context(expr: &Expr) -> Option<LiteralContext> {
+    let mac = match expr {
+        Expr::Macro(mac) => &mac.mac,
+        Expr::Paren(inner) => return literal_context(&inner.expr),
+        Expr::Group(inner) => return literal_context(&inner.expr),
+        Expr::Reference(inner) => return literal_context(&inner.expr),
+        _ => return None,
+    };
+    if mac.path.segments.last()?.ident != "context" {
+        return None;
+    }
+    let keys = mac
+        .parse_body_with(|input: ParseStream| {
+            let mut keys = Vec::new();
+            while !input.is_empty() {
+                if input.peek(Token![..]) {
+                    return Ok(None);
+                }
+                let key: syn::Ident = input.call(syn::Ident::parse_any)?;
+                if input.peek(Token![=>]) {
+                    input.parse::<Token![=>]>()?;
+                    input.parse::<Expr>()?;
+                }
+                keys.push(key.unraw().to_string());
+                if !input.is_empty() {
+                    input.parse::<Token![,]>()?;
+                }
+            }
+            Ok(Some(keys))
+        })
+        .ok()??;
+    Some(LiteralContext {
+        keys,
+        mac: mac.clone(),
+    })
 }
 
 fn is_template_macro(path: &syn::Path) -> bool {

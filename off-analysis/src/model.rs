@@ -168,6 +168,18 @@ pub struct TemplateRef {
     /// Written as `template!("...")`, which embeds the file by itself; a
     /// plain literal is for the `#[recipe]` expansion to embed.
     pub via_template_macro: bool,
+    /// The context argument when it is a literal `context! { … }` without
+    /// `..` spreads: then its keys are every variable the template can use.
+    pub context: Option<LiteralContext>,
+}
+
+/// The keys of a literal `context! { a, b => expr }`.
+#[derive(Debug, Clone)]
+pub struct LiteralContext {
+    /// In the order written.
+    pub keys: Vec<String>,
+    /// The `context!` invocation, where errors about the context point.
+    pub mac: syn::Macro,
 }
 
 /// What the recipe's operations change on a host, as far as literals tell.

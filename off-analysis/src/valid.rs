@@ -23,6 +23,7 @@ pub fn stray_step_error(span: Span) -> syn::Error {
 /// `version` is deliberately free: recipes use `--version 15`.
 pub const RESERVED_PARAM_NAMES: &[&str] = &[
     "check",
+    "color",
     "config",
     "dry_run",
     "events",
@@ -68,6 +69,7 @@ pub(crate) fn check(cx: &Ctxt, recipe: &Recipe) {
         for param in &step.params {
             check_reserved(cx, param);
             check_default_kind(cx, param);
+            check_default_literal(cx, param);
         }
     }
     check_shared_params(cx, recipe);
@@ -269,6 +271,63 @@ fn check_default_kind(cx: &Ctxt, param: &Param) {
             ),
         );
     }
+}
+
+/// A default is Rust code in the attribute, and `default = "15"` for a
+/// `u32` would surface as a raw E0277 (`&str: Into<u32>`) in generated code
+/// the user never wrote; the mix-ups of a literal with a primitive type get
+/// an error at the attribute instead, saying how to write the default.
+fn check_default_literal(cx: &Ctxt, param: &Param) {
+    let (Some(syn::Expr::Lit(syn::ExprLit { lit, .. })), ParamKind::Plain) =
+        (&param.default, param.kind)
+    else {
+        return;
+    };
+    let Type::Path(path) = strip_type(&param.ty) else {
+        return;
+    };
+    let Some(ty) = path.path.get_ident().map(ToString::to_string) else {
+        return;
+    };
+    let numeric = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64",
+    ]
+    .contains(&ty.as_str());
+    let name = &param.name;
+    let message = match lit {
+        syn::Lit::Str(text) if numeric || ty == "char" => {
+            let value = text.value();
+            let unquoted = match ty.as_str() {
+                "char" => (value.chars().count() == 1)
+                    .then(|| format!("{:?}", value.chars().next().unwrap_or_default())),
+                _ if ty.starts_with('f') => value.parse::<f64>().is_ok().then(|| value.clone()),
+                _ => value.parse::<i128>().is_ok().then(|| value.clone()),
+            };
+            match unquoted {
+                Some(literal) => format!(
+                    "`#[arg(default = {})]`: parameter `{name}` is a `{ty}`, so its default is written without quotes: `#[arg(default = {literal})]`",
+                    tokens(text)
+                ),
+                None => format!(
+                    "`#[arg(default = {})]`: parameter `{name}` is a `{ty}`, and {} is not one",
+                    tokens(text),
+                    tokens(text)
+                ),
+            }
+        }
+        syn::Lit::Int(_) | syn::Lit::Float(_) | syn::Lit::Bool(_) | syn::Lit::Char(_)
+            if ty == "String" =>
+        {
+            let text = tokens(lit);
+            format!(
+                "`#[arg(default = {text})]`: parameter `{name}` is a `String`, so its default is written in quotes: `#[arg(default = \"{}\")]`",
+                text.trim_matches('\'')
+            )
+        }
+        _ => return,
+    };
+    cx.error_spanned_by(lit, message);
 }
 
 fn check_reserved(cx: &Ctxt, param: &Param) {
@@ -808,6 +867,34 @@ mod tests {
                 "short flag `-c` is the generated binary's `--config`; choose another letter",
                 "short flag `-p` is already used by parameter `z`",
                 "`#[arg(...)]` only applies to parameters of a #[step] fn, and `helper` is not a step",
+            ]
+        );
+    }
+
+    #[test]
+    fn default_literals_that_do_not_fit_a_primitive_type() {
+        assert_eq!(
+            errors(quote!(
+                mod m {
+                    #[step]
+                    fn a(
+                        #[arg(default = "15")] version: u32,
+                        #[arg(default = "fifteen")] port: u16,
+                        #[arg(default = "x")] sep: char,
+                        #[arg(default = 0750)] dir_mode: String,
+                        #[arg(default = "ok")] name: String,
+                        #[arg(default = 15)] fine: u32,
+                        #[arg(default = "/etc")] path: std::path::PathBuf,
+                    ) -> Result<()> {
+                        Ok(())
+                    }
+                }
+            )),
+            [
+                "`#[arg(default = \"15\")]`: parameter `version` is a `u32`, so its default is written without quotes: `#[arg(default = 15)]`",
+                "`#[arg(default = \"fifteen\")]`: parameter `port` is a `u16`, and \"fifteen\" is not one",
+                "`#[arg(default = \"x\")]`: parameter `sep` is a `char`, so its default is written without quotes: `#[arg(default = 'x')]`",
+                "`#[arg(default = 0750)]`: parameter `dir_mode` is a `String`, so its default is written in quotes: `#[arg(default = \"0750\")]`",
             ]
         );
     }

@@ -13,6 +13,8 @@ const TEST_PACKAGES: &[&str] = &[
     "sudo",
     "procps",
     "coreutils",
+    // A real terminal for the tests of the live progress display.
+    "tmux",
     // The real servers of peer mode and metrics (`off_testbed::servers`), run by the tests
     // themselves in the foreground; the packages' own daemons are never started.
     "zookeeperd",

@@ -11,7 +11,7 @@ use off_manifest::kwarg_name;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{RecipeSpec, did_you_mean};
+use super::{ParamKind, RecipeSpec, did_you_mean, written};
 use crate::error::{CliError, exit_code};
 use crate::target::Target;
 
@@ -89,6 +89,9 @@ struct FileLayer {
     name: String,
     text: String,
     values: Map<String, Value>,
+    /// `values` as written: each number and boolean as its source text
+    /// (YAML only; JSON and TOML numbers have no such record).
+    written: Option<Map<String, Value>>,
 }
 
 impl FileLayer {
@@ -104,7 +107,8 @@ impl FileLayer {
 enum Found<'a> {
     Flag(&'a [String]),
     Env(&'a str, &'a str),
-    File(String, &'a Value),
+    /// Where, the parsed value, and the value as written (see [`FileLayer::written`]).
+    File(String, &'a Value, Option<&'a Value>),
 }
 
 /// The raw inputs of a recipe's kwargs, before typing.
@@ -143,8 +147,9 @@ impl RawArgs {
             None => None,
             Some((path, text)) => {
                 let values = parse_config(&path, &text)?;
+                let written = is_yaml(&path).then(|| written::top_level(&text)).flatten();
                 let name = path.display().to_string();
-                Some(check_keys(spec, name, text, values)?)
+                Some(check_keys(spec, name, text, values, written)?)
             }
         };
         Ok(RawArgs {
@@ -164,6 +169,7 @@ impl RawArgs {
                 name: layer.name.clone(),
                 text: layer.text.clone(),
                 values: vars,
+                written: layer.written.clone(),
             }),
             ..self.clone()
         }
@@ -178,7 +184,8 @@ impl RawArgs {
         }
         for layer in [&self.host, &self.file].into_iter().flatten() {
             if let Some(value) = layer.values.get(name) {
-                return Some(Found::File(layer.origin(name), value));
+                let written = layer.written.as_ref().and_then(|w| w.get(name));
+                return Some(Found::File(layer.origin(name), value, written));
             }
         }
         None
@@ -213,7 +220,16 @@ impl RawArgs {
             .map_err(|e: T::Err| self.invalid(name, value, origin, &e.to_string()))
     }
 
-    fn parse_value<T>(&self, name: &str, value: &Value, origin: &str) -> Result<T, ArgError>
+    /// A file's value: as the type reads it (`version: 15` for a `u32`),
+    /// else parsed from the text the user wrote (`dir_mode: 0750` for a
+    /// `String` is `0750`, not `750.0`).
+    fn parse_value<T>(
+        &self,
+        name: &str,
+        value: &Value,
+        written: Option<&Value>,
+        origin: &str,
+    ) -> Result<T, ArgError>
     where
         T: FromStr + DeserializeOwned,
         T::Err: fmt::Display,
@@ -221,12 +237,27 @@ impl RawArgs {
         if let Ok(v) = serde_json::from_value(value.clone()) {
             return Ok(v);
         }
-        match value {
-            Value::String(s) => self.parse_str(name, s, Some(origin)),
-            Value::Number(_) | Value::Bool(_) => {
+        match (value, written) {
+            (Value::String(s), _) => self.parse_str(name, s, Some(origin)),
+            (Value::Number(_) | Value::Bool(_), Some(Value::String(text))) => {
+                self.parse_str(name, text, Some(origin))
+            }
+            (Value::Number(n), _)
+                if n.is_f64()
+                    && serde_json::from_value::<T>(Value::String(n.to_string())).is_ok() =>
+            {
+                // The file's format keeps no record of how the number was
+                // spelt (`1.10` and `1.1` are one float), and a kwarg that
+                // takes text must get what the user wrote.
+                Err(ArgError(format!(
+                    "{} (from {origin}) takes text, and a number like {n} may not be what was written; put it in quotes",
+                    self.flag(name)
+                )))
+            }
+            (Value::Number(_) | Value::Bool(_), _) => {
                 self.parse_str(name, &value.to_string(), Some(origin))
             }
-            other => {
+            (other, _) => {
                 let reason = serde_json::from_value::<T>(other.clone())
                     .err()
                     .map(|e| e.to_string())
@@ -254,8 +285,10 @@ impl RawArgs {
                 None => Ok(None),
             },
             Some(Found::Env(var, value)) => self.parse_str(name, value, Some(var)).map(Some),
-            Some(Found::File(_, Value::Null)) => Ok(None),
-            Some(Found::File(origin, value)) => self.parse_value(name, value, &origin).map(Some),
+            Some(Found::File(_, Value::Null, _)) => Ok(None),
+            Some(Found::File(origin, value, written)) => {
+                self.parse_value(name, value, written, &origin).map(Some)
+            }
         }
     }
 
@@ -267,11 +300,48 @@ impl RawArgs {
         match self.find(name) {
             Some(Found::Flag(values)) => values.last().cloned(),
             Some(Found::Env(_, value)) => Some(value.to_string()),
-            Some(Found::File(_, Value::String(s))) => Some(s.clone()),
-            Some(Found::File(_, v @ (Value::Number(_) | Value::Bool(_)))) => Some(v.to_string()),
+            Some(Found::File(_, Value::String(s), _)) => Some(s.clone()),
+            Some(Found::File(_, Value::Number(_) | Value::Bool(_), Some(Value::String(text)))) => {
+                Some(text.clone())
+            }
+            Some(Found::File(_, v @ (Value::Number(_) | Value::Bool(_)), _)) => Some(v.to_string()),
             Some(Found::File(..)) => None,
             None => literal_text(self.spec.param(name)?.default?),
         }
+    }
+
+    /// A canonical text of the kwarg's value, whichever source gave it:
+    /// what `--resume` hashes to tell whether a run has the last run's
+    /// inputs. The same value from a flag, the environment or a file gives
+    /// the same text; a default is its source text.
+    pub(crate) fn fingerprint(&self, name: &str) -> String {
+        let kind = self.spec.param(name).map(|p| p.kind);
+        let list =
+            |items: Vec<String>| Value::Array(items.into_iter().map(Value::String).collect());
+        let value = match self.find(name) {
+            None => match self.spec.param(name).and_then(|p| p.default) {
+                Some(default) => serde_json::json!({ "default": default }),
+                None => Value::Null,
+            },
+            Some(Found::Flag(values)) => match kind {
+                Some(ParamKind::Vec) => list(values.to_vec()),
+                Some(ParamKind::Bool) if values.is_empty() => Value::String("true".into()),
+                _ => values.last().cloned().map_or(Value::Null, Value::String),
+            },
+            Some(Found::Env(_, value)) => match kind {
+                Some(ParamKind::Vec) => list(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                _ => Value::String(value.to_string()),
+            },
+            Some(Found::File(_, value, written)) => as_text(written.unwrap_or(value)),
+        };
+        value.to_string()
     }
 
     /// A required value.
@@ -313,15 +383,16 @@ impl RawArgs {
                 None => Ok(true),
             },
             Some(Found::Env(var, value)) => parse(value, Some(var)),
-            Some(Found::File(_, Value::Bool(b))) => Ok(*b),
-            Some(Found::File(_, Value::Null)) => Ok(false),
-            Some(Found::File(origin, Value::String(s))) => parse(s, Some(&origin)),
-            Some(Found::File(origin, other)) => parse(&other.to_string(), Some(&origin)),
+            Some(Found::File(_, Value::Bool(b), _)) => Ok(*b),
+            Some(Found::File(_, Value::Null, _)) => Ok(false),
+            Some(Found::File(origin, Value::String(s), _)) => parse(s, Some(&origin)),
+            Some(Found::File(origin, other, _)) => parse(&other.to_string(), Some(&origin)),
         }
     }
 
     /// Every value of a repeatable flag; from the environment, a
-    /// comma-separated list; from a file, a list (or one value).
+    /// comma-separated list; from a file, a list (one value is refused:
+    /// wrapping it would hide a key meant for another kwarg).
     pub fn get_vec<T>(&self, name: &str) -> Result<Vec<T>, ArgError>
     where
         T: FromStr + DeserializeOwned,
@@ -339,14 +410,45 @@ impl RawArgs {
                 .filter(|s| !s.is_empty())
                 .map(|v| self.parse_str(name, v, Some(var)))
                 .collect(),
-            Some(Found::File(_, Value::Null)) => Ok(Vec::new()),
-            Some(Found::File(origin, Value::Array(items))) => items
-                .iter()
-                .map(|v| self.parse_value(name, v, &origin))
-                .collect(),
-            Some(Found::File(origin, value)) => Ok(vec![self.parse_value(name, value, &origin)?]),
+            Some(Found::File(_, Value::Null, _)) => Ok(Vec::new()),
+            Some(Found::File(origin, Value::Array(items), written)) => {
+                let written = match written {
+                    Some(Value::Array(written)) if written.len() == items.len() => Some(written),
+                    _ => None,
+                };
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let as_written = written.map(|w| &w[i]);
+                        self.parse_value(name, v, as_written, &origin)
+                    })
+                    .collect()
+            }
+            Some(Found::File(origin, _, _)) => Err(ArgError(format!(
+                "{} (from {origin}) takes a list; write the value as one: `[…]`",
+                self.flag(name)
+            ))),
         }
     }
+}
+
+/// `value` with every number and boolean as its text, as a flag gives it.
+fn as_text(value: &Value) -> Value {
+    match value {
+        Value::Number(_) | Value::Bool(_) => Value::String(value.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(as_text).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), as_text(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
 /// Parses a config file by its extension into a top-level map.
@@ -405,12 +507,20 @@ fn check_keys(
     name: String,
     text: String,
     values: Map<String, Value>,
+    written: Option<Map<String, Value>>,
 ) -> Result<FileLayer, ArgErrors> {
     let mut errors = ArgErrors::default();
     let mut normalised = Map::new();
+    let mut written_normalised = written.as_ref().map(|_| Map::new());
     for (key, value) in values {
         let param = kwarg_name::from_long(&key);
         if spec.param(&param).is_some() {
+            if let (Some(out), Some(text)) = (
+                written_normalised.as_mut(),
+                written.as_ref().and_then(|w| w.get(&key)),
+            ) {
+                out.insert(param.clone(), text.clone());
+            }
             normalised.insert(param, value);
             continue;
         }
@@ -428,6 +538,7 @@ fn check_keys(
         name,
         text,
         values: normalised,
+        written: written_normalised,
     })
 }
 
@@ -473,6 +584,7 @@ fn find_line_start(text: &str, variants: &[String]) -> Option<usize> {
 pub(crate) struct HostLayer {
     name: String,
     text: String,
+    written: Option<Map<String, Value>>,
 }
 
 /// One host of an `--inventory` file with its vars checked as the recipe's
@@ -494,19 +606,28 @@ pub(crate) fn parse_inventory(
     let shown = path.display();
     let entries = crate::inventory::parse(path, text)
         .map_err(|errors| ArgErrors(errors.into_iter().map(ArgError).collect()))?;
+    let mut written = written::inventory_vars(text)
+        .filter(|vars| vars.len() == entries.len())
+        .map(Vec::into_iter);
     let mut errors = ArgErrors::default();
     let mut hosts = Vec::new();
     for entry in entries {
         let target = entry.target;
         let name = format!("{shown} host `{}`", entry.name);
-        if let Some(layer) =
-            errors.take(check_keys(spec, name.clone(), text.to_string(), entry.vars))
-        {
+        let written = written.as_mut().and_then(Iterator::next);
+        if let Some(layer) = errors.take(check_keys(
+            spec,
+            name.clone(),
+            text.to_string(),
+            entry.vars,
+            written,
+        )) {
             hosts.push(HostKwargs {
                 target,
                 source: HostLayer {
                     name,
                     text: text.to_string(),
+                    written: layer.written,
                 },
                 vars: layer.values,
             });
@@ -518,7 +639,7 @@ pub(crate) fn parse_inventory(
 
 /// The value of a literal default's source text: `"localhost"` →
 /// `localhost`, `15` → `15`; `None` for any other expression.
-fn literal_text(source: &str) -> Option<String> {
+pub(super) fn literal_text(source: &str) -> Option<String> {
     let source = source.trim();
     if let Some(inner) = source.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         return (!inner.contains(['\\', '"'])).then(|| inner.to_string());
@@ -695,7 +816,7 @@ pub(crate) mod tests {
 
     #[test]
     fn toml_and_json_files_with_numbers_into_strings() {
-        let toml = "listen-addresses = 15\nversion = 12\npeers = \"one\"\n";
+        let toml = "listen-addresses = 15\nversion = 12\npeers = [\"one\"]\n";
         let r = raw(&[], &[], Some(("c.toml", toml))).unwrap();
         assert_eq!(r.get::<String>("listen_addresses").unwrap(), "15");
         assert_eq!(r.get::<u32>("version"), Ok(12));
@@ -710,6 +831,84 @@ pub(crate) mod tests {
         assert!(e.0[0].0.contains("unknown config format `.ini`"));
         let e = raw(&[], &[], Some(("c.yaml", "- 1\n- 2\n"))).unwrap_err();
         assert!(e.0[0].0.contains("expected a map"));
+    }
+
+    #[test]
+    fn a_yaml_scalar_for_a_string_kwarg_is_the_text_written() {
+        let yaml =
+            "listen_addresses: 0750\nstandby: 1.10\nversion: 0750\npeers: [0750, yes, 1e3]\n";
+        let r = raw(&[], &[], Some(("c.yaml", yaml))).unwrap();
+        assert_eq!(r.get::<String>("listen_addresses").unwrap(), "0750");
+        assert_eq!(r.get_opt::<String>("standby").unwrap().unwrap(), "1.10");
+        assert_eq!(r.get::<u32>("version"), Ok(750));
+        assert_eq!(
+            r.get_vec::<String>("peers").unwrap(),
+            ["0750", "yes", "1e3"]
+        );
+        assert_eq!(r.text("listen_addresses").as_deref(), Some("0750"));
+        let text = "hosts:\n- host: root@db1\n  vars:\n    listen-addresses: 0750\n";
+        let hosts = parse_inventory(&SPEC, Path::new("inv.yaml"), text).unwrap();
+        let layered = r.with_host_vars(&hosts[0].source, hosts[0].vars.clone());
+        assert_eq!(layered.get::<String>("listen_addresses").unwrap(), "0750");
+    }
+
+    #[test]
+    fn a_float_for_a_string_kwarg_without_its_spelling_is_refused() {
+        let json = "{\n  \"listen_addresses\": 1.10\n}";
+        let r = raw(&[], &[], Some(("c.json", json))).unwrap();
+        assert_eq!(
+            r.get::<String>("listen_addresses").unwrap_err().0,
+            "--listen-addresses (from c.json line 2) takes text, and a number like 1.1 may not be what was written; put it in quotes"
+        );
+    }
+
+    #[test]
+    fn a_scalar_for_a_list_kwarg_is_refused_not_wrapped() {
+        for (file, text) in [
+            ("c.yaml", "\npeers: one\n"),
+            ("c.toml", "\npeers = \"one\"\n"),
+        ] {
+            let r = raw(&[], &[], Some((file, text))).unwrap();
+            assert_eq!(
+                r.get_vec::<String>("peers").unwrap_err().0,
+                format!("--peers (from {file} line 2) takes a list; write the value as one: `[…]`")
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_has_one_fingerprint_whichever_source_gives_it() {
+        let from_flags = raw(
+            &[("version", &["15"]), ("peers", &["a", "b"]), ("ssl", &[])],
+            &[],
+            None,
+        );
+        let from_env = raw(
+            &[],
+            &[
+                ("OFF_VERSION", "15"),
+                ("OFF_PEERS", "a, b"),
+                ("OFF_SSL", "true"),
+            ],
+            None,
+        );
+        let from_file = raw(
+            &[],
+            &[],
+            Some((
+                "c.json",
+                r#"{"version": 15, "peers": ["a", "b"], "ssl": true}"#,
+            )),
+        );
+        let prints = |r: RawArgs| {
+            ["version", "peers", "ssl", "listen_addresses"].map(|name| r.fingerprint(name))
+        };
+        let flags = prints(from_flags.unwrap());
+        assert_eq!(flags, prints(from_env.unwrap()));
+        assert_eq!(flags, prints(from_file.unwrap()));
+        let other = prints(raw(&[("version", &["16"])], &[], None).unwrap());
+        assert_ne!(flags[0], other[0]);
+        assert_eq!(flags[3], other[3]);
     }
 
     #[test]

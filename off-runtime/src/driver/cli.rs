@@ -15,6 +15,7 @@ use off_manifest::kwarg_name;
 use crate::check::flags::CheckRunFlags;
 use crate::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
 
+use super::color::{self, ColorWhen};
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
 /// The built-in flags' values and the kwargs' raw flag values.
@@ -30,6 +31,7 @@ pub(crate) struct Options {
     pub fail_fast: bool,
     pub steps: Option<Vec<String>>,
     pub progress: ProgressMode,
+    pub color: ColorWhen,
     pub events: Option<String>,
     pub sudo_password_stdin: bool,
     pub quiet: bool,
@@ -96,6 +98,9 @@ struct BuiltinFlags {
     /// Progress display
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "bar", "lines", "none"])]
     progress: String,
+    /// Color the bars, the summary and this help: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
     /// Write one NDJSON event per operation to FILE (- for stdout)
     #[arg(long, value_name = "FILE")]
     events: Option<String>,
@@ -178,6 +183,38 @@ fn after_help(spec: &RecipeSpec) -> String {
     text
 }
 
+/// A default as the user would type it on the command line, from the Rust
+/// source of `#[arg(default = …)]`: `"localhost"` is `localhost`,
+/// `AptSource::Distribution` is `distribution` (the kebab-case spelling
+/// enums parse, as clap's `ValueEnum` does). `None` for any other
+/// expression, which --help then leaves out rather than show Rust.
+pub(crate) fn default_as_typed(source: &str) -> Option<String> {
+    if let Some(text) = super::args::literal_text(source) {
+        return Some(text);
+    }
+    let variant = source.trim().rsplit("::").next()?.trim();
+    let is_path = source.contains("::")
+        && variant.starts_with(|c: char| c.is_ascii_uppercase())
+        && variant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_path {
+        return None;
+    }
+    let mut kebab = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            kebab.push('-');
+        }
+        kebab.push(if c == '_' {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        });
+    }
+    Some(kebab)
+}
+
 /// Said at the top of `--help`, so that nobody deploys to the machine they
 /// are on by forgetting `-H`.
 const LOCAL_BY_DEFAULT: &str =
@@ -192,7 +229,7 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
     for p in spec.params {
         let long = kwarg_name::long(p.name);
         let mut help = p.docs.trim().to_string();
-        if let Some(default) = p.default {
+        if let Some(default) = p.default.and_then(default_as_typed) {
             help.push_str(&format!(" [default: {default}]"));
         }
         let env = p
@@ -210,13 +247,8 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         if let Some(short) = p.short {
             arg = arg.short(short);
         }
-        // `Vec<String>` and `Option<String>` take `String` values.
-        let value_name = ["Vec<", "Option<"]
-            .iter()
-            .find_map(|w| p.ty.strip_prefix(w)?.strip_suffix('>'))
-            .unwrap_or(p.ty)
-            .trim();
-        let value_name = leak(value_name.to_string());
+        // What a value is, not its Rust type: `--version <VERSION>`.
+        let value_name = leak(p.name.to_ascii_uppercase());
         arg = match p.kind {
             ParamKind::Bool => arg.action(ArgAction::SetTrue),
             ParamKind::Vec => arg.action(ArgAction::Append).value_name(value_name),
@@ -249,7 +281,8 @@ pub(crate) fn parse_argv(
     spec: &'static RecipeSpec,
     argv: impl IntoIterator<Item = impl Into<OsString> + Clone>,
 ) -> Result<Options, clap::Error> {
-    let mut cmd = command(spec);
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let mut cmd = command(spec).color(color::from_argv(&argv).clap());
     let m = cmd.try_get_matches_from_mut(argv)?;
     for &name in RESERVED {
         if m.contains_id(name) && m.value_source(name).is_some() {
@@ -298,6 +331,7 @@ pub(crate) fn parse_argv(
                 .collect()
         }),
         progress,
+        color: ColorWhen::parse(&builtin.color),
         events: builtin.events,
         sudo_password_stdin: builtin.sudo.sudo_password_stdin,
         describe: builtin.describe,
@@ -416,8 +450,68 @@ mod tests {
             help.contains("install    Install. [2 run, 3 sudo]"),
             "{help}"
         );
-        assert!(help.contains("--peers <String>"), "{help}");
-        assert!(help.contains("--standby <String>"), "{help}");
+        assert!(help.contains("--peers <PEERS>"), "{help}");
+        assert!(help.contains("--standby <STANDBY>"), "{help}");
+    }
+
+    #[test]
+    fn help_shows_values_as_a_user_types_them() {
+        static PARAMS: [crate::driver::ParamSpec; 3] = [
+            crate::driver::ParamSpec {
+                name: "apt_source",
+                ty: "AptSource",
+                kind: ParamKind::Plain,
+                docs: "Where packages come from",
+                default: Some("AptSource::Distribution"),
+                short: None,
+                env: None,
+                hide: false,
+            },
+            crate::driver::ParamSpec {
+                name: "version",
+                ty: "u32",
+                kind: ParamKind::Plain,
+                docs: "Major version",
+                default: Some("15"),
+                short: None,
+                env: None,
+                hide: false,
+            },
+            crate::driver::ParamSpec {
+                name: "wait",
+                ty: "Duration",
+                kind: ParamKind::Plain,
+                docs: "How long",
+                default: Some("Duration::from_secs(5)"),
+                short: None,
+                env: None,
+                hide: false,
+            },
+        ];
+        static HELP_SPEC: RecipeSpec = RecipeSpec {
+            name: "demo",
+            about: "A demo.",
+            params: &PARAMS,
+            steps: &[],
+            checks: crate::driver::CheckAnnotations::NONE,
+        };
+        let help = command(&HELP_SPEC).render_long_help().to_string();
+        assert!(help.contains("--apt-source <APT_SOURCE>"), "{help}");
+        assert!(help.contains("[default: distribution]"), "{help}");
+        assert!(help.contains("--version <VERSION>"), "{help}");
+        assert!(help.contains("[default: 15]"), "{help}");
+        assert!(!help.contains("::"), "{help}");
+        assert!(!help.contains("<u32>"), "{help}");
+        assert_eq!(
+            default_as_typed("\"localhost\"").as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            default_as_typed("WalLevel::HotStandby").as_deref(),
+            Some("hot-standby")
+        );
+        assert_eq!(default_as_typed("Duration::from_secs(5)"), None);
+        assert_eq!(default_as_typed("vec![1]"), None);
     }
 
     #[test]

@@ -13,9 +13,11 @@
 mod args;
 mod check;
 mod cli;
+mod color;
 mod diff;
 mod progress;
 mod resume;
+mod written;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -348,15 +350,18 @@ fn prepare(
 /// `--dry-run`: runs the steps against no host (see [`crate::dry_run`]),
 /// printing each operation with its rendered command.
 fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
-    println!(
+    stdout_line(&format!(
         "{} --dry-run: nothing runs on any host; every command is assumed to succeed with empty output.",
         spec.name
-    );
+    ));
+    if prepared.targets.is_empty() {
+        stdout_line(&local_target_line(spec, "planning for"));
+    }
+    if prepared.options.verbose > 0 {
+        stdout_line(&plan_line(spec, &prepared.selected));
+    }
     // A dry run runs no operation worth an event.
     prepared.events = None;
-    if prepared.targets.is_empty() {
-        println!("{}", local_target_line(spec, "planning for"));
-    }
     let console = Arc::new(Console::new(true));
     // One host at a time, so each host's operations print together.
     let executor = Executor::new(prepared.targets.clone())
@@ -369,15 +374,34 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
         })
     });
     let total: u64 = spec.plan(&prepared.selected).iter().map(|(_, n)| n).sum();
-    println!(
+    stdout_line(&format!(
         "{total} operations planned per host (an estimate: loops count once, both arms of a branch count)"
-    );
+    ));
     for host in report.hosts.iter().filter(|h| h.result.is_err()) {
         if let Err(e) = &host.result {
             eprintln!("error: {e}");
         }
     }
     ExitCode::from(report.exit_code())
+}
+
+/// Writes one line to standard output. A closed pipe (`--dry-run | head`)
+/// is no error worth a panic: the reader has all it wanted.
+fn stdout_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+/// What `-v` prints first: `demo: steps install, configure; planned 2 run, 3 sudo`.
+fn plan_line(spec: &RecipeSpec, selected: &[usize]) -> String {
+    let names: Vec<&str> = selected.iter().map(|&i| spec.steps[i].name).collect();
+    format!(
+        "{}: steps {}; planned {}",
+        spec.name,
+        names.join(", "),
+        cli::plan_text(&spec.plan(selected))
+    )
 }
 
 /// Runs the selected steps on the current host — with `--resume`, from the
@@ -406,19 +430,49 @@ pub(crate) fn run_steps(
     };
     let mut steps = prepared.selected.clone();
     if let Some(record) = record {
+        let raw = prepared.raw_per_host.get(&target).or(prepared.raw.as_ref());
+        let inputs: resume::Inputs = spec
+            .params
+            .iter()
+            .map(|p| {
+                (
+                    p.name,
+                    raw.map(|r| r.fingerprint(p.name)).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut start_over = !prepared.options.resume;
         if prepared.options.resume {
-            let completed = record.completed(&target).map_err(record_failed)?;
-            let names: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
-            steps = resume::resume_from(&steps, &names, &completed);
-            let skipped: Vec<&str> = prepared.selected[..prepared.selected.len() - steps.len()]
-                .iter()
-                .map(|&i| names[i])
-                .collect();
-            if !skipped.is_empty() {
-                note_skipped_steps(&host, &skipped);
+            let last = record.last_run(&target).map_err(record_failed)?;
+            match last.changed_kwargs(&inputs) {
+                Some(changed) if changed.is_empty() => {
+                    let names: Vec<&str> = spec.steps.iter().map(|s| s.name).collect();
+                    steps = resume::resume_from(&steps, &names, &last.completed);
+                    let skipped: Vec<&str> = prepared.selected
+                        [..prepared.selected.len() - steps.len()]
+                        .iter()
+                        .map(|&i| names[i])
+                        .collect();
+                    if !skipped.is_empty() {
+                        note_skipped_steps(&host, &skipped);
+                    }
+                }
+                Some(changed) => {
+                    note_changed_inputs(&host, &changed);
+                    start_over = true;
+                }
+                None if last.completed.is_empty() => start_over = true,
+                None => {
+                    note_message(
+                        &host,
+                        "--resume: starting over, the last run's record does not say which kwargs it ran with",
+                    );
+                    start_over = true;
+                }
             }
-        } else {
-            record.reset(&target).map_err(record_failed)?;
+        }
+        if start_over {
+            record.start(&target, &inputs).map_err(record_failed)?;
         }
     }
     for i in steps {
@@ -434,11 +488,34 @@ pub(crate) fn run_steps(
 
 /// Tells which steps `--resume` skips on `host`.
 fn note_skipped_steps(host: &str, skipped: &[&str]) {
+    note_message(
+        host,
+        &format!(
+            "--resume: skipping {}, completed in the last run",
+            skipped.join(", ")
+        ),
+    );
+}
+
+/// Tells that `--resume` starts over on `host` because kwargs changed.
+fn note_changed_inputs(host: &str, changed: &[String]) {
+    let names: Vec<String> = changed
+        .iter()
+        .map(|name| format!("`{}`", off_manifest::kwarg_name::flag(name)))
+        .collect();
+    let (list, verb) = match names.as_slice() {
+        [one] => (one.clone(), "differs"),
+        _ => (names.join(", "), "differ"),
+    };
+    note_message(
+        host,
+        &format!("--resume: starting over, {list} {verb} from the last run"),
+    );
+}
+
+fn note_message(host: &str, message: &str) {
     let shared = crate::context::current(|c| c.shared.clone());
-    shared.observer.message(&format!(
-        "[{host}] --resume: skipping {}, completed in the last run",
-        skipped.join(", ")
-    ));
+    shared.observer.message(&format!("[{host}] {message}"));
 }
 
 fn run(
@@ -450,7 +527,6 @@ fn run(
     let mode = options.progress.resolve();
     // `-q --progress none` prints no summary.
     let summary = !(options.quiet && mode == ProgressMode::None);
-    let several = prepared.targets.len() > 1;
     // With `--events -`, standard output carries the events alone.
     let events_on_stdout = options.events.as_deref() == Some("-");
     let out: Box<dyn std::io::Write + Send> = if events_on_stdout {
@@ -458,34 +534,38 @@ fn run(
     } else {
         Box::new(std::io::stdout())
     };
-    let progress = Arc::new(Progress::new(
-        spec.name,
-        spec.plan(&prepared.selected),
-        mode,
-        !options.quiet,
-        several,
-        out,
-        events_on_stdout,
-        prepared
-            .events
-            .take()
-            .map(|e| e as Box<dyn std::io::Write + Send>),
-    ));
+    let out_is_terminal = {
+        use std::io::IsTerminal;
+        if events_on_stdout {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        }
+    };
+    let color = options
+        .color
+        .enabled(out_is_terminal, &|name| std::env::var(name).ok());
+    let progress = Arc::new(
+        Progress::new(
+            spec.name,
+            spec.plan(&prepared.selected),
+            mode,
+            !options.quiet,
+            prepared.targets.len(),
+            out,
+            events_on_stdout,
+            prepared
+                .events
+                .take()
+                .map(|e| e as Box<dyn std::io::Write + Send>),
+        )
+        .colored(color),
+    );
     if prepared.targets.is_empty() && !options.quiet {
         progress.line(&local_target_line(spec, "deploying to"));
     }
     if options.verbose > 0 {
-        let names: Vec<&str> = prepared
-            .selected
-            .iter()
-            .map(|&i| spec.steps[i].name)
-            .collect();
-        progress.line(&format!(
-            "{}: steps {}; planned {}",
-            spec.name,
-            names.join(", "),
-            cli::plan_text(&spec.plan(&prepared.selected))
-        ));
+        progress.line(&plan_line(spec, &prepared.selected));
     }
     let executor = Executor::new(prepared.targets.clone())
         .parallel(options.parallel)
@@ -519,7 +599,7 @@ fn run(
     });
     progress.finish();
     if summary {
-        progress.line(report.summary().trim_end());
+        progress.line(color::paint_summary(report.summary().trim_end(), color).as_str());
     }
     ExitCode::from(report.exit_code())
 }

@@ -1,8 +1,8 @@
-//! Progress in the seed's format (DESIGN §4), per host:
+//! Progress in the seed's format (DESIGN §4), per host, one line per
+//! operation in lines mode:
 //!
 //! ```text
-//! [3/12 run operations]
-//! [5/20 total] (25.00%)
+//! [3/12 run operations] [5/20 total] (25.00%)
 //! ```
 //!
 //! Denominators are the macro's plan for the selected steps. It is an
@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -118,7 +119,18 @@ pub(crate) struct Progress {
     /// Prefix progress lines with `[user@host] ` (several hosts).
     prefix: bool,
     hosts: Mutex<HashMap<String, HostState>>,
+    /// How many hosts the run has: the overall line counts those that have
+    /// not started yet at the plan's total.
+    targets: usize,
     multi: Option<MultiProgress>,
+    /// The bar across all hosts, under theirs (several hosts, bar mode).
+    overall: Option<ProgressBar>,
+    /// The bars are done: lines from now on (the summary) go below them.
+    finished: AtomicBool,
+    /// The terminal's width when the run started, which the bars fit in.
+    columns: Option<usize>,
+    /// `--color`/`NO_COLOR` allow colored bars.
+    color: bool,
     out: Mutex<Box<dyn Write + Send>>,
     events: Option<Mutex<Box<dyn Write + Send>>>,
 }
@@ -131,7 +143,7 @@ impl Progress {
         plan: Vec<(&'static str, u64)>,
         mode: ProgressMode,
         echo: bool,
-        prefix: bool,
+        targets: usize,
         out: Box<dyn Write + Send>,
         out_is_stderr: bool,
         events: Option<Box<dyn Write + Send>>,
@@ -143,6 +155,15 @@ impl Progress {
                 ProgressDrawTarget::stdout()
             })
         });
+        let prefix = targets > 1;
+        let columns = multi.as_ref().and_then(|_| terminal_columns(out_is_stderr));
+        let overall = multi.as_ref().filter(|_| prefix).map(|multi| {
+            let bar = multi.add(ProgressBar::new(0));
+            let label = format!("[{targets} hosts] ");
+            bar.set_style(bar_style(label.chars().count(), columns, false));
+            bar.set_prefix(label);
+            bar
+        });
         Progress {
             recipe,
             plan,
@@ -150,15 +171,34 @@ impl Progress {
             echo,
             prefix,
             hosts: Mutex::new(HashMap::new()),
+            targets,
             multi,
+            overall,
+            finished: AtomicBool::new(false),
+            columns,
+            color: false,
             out: Mutex::new(out),
             events: events.map(Mutex::new),
         }
     }
 
+    /// Colored bars (when `color`, the resolved `--color`).
+    pub(crate) fn colored(mut self, color: bool) -> Self {
+        self.color = color;
+        if let Some(overall) = &self.overall {
+            let label = format!("[{} hosts] ", self.targets);
+            overall.set_style(bar_style(label.chars().count(), self.columns, color));
+        }
+        self
+    }
+
     /// Prints one whole line (above the bars when there are bars).
     pub(crate) fn line(&self, text: &str) {
-        if let Some(multi) = self.multi.as_ref().filter(|m| !m.is_hidden()) {
+        if let Some(multi) = self
+            .multi
+            .as_ref()
+            .filter(|m| !m.is_hidden() && !self.finished.load(Ordering::SeqCst))
+        {
             let _ = multi.println(text);
             return;
         }
@@ -182,7 +222,9 @@ impl Progress {
             step: "",
             bar: None,
         });
-        f(state)
+        let result = f(state);
+        self.show_overall(&hosts);
+        result
     }
 
     /// The step `host` runs (`""` before its first).
@@ -198,14 +240,41 @@ impl Progress {
     fn bar(&self, state: &mut HostState, host: &str) -> Option<ProgressBar> {
         let multi = self.multi.as_ref()?;
         let bar = state.bar.get_or_insert_with(|| {
-            let bar = multi.add(ProgressBar::new(0));
-            if let Ok(style) = ProgressStyle::with_template("{prefix}[{bar:24}] {msg}") {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_prefix(self.host_prefix(host));
+            // Host bars above the overall one, in the order hosts start.
+            let bar = match &self.overall {
+                Some(overall) => multi.insert_before(overall, ProgressBar::new(0)),
+                None => multi.add(ProgressBar::new(0)),
+            };
+            let prefix = self.host_prefix(host);
+            bar.set_style(bar_style(prefix.chars().count(), self.columns, self.color));
+            bar.set_prefix(prefix);
             bar
         });
         Some(bar.clone())
+    }
+
+    /// Updates the overall bar from every host's counts (`hosts` is the
+    /// locked map; a host not started yet counts as its plan).
+    fn show_overall(&self, hosts: &HashMap<String, HostState>) {
+        let Some(overall) = &self.overall else {
+            return;
+        };
+        let (done, planned) = self.overall_counts(hosts);
+        overall.set_length(planned);
+        overall.set_position(done);
+        overall.set_message(total_line(done, planned));
+    }
+
+    /// (done, planned) over all hosts; a host not started yet counts as its plan.
+    fn overall_counts(&self, hosts: &HashMap<String, HostState>) -> (u64, u64) {
+        let per_host: u64 = self.plan.iter().map(|(_, n)| n).sum();
+        let not_started = self.targets.saturating_sub(hosts.len()) as u64;
+        hosts
+            .values()
+            .fold((0, per_host * not_started), |(d, p), s| {
+                let (done, planned) = s.counts.total();
+                (d + done, p + planned)
+            })
     }
 
     fn show(&self, host: &str, state: &mut HostState, kind: Option<String>) {
@@ -215,10 +284,10 @@ impl Progress {
             ProgressMode::None | ProgressMode::Auto => {}
             ProgressMode::Lines => {
                 let prefix = self.host_prefix(host);
-                if let Some(kind) = kind {
-                    self.line(&format!("{prefix}{kind}"));
+                match kind {
+                    Some(kind) => self.line(&format!("{prefix}{kind} {total}")),
+                    None => self.line(&format!("{prefix}{total}")),
                 }
-                self.line(&format!("{prefix}{total}"));
             }
             ProgressMode::Bar => {
                 if let Some(bar) = self.bar(state, host) {
@@ -248,7 +317,8 @@ impl Progress {
         });
     }
 
-    /// Stops the bars (leaving their last state on screen).
+    /// Stops the bars, leaving their last state on screen; what is printed
+    /// after (the summary) goes below them.
     pub(crate) fn finish(&self) {
         let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         for state in hosts.values() {
@@ -256,10 +326,57 @@ impl Progress {
                 bar.abandon();
             }
         }
+        if let Some(overall) = &self.overall {
+            overall.abandon();
+        }
+        self.finished.store(true, Ordering::SeqCst);
+        // Lines mode's overall line, once: after every host's last one.
+        if self.mode == ProgressMode::Lines && self.targets > 1 {
+            let (done, planned) = self.overall_counts(&hosts);
+            self.line(&format!(
+                "[{} hosts] {}",
+                self.targets,
+                total_line(done, planned)
+            ));
+        }
         if let Some(events) = &self.events {
             let _ = events.lock().unwrap_or_else(|e| e.into_inner()).flush();
         }
     }
+}
+
+/// `[root@db1] [=====>    ] [3/12 run operations] [5/20 total] (25.00%)`,
+/// fitting in `columns`: the bar narrows to leave the counts room and the
+/// counts are cut at the edge, so a line never wraps (a wrapped line breaks
+/// the redrawing of every bar under it).
+fn bar_style(prefix_len: usize, columns: Option<usize>, color: bool) -> ProgressStyle {
+    const BAR: usize = 24;
+    // `[` `] ` around the bar, and room for `[5/20 total] (25.00%)`.
+    const COUNTS: usize = 3 + 22;
+    let bar = columns.map_or(BAR, |c| c.saturating_sub(prefix_len + COUNTS).min(BAR));
+    let paint = if color { ".green" } else { "" };
+    let template = if bar >= 5 {
+        format!("{{prefix}}[{{bar:{bar}{paint}}}] {{wide_msg}}")
+    } else {
+        "{prefix}{wide_msg}".to_string()
+    };
+    ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// The width of the terminal on standard output (or error), if it is one.
+fn terminal_columns(stderr: bool) -> Option<usize> {
+    let fd = if stderr {
+        libc::STDERR_FILENO
+    } else {
+        libc::STDOUT_FILENO
+    };
+    // SAFETY: a zeroed winsize is a valid value, and TIOCGWINSZ only writes
+    // one into the pointer it is given.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 
 impl RunObserver for Progress {
@@ -376,7 +493,7 @@ mod tests {
             vec![("run", 1), ("sudo", 1)],
             ProgressMode::Lines,
             false,
-            true,
+            2,
             Box::new(out.clone()),
             false,
             Some(Box::new(events.clone())),
@@ -387,13 +504,14 @@ mod tests {
         p.op_finished(&event("root@a", "run"), OpStatus::Ok { changed: true }, ms);
         p.op_finished(&event("root@a", "run"), OpStatus::Failed, ms);
         p.host_done("root@a");
+        p.finish();
+        // Host b never started: the overall line counts its plan.
         assert_eq!(
             out.text(),
-            "[root@a] [1/1 run operations]\n\
-             [root@a] [1/2 total] (50.00%)\n\
-             [root@a] [2/2 run operations]\n\
-             [root@a] [2/3 total] (66.67%)\n\
-             [root@a] [2/2 total] (100.00%)\n"
+            "[root@a] [1/1 run operations] [1/2 total] (50.00%)\n\
+             [root@a] [2/2 run operations] [2/3 total] (66.67%)\n\
+             [root@a] [2/2 total] (100.00%)\n\
+             [2 hosts] [2/4 total] (50.00%)\n"
         );
         let events = events.text();
         let first: serde_json::Value =

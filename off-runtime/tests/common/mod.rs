@@ -10,6 +10,7 @@
 //! - 4: full disk
 //! - 5: no sudo binary
 //! - 17: attacks on file writes by an unprivileged user
+//! - 27: output echoed live (and the example recipe's terminal tests)
 
 #![allow(dead_code)]
 

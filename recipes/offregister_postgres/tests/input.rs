@@ -121,7 +121,7 @@ fn bad_input_changes_nothing_then_hostile_values_are_data() {
         (
             vec!["-c", &users_as_text],
             &[],
-            "users[0] in the -c file: expected a map {user, password, dbname, superuser}",
+            "line 1) takes a list; write the value as one: `[…]`",
         ),
         (
             vec!["-c", &unclosed_yaml],

@@ -23,6 +23,20 @@ pub fn recipe_on(host: usize, args: &[&str], state: &Path) -> Output {
         .unwrap()
 }
 
+/// The flags that reach test host `host` as root: `-H`, `-i`, `--ssh-config`.
+pub fn ssh_flags(host: usize) -> Vec<String> {
+    let inv = Inventory::load().expect("test hosts are not up: run `cargo xtask testbed up`");
+    let address = &inv.host(host).unwrap().address;
+    vec![
+        "-H".into(),
+        format!("root@{address}"),
+        "-i".into(),
+        inv.key.display().to_string(),
+        "--ssh-config".into(),
+        ssh_config(&inv).display().to_string(),
+    ]
+}
+
 /// An ssh_config that verifies the test hosts' keys against the testbed's known_hosts.
 fn ssh_config(inv: &Inventory) -> PathBuf {
     let path = std::env::temp_dir().join(format!("off-example-ssh-config-{}", std::process::id()));
