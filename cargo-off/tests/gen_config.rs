@@ -394,14 +394,21 @@ fn the_generated_manifest_loads_and_resolves() {
             .map(|item| item["path"].as_str().unwrap().to_owned())
             .collect()
     };
+    // The index page is written only with --with-index (default false).
     assert_eq!(
         paths(&HashMap::new()),
+        ["/srv/example/conf/motd", "/srv/example/conf/stages"]
+    );
+    let values = HashMap::from([
+        ("root".to_owned(), "/opt/web".to_owned()),
+        ("with_index".to_owned(), "true".to_owned()),
+    ]);
+    assert_eq!(
+        paths(&values),
         [
-            "/srv/example/conf/motd",
-            "/srv/example/www/index.html",
-            "/srv/example/conf/stages"
+            "/opt/web/conf/motd",
+            "/opt/web/www/index.html",
+            "/opt/web/conf/stages"
         ]
     );
-    let values = HashMap::from([("root".to_owned(), "/opt/web".to_owned())]);
-    assert_eq!(paths(&values)[0], "/opt/web/conf/motd");
 }

@@ -76,8 +76,13 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         let docs = &p.docs;
         let default = match &p.default {
             Some(d) => {
-                // `AptSource :: Distribution` as written: `AptSource::Distribution`.
-                let text = quote!(#d).to_string().replace(" :: ", "::");
+                // An enum variant as a user types it, quoted like a string
+                // literal (`"distribution"` for `AptSource::Distribution`):
+                // the help shows it, a `{apt_source}` placeholder stands for it.
+                let text = match crate::condition::default_variant(d) {
+                    Some(variant) => format!("{variant:?}"),
+                    None => quote!(#d).to_string().replace(" :: ", "::"),
+                };
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),

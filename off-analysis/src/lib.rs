@@ -89,6 +89,7 @@
 
 mod ast;
 mod attr;
+pub mod condition;
 mod count;
 mod ctxt;
 mod expand;
@@ -107,7 +108,8 @@ pub use crate::attr::{
     AliveCheck, ArgAttr, CheckAttr, RecipeAttr, ServiceCheck, ServiceState, StepAttr, VersionCheck,
     is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
 };
-pub use crate::host_state::{FileState, HostState, ServiceEffect};
+pub use crate::condition::{Condition, Guard, Test};
+pub use crate::host_state::{FileState, HostState, PackageState, ServiceEffect};
 pub use crate::model::{Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef};
 pub use crate::templates::check_templates;
 pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS};

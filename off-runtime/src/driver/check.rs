@@ -201,7 +201,7 @@ fn package_check(package: &str) -> Result<PackageCheck, String> {
     match package.split_once('=') {
         None => Ok(PackageCheck {
             name: package.to_string(),
-            version: None,
+            ..PackageCheck::default()
         }),
         Some((name, version)) => Ok(PackageCheck {
             name: name.to_string(),
@@ -210,6 +210,7 @@ fn package_check(package: &str) -> Result<PackageCheck, String> {
                     .parse()
                     .map_err(|e| format!("package `{package}`: {e}"))?,
             ),
+            ..PackageCheck::default()
         }),
     }
 }
