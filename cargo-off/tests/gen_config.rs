@@ -17,11 +17,11 @@ fn workspace() -> PathBuf {
 
 /// Runs `cargo off <args>`.
 fn cargo_off(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_cargo-off"))
-        .arg("off")
-        .args(args)
-        .output()
-        .expect("cargo-off runs")
+    off_testbed::deadline::output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_cargo-off"))
+            .arg("off")
+            .args(args),
+    )
 }
 
 fn gen_config(dir: &Path, extra: &[&str]) -> Output {

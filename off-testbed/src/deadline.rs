@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,28 +18,54 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 /// line and everything it printed.
 pub fn output_within(cmd: &mut Command, stdin: Option<&[u8]>, deadline: Duration) -> Output {
     let shown = format!("{cmd:?}");
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
-    let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-    let mut pipe = child.stdin.take().expect("piped");
-    let feeder = thread::spawn(move || {
+    wait_within(child, &shown, stdin, deadline)
+}
+
+/// Waits for a `child` started with piped standard output and error (and
+/// input, fed `stdin`, if piped), like [`std::process::Child::wait_with_output`];
+/// past `deadline` it is killed, with its process group when it leads one,
+/// and this panics with `shown` (what the child is) and its output.
+pub fn wait_within(
+    mut child: Child,
+    shown: &str,
+    stdin: Option<&[u8]>,
+    deadline: Duration,
+) -> Output {
+    let feeder = child.stdin.take().map(|mut pipe| {
+        let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
         // A binary that does not read its input closes the pipe: not an error.
-        let _ = pipe.write_all(&input);
+        thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        })
     });
-    let drain = |mut from: Box<dyn Read + Send>| {
+    let drain = |from: Option<Box<dyn Read + Send>>| {
         thread::spawn(move || {
             let mut bytes = Vec::new();
-            let _ = from.read_to_end(&mut bytes);
+            if let Some(mut from) = from {
+                let _ = from.read_to_end(&mut bytes);
+            }
             bytes
         })
     };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
 
     let started = Instant::now();
     let status: Option<ExitStatus> = loop {
@@ -49,17 +75,25 @@ pub fn output_within(cmd: &mut Command, stdin: Option<&[u8]>, deadline: Duration
             None => thread::sleep(Duration::from_millis(20)),
         }
     };
-    let pid = child.id() as libc::pid_t;
     let killed = status.is_none();
     if killed {
-        // SAFETY: signals the process group this function created.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: signals the child, and the group it leads if it leads one.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::kill(-pid, libc::SIGKILL);
+            } else {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
     let status = match status {
         Some(status) => status,
         None => child.wait().expect("waiting for the killed child"),
     };
-    let _ = feeder.join();
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
     let stdout = stdout.join().expect("stdout reader");
     let stderr = stderr.join().expect("stderr reader");
     if killed {

@@ -31,6 +31,17 @@ pub use rootfs::{
     FORMAT_VERSION, ROOTFS_PACKAGES, SUITE, cache_key, mirror,
 };
 
+/// A name no other test, nor another copy of the same test, uses at the
+/// same time: `prefix`, this process's id and a counter. For markers on a
+/// host (files, directories, patterns a wrapper waits on), so that a
+/// leftover of an aborted run or a concurrent copy never matches.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
 /// Default state dir (keys, logs, inventory); `$OFF_TESTBED_STATE` overrides it.
 pub const DEFAULT_STATE_DIR: &str = "/run/off-testbed";
 /// Default rootfs cache; `$OFF_TESTBED_CACHE` overrides it. Outside the checkout so that
@@ -397,6 +408,13 @@ pub fn status(config: &TestbedConfig) -> Result<Status> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unique_names_differ_per_call_and_process() {
+        let (a, b) = (super::unique("m"), super::unique("m"));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("m-{}-", std::process::id())), "{a}");
+    }
+
     use super::*;
 
     #[test]
