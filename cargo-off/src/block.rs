@@ -115,10 +115,10 @@ fn render_check(out: &mut String, recipe: &Recipe) {
         .iter()
         .map(|s| (s.name.clone(), s.state))
         .collect();
-    for check in &annotations.services {
+    for check in annotations.services.iter() {
         match services.iter_mut().find(|(name, _)| *name == check.name) {
             Some(service) => service.1 = check.state,
-            None => services.push((check.name.clone(), check.state)),
+            None => services.push((check.name.to_string(), check.state)),
         }
     }
     services.retain(|(name, _)| listable("service", &[name]));
@@ -140,10 +140,10 @@ fn render_check(out: &mut String, recipe: &Recipe) {
         .iter()
         .map(|p| (p.name.clone(), when_yaml(&p.when, &kwargs).ok().flatten()))
         .collect();
-    for package in &annotations.packages {
+    for package in annotations.packages.iter() {
         match packages.iter_mut().find(|(name, _)| name == package) {
             Some((_, when)) => *when = None,
-            None => packages.push((package.clone(), None)),
+            None => packages.push((package.to_string(), None)),
         }
     }
     packages.retain(|(package, _)| listable("package", &[package]));
@@ -165,7 +165,7 @@ fn render_check(out: &mut String, recipe: &Recipe) {
     }
     if !annotations.alive.is_empty() {
         body.push_str("  alive_script:\n");
-        for alive in &annotations.alive {
+        for alive in annotations.alive.iter() {
             body.push_str(&format!("  - shell: {}\n", string(&alive.shell)));
             line(&mut body, 2, "cmd", &string(&alive.cmd));
             line(&mut body, 2, "exit_code", &alive.exit_code.to_string());
