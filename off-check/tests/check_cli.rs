@@ -601,15 +601,15 @@ fn completions_and_man_page_need_no_spec() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("offcheck.bash");
     std::fs::write(&script, &out.stdout).unwrap();
-    let registered = std::process::Command::new("bash")
-        .args([
-            "-c",
-            r#"source "$1" && complete -p offcheck"#,
-            "completions",
-        ])
-        .arg(&script)
-        .output()
-        .unwrap();
+    let registered = off_testbed::deadline::output(
+        std::process::Command::new("bash")
+            .args([
+                "-c",
+                r#"source "$1" && complete -p offcheck"#,
+                "completions",
+            ])
+            .arg(&script),
+    );
     assert!(registered.status.success(), "{registered:?}");
     assert!(String::from_utf8_lossy(&registered.stdout).contains("offcheck"));
     let page = offcheck(&["--man"]);

@@ -310,7 +310,7 @@ fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
             .unwrap()
             .success()
     );
-    let out = child.wait_with_output().unwrap();
+    let out = wait(child);
     let took = killed.elapsed();
     let report = text(&out);
     assert_eq!(out.status.code(), Some(3), "{report}");
@@ -327,7 +327,7 @@ fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     // kept them; --resume then skips `prepare` and finishes `configure`.
     off_testbed::reset_host(&testbed, SSHD_DIES_HOST).unwrap();
     common::on_host(SSHD_DIES_HOST, &format!("mkdir -p {root}/conf {root}/www"));
-    let out = run(&["--resume"]).wait_with_output().unwrap();
+    let out = wait(run(&["--resume"]));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(report.contains("--resume: skipping prepare"), "{report}");

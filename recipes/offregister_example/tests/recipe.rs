@@ -270,14 +270,14 @@ fn no_host_given_says_first_that_it_deploys_to_this_machine() {
     let state = tempfile::tempdir().unwrap();
     let root = state.path().join("root");
     let run = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-            .env("OFF_STATE_DIR", state.path())
-            .arg("--root")
-            .arg(&root)
-            .args(["--progress", "none"])
-            .args(extra)
-            .output()
-            .unwrap()
+        common::run(
+            std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+                .env("OFF_STATE_DIR", state.path())
+                .arg("--root")
+                .arg(&root)
+                .args(["--progress", "none"])
+                .args(extra),
+        )
     };
     let out = run(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
