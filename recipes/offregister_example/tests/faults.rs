@@ -258,12 +258,13 @@ const SSHD_DIES_HOST: usize = 29;
 #[test]
 fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     let testbed = off_testbed::TestbedConfig::default();
-    let hang = format!("/tmp/off-hang-sync-{}", std::process::id());
+    let hang = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
     common::on_host(
         SSHD_DIES_HOST,
         &format!(
-            "cat > /usr/local/bin/sync <<'EOF'\n{}EOF\nchmod 755 /usr/local/bin/sync && touch {hang}",
-            HANGING_SYNC.replace("/tmp/off-hang-sync", &hang)
+            "cat > /usr/local/bin/sync.new <<'EOF'\n{}EOF\nchmod 755 /usr/local/bin/sync.new && \
+             touch {hang} && mv /usr/local/bin/sync.new /usr/local/bin/sync",
+            HANGING_SYNC.replace("MARKER", &hang)
         ),
     );
     let root = scratch_root("sshd-dies");
