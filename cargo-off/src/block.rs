@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use off_analysis::{FileState, HostState, ParamKind, Recipe, ServiceState};
+use off_analysis::{Condition, FileState, HostState, ParamKind, Recipe, ServiceState, Test};
 use quote::ToTokens;
 use sha2::{Digest, Sha256};
 use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
@@ -108,7 +108,7 @@ fn render_check(out: &mut String, recipe: &Recipe) {
             let mut file = file.clone();
             file.lines
                 .retain(|l| unknown_placeholder(l, &kwargs).is_none());
-            render_file(&mut body, &file);
+            render_file(&mut body, &file, &kwargs);
         }
     }
 
@@ -119,10 +119,10 @@ fn render_check(out: &mut String, recipe: &Recipe) {
         .iter()
         .map(|s| (s.name.clone(), s.state))
         .collect();
-    for check in &annotations.services {
+    for check in annotations.services.iter() {
         match services.iter_mut().find(|(name, _)| *name == check.name) {
             Some(service) => service.1 = check.state,
-            None => services.push((check.name.clone(), check.state)),
+            None => services.push((check.name.to_string(), check.state)),
         }
     }
     services.retain(|(name, _)| listable("service", &[name]));
@@ -137,17 +137,30 @@ fn render_check(out: &mut String, recipe: &Recipe) {
         }
     }
 
-    let mut packages = state.packages.clone();
-    for package in &annotations.packages {
-        if !packages.contains(package) {
-            packages.push(package.clone());
+    // Installed by the code (under a condition, maybe), then annotated,
+    // which always holds.
+    let mut packages: Vec<(String, Option<String>)> = state
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), when_yaml(&p.when, &kwargs).ok().flatten()))
+        .collect();
+    for package in annotations.packages.iter() {
+        match packages.iter_mut().find(|(name, _)| name == package) {
+            Some((_, when)) => *when = None,
+            None => packages.push((package.to_string(), None)),
         }
     }
-    packages.retain(|package| listable("package", &[package]));
+    packages.retain(|(package, _)| listable("package", &[package]));
     if !packages.is_empty() {
         body.push_str("  package:\n");
-        for package in packages {
-            body.push_str(&format!("  - {}\n", string(&package)));
+        for (package, when) in packages {
+            match when {
+                None => body.push_str(&format!("  - {}\n", string(&package))),
+                Some(when) => body.push_str(&format!(
+                    "  - {{name: {}, when: {when}}}\n",
+                    string(&package)
+                )),
+            }
         }
     }
     if !annotations.ports.is_empty() {
@@ -156,7 +169,7 @@ fn render_check(out: &mut String, recipe: &Recipe) {
     }
     if !annotations.alive.is_empty() {
         body.push_str("  alive_script:\n");
-        for alive in &annotations.alive {
+        for alive in annotations.alive.iter() {
             body.push_str(&format!("  - shell: {}\n", string(&alive.shell)));
             line(&mut body, 2, "cmd", &string(&alive.cmd));
             line(&mut body, 2, "exit_code", &alive.exit_code.to_string());
@@ -186,20 +199,43 @@ fn unknown_placeholder(template: &str, kwargs: &[String]) -> Option<String> {
     off_manifest::resolve(template, &known).err()
 }
 
-fn render_file(out: &mut String, file: &FileState) {
+fn render_file(out: &mut String, file: &FileState, kwargs: &[String]) {
     let mut written: Vec<&str> = file.written_by.iter().map(|op| op.name()).collect();
     if file.created {
         written.push("a command");
     }
+    let written = written.join(", ");
     let made = if file.directory { "made" } else { "written" };
-    let comment = match file.exists() {
-        Some(true) => format!("{made} by {}", written.join(", ")),
-        Some(false) => "removed by a command".to_owned(),
-        None => format!(
-            "{made} by {} or removed by a command, depending on the branch taken: set `exists` in overrides",
-            written.join(", ")
+    // The condition under which the item holds: the file's writes, or its
+    // removals for a file only removed. `Err`: one off.yaml cannot state.
+    let (when, mut comment) = match file.exists() {
+        Some(true) => (
+            when_yaml(&file.written_when, kwargs),
+            format!("{made} by {written}"),
         ),
+        Some(false) => (
+            when_yaml(&file.removed_when, kwargs),
+            "removed by a command".to_owned(),
+        ),
+        None => match when_yaml(&file.written_when, kwargs) {
+            // Written under a condition, removed otherwise: checked when written.
+            Ok(Some(when)) => (
+                Ok(Some(when)),
+                format!("{made} by {written}, removed by a command otherwise"),
+            ),
+            _ => (
+                Ok(None),
+                format!(
+                    "{made} by {written} or removed by a command, depending on the branch taken: set `exists` in overrides"
+                ),
+            ),
+        },
     };
+    if let Err(unstated) = &when {
+        comment.push_str(&format!(
+            "; only when {unstated}, which `when` cannot state: set it in overrides"
+        ));
+    }
     out.push_str(&format!(
         "  - path: {}  # {comment}\n",
         string(&file.path_template)
@@ -234,6 +270,103 @@ fn render_file(out: &mut String, file: &FileState) {
             line(out, 2, "contains", &flow(&lines));
         }
     }
+    if let Ok(Some(when)) = when {
+        line(out, 2, "when", &when);
+    }
+}
+
+/// A condition's tests of keyword arguments as a `when:` map in YAML flow
+/// form (`{apt_source: pgdg}`); `Ok(None)` when it always holds, `Err` (the
+/// condition as text) when one map cannot state it: alternatives over
+/// several kwargs, or contradicting tests of one.
+fn when_yaml(when: &Condition, kwargs: &[String]) -> Result<Option<String>, String> {
+    let when = when.only(&|test| match test {
+        Test::Is { name, .. } => kwargs.contains(name),
+        Test::Other(_) => false,
+    });
+    if when.is_always() || when.is_never() {
+        return Ok(None);
+    }
+    let shown = || {
+        let guards: Vec<String> = when
+            .any
+            .iter()
+            .map(|g| {
+                let tests: Vec<String> = g.tests.iter().map(Test::to_string).collect();
+                tests.join(" && ")
+            })
+            .collect();
+        guards.join(" || ")
+    };
+    // name -> (values, negated), in the order first tested.
+    let mut map: Vec<(String, Vec<String>, bool)> = Vec::new();
+    if let [guard] = when.any.as_slice() {
+        for test in &guard.tests {
+            let Test::Is {
+                name,
+                values,
+                negated,
+            } = test
+            else {
+                unreachable!("only kwarg tests are kept")
+            };
+            match map.iter_mut().find(|(n, ..)| n == name) {
+                None => map.push((name.clone(), values.clone(), *negated)),
+                // `x != a && x != b`: none of them.
+                Some((_, seen, true)) if *negated => seen.extend(values.iter().cloned()),
+                Some(_) => return Err(shown()),
+            }
+        }
+    } else {
+        // `x == a || x == b`: one of them.
+        for guard in &when.any {
+            match guard.tests.as_slice() {
+                [
+                    Test::Is {
+                        name,
+                        values,
+                        negated: false,
+                    },
+                ] if map.is_empty() => map.push((name.clone(), values.clone(), false)),
+                [
+                    Test::Is {
+                        name,
+                        values,
+                        negated: false,
+                    },
+                ] => match map.iter_mut().find(|(n, ..)| n == name) {
+                    Some((_, seen, false)) => {
+                        for value in values {
+                            if !seen.contains(value) {
+                                seen.push(value.clone());
+                            }
+                        }
+                    }
+                    _ => return Err(shown()),
+                },
+                _ => return Err(shown()),
+            }
+        }
+    }
+    let value = |v: &String| {
+        let bare = v == "true" || v == "false" || v.parse::<i64>().is_ok();
+        if bare { v.clone() } else { string(v) }
+    };
+    let entries: Vec<String> = map
+        .iter()
+        .map(|(name, values, negated)| {
+            let values = match values.as_slice() {
+                [one] => value(one),
+                many => flow(&many.iter().map(value).collect::<Vec<_>>()),
+            };
+            if *negated {
+                format!("{}: {{not: {values}}}", string(name))
+            } else {
+                format!("{}: {values}", string(name))
+            }
+        })
+        .collect();
+    Ok(Some(format!("{{{}}}", entries.join(", "))))
 }
 
 /// `key: value` at an indentation of `level` list-or-map levels.
@@ -246,9 +379,13 @@ fn flow(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// A `#[arg(default = ...)]` as a YAML scalar: literals as themselves, other
-/// expressions as their Rust text (a string).
+/// A `#[arg(default = ...)]` as a YAML scalar: literals as themselves, an
+/// enum variant as a user types it (`AptSource::Distribution` is
+/// `distribution`), other expressions as their Rust text (a string).
 fn default_value(expr: &Expr) -> String {
+    if let Some(variant) = off_analysis::condition::default_variant(expr) {
+        return string(&variant);
+    }
     match expr {
         Expr::Lit(ExprLit { lit, .. }) => match lit {
             Lit::Str(text) => string(&text.value()),
@@ -410,14 +547,111 @@ mod tests {
     }
 
     #[test]
+    fn conditional_writes_carry_when() {
+        let recipe = off_analysis::parse_recipe(
+            quote::quote!(),
+            quote::quote! {
+                mod web {
+                    #[step]
+                    fn install(source: Source, tls: bool, port: u16, role: Role) -> Result<()> {
+                        if source == Source::Mirror {
+                            mirror()?;
+                        }
+                        if tls && port == 443 {
+                            put(b"t", "/etc/web/tls.conf")?;
+                        }
+                        // `||` of two kwargs is a test not read: always.
+                        if tls || port == 443 {
+                            put(b"h", "/etc/web/https.conf")?;
+                        }
+                        if port == 8443 {
+                            package(["curl"])?;
+                        }
+                        if !exists("/etc/web/key")? {
+                            put(b"k", "/etc/web/key")?;
+                        }
+                        match role {
+                            Role::Edge => {}
+                            _ => put(b"c", "/etc/web/core.conf")?,
+                        }
+                        Ok(())
+                    }
+                    fn mirror() -> Result<()> {
+                        package(["curl"])?;
+                        put(b"m", "/etc/web/mirror.list")?;
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .unwrap();
+        let text = render(&recipe, Path::new("src/main.rs"));
+        let check = &text[text.find("check:\n").unwrap()..];
+        let without_digests: String = check
+            .lines()
+            .filter(|l| !l.contains("sha256"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            without_digests,
+            "check:
+  config:
+  - path: /etc/web/tls.conf  # written by put
+    when: {tls: true, port: 443}
+  - path: /etc/web/https.conf  # written by put
+  - path: /etc/web/key  # written by put
+  - path: /etc/web/core.conf  # written by put
+    when: {role: {not: edge}}
+  - path: /etc/web/mirror.list  # written by put
+    when: {source: mirror}
+  package:
+  - curl
+"
+        );
+    }
+
+    #[test]
+    fn conditions_one_map_cannot_state_are_said_so() {
+        let recipe = off_analysis::parse_recipe(
+            quote::quote!(),
+            quote::quote! {
+                mod web {
+                    #[step]
+                    fn install(source: Source, tls: bool) -> Result<()> {
+                        if source == Source::Mirror {
+                            mirror()?;
+                        }
+                        if tls {
+                            mirror()?;
+                        }
+                        Ok(())
+                    }
+                    fn mirror() -> Result<()> {
+                        put(b"m", "/etc/web/mirror.list")?;
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .unwrap();
+        let text = render(&recipe, Path::new("src/main.rs"));
+        assert!(
+            text.contains("  - path: /etc/web/mirror.list  # written by put; only when source == mirror || tls == true, which `when` cannot state: set it in overrides\n"),
+            "{text}"
+        );
+        assert!(!text.contains("when:"), "{text}");
+    }
+
+    #[test]
     fn defaults_keep_their_type() {
-        let cases: [(Expr, &str); 6] = [
+        let cases: [(Expr, &str); 7] = [
             (syn::parse_quote!("localhost"), "localhost"),
             (syn::parse_quote!(15), "15"),
             (syn::parse_quote!(-2), "-2"),
             (syn::parse_quote!(1.5), "1.5"),
             (syn::parse_quote!(true), "true"),
-            (syn::parse_quote!(Mode::Fast), "\"Mode::Fast\""),
+            (syn::parse_quote!(u32::MAX), "\"u32::MAX\""),
+            (syn::parse_quote!(Mode::Fast), "fast"),
         ];
         for (expr, yaml) in cases {
             assert_eq!(default_value(&expr), yaml);

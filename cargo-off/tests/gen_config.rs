@@ -17,11 +17,11 @@ fn workspace() -> PathBuf {
 
 /// Runs `cargo off <args>`.
 fn cargo_off(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_cargo-off"))
-        .arg("off")
-        .args(args)
-        .output()
-        .expect("cargo-off runs")
+    off_testbed::deadline::output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_cargo-off"))
+            .arg("off")
+            .args(args),
+    )
 }
 
 fn gen_config(dir: &Path, extra: &[&str]) -> Output {
@@ -394,15 +394,26 @@ fn the_generated_manifest_loads_and_resolves() {
             .map(|item| item["path"].as_str().unwrap().to_owned())
             .collect()
     };
+    // The index page is written only with --with-index (default false).
     assert_eq!(
         paths(&HashMap::new()),
         [
             "/srv/example",
             "/srv/example/conf/motd",
-            "/srv/example/www/index.html",
             "/srv/example/conf/stages"
         ]
     );
-    let values = HashMap::from([("root".to_owned(), "/opt/web".to_owned())]);
-    assert_eq!(paths(&values)[1], "/opt/web/conf/motd");
+    let values = HashMap::from([
+        ("root".to_owned(), "/opt/web".to_owned()),
+        ("with_index".to_owned(), "true".to_owned()),
+    ]);
+    assert_eq!(
+        paths(&values),
+        [
+            "/opt/web",
+            "/opt/web/conf/motd",
+            "/opt/web/www/index.html",
+            "/opt/web/conf/stages"
+        ]
+    );
 }

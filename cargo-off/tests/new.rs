@@ -3,17 +3,19 @@
 
 use std::process::Command;
 
+use off_testbed::deadline::output;
+
 #[test]
 fn a_new_recipe_crate_passes_its_own_test() {
     let dir = tempfile::tempdir().unwrap();
     let krate = dir.path().join("offregister_hello");
     let checkout = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-off"))
-        .args(["off", "new"])
-        .arg(&krate)
-        .args(["--path", checkout])
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(env!("CARGO_BIN_EXE_cargo-off"))
+            .args(["off", "new"])
+            .arg(&krate)
+            .args(["--path", checkout]),
+    );
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -25,11 +27,11 @@ fn a_new_recipe_crate_passes_its_own_test() {
 
     // The first `cargo test`, with the lock file the checkout is tested with.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["test", "--quiet", "--offline"])
-        .current_dir(&krate)
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(cargo)
+            .args(["test", "--quiet", "--offline"])
+            .current_dir(&krate),
+    );
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -39,11 +41,11 @@ fn a_new_recipe_crate_passes_its_own_test() {
     assert!(report.contains("2 passed"), "{report}");
 
     // Its off.yaml is what gen-config writes: up to date.
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-off"))
-        .args(["off", "gen-config", "--check", "--manifest-path"])
-        .arg(krate.join("Cargo.toml"))
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(env!("CARGO_BIN_EXE_cargo-off"))
+            .args(["off", "gen-config", "--check", "--manifest-path"])
+            .arg(krate.join("Cargo.toml")),
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -53,11 +55,11 @@ fn a_new_recipe_crate_passes_its_own_test() {
 
     // A second `new` into the same place is refused and changes nothing.
     let before = std::fs::read_to_string(krate.join("src/main.rs")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-off"))
-        .args(["off", "new"])
-        .arg(&krate)
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(env!("CARGO_BIN_EXE_cargo-off"))
+            .args(["off", "new"])
+            .arg(&krate),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already exists"), "{err}");

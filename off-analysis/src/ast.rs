@@ -15,6 +15,7 @@ use syn::{
 };
 
 use crate::attr::{ArgAttr, CheckAttr, RecipeAttr, StepAttr, is_arg_attr, is_step_attr};
+use crate::condition::Condition;
 use crate::count::{self, FnSummary, ModuleScope};
 use crate::ctxt::Ctxt;
 use crate::model::{Effects, Note, OpCall, OpPlan, TemplateRef};
@@ -162,6 +163,12 @@ impl Recipe {
         let named: Vec<(String, &FnSummary)> = names.into_iter().zip(&summaries).collect();
         let (plans, notes) = count::plan_fns(&named);
 
+        let is_step: Vec<bool> = fns
+            .iter()
+            .map(|f| kind == RecipeKind::SingleFn || f.attrs.iter().any(is_step_attr))
+            .collect();
+        let conditions = calling_conditions(&named, &is_step);
+
         let mut steps = Vec::new();
         let mut helpers = Vec::new();
         for (f, plan) in fns.iter().zip(plans) {
@@ -185,7 +192,10 @@ impl Recipe {
         let mut effects = Effects::default();
         let mut op_calls = Vec::new();
         for summary in summaries {
-            op_calls.extend(summary.op_calls);
+            op_calls.extend(summary.op_calls.into_iter().map(|mut call| {
+                call.when = conditions[call.function].and(&call.guard);
+                call
+            }));
             templates.extend(summary.templates);
             non_literal_templates.extend(summary.non_literal_templates);
             effects.merge(summary.effects);
@@ -342,6 +352,48 @@ impl Param {
             span: pat.ident.span(),
         })
     }
+}
+
+/// When each function runs: a step always; a helper when one of its calls
+/// runs (its caller's condition and the call's guard), found by iterating to
+/// a fixed point over the call graph. A helper called from nowhere counts as
+/// always, as does one whose condition does not settle.
+fn calling_conditions(fns: &[(String, &FnSummary)], is_step: &[bool]) -> Vec<Condition> {
+    let index = |name: &str| fns.iter().position(|(n, _)| n == name);
+    let mut conditions: Vec<Condition> = is_step
+        .iter()
+        .map(|&step| {
+            if step {
+                Condition::always()
+            } else {
+                Condition::never()
+            }
+        })
+        .collect();
+    let mut settled = false;
+    for _ in 0..=fns.len() {
+        let mut next = conditions.clone();
+        for (caller, (_, summary)) in fns.iter().enumerate() {
+            for call in &summary.calls {
+                if let Some(callee) = index(&call.callee)
+                    && !is_step[callee]
+                {
+                    next[callee].or(&conditions[caller].and(&call.guard));
+                }
+            }
+        }
+        if next == conditions {
+            settled = true;
+            break;
+        }
+        conditions = next;
+    }
+    for condition in &mut conditions {
+        if !settled || condition.is_never() {
+            *condition = Condition::always();
+        }
+    }
+    conditions
 }
 
 /// Classifies a type by its spelling: `bool`, `Option<T>`, `Vec<T>` (also

@@ -4,8 +4,6 @@
 //! give two errors. An unknown key names the keys that are accepted and,
 //! when one is close, suggests it.
 
-use std::time::Duration;
-
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
@@ -50,73 +48,14 @@ pub struct RecipeAttr {
     pub validate: Option<Ident>,
 }
 
-/// Arguments of `check(...)` inside `#[recipe(...)]`.
-#[derive(Debug, Clone, Default)]
-pub struct CheckAttr {
-    /// `version(cmd = "...", regex = "...")`
-    pub version: Option<VersionCheck>,
-    /// `alive(...)`, repeatable.
-    pub alive: Vec<AliveCheck>,
-    /// `os = ["Debian 12", ...]` (a single string is accepted too).
-    pub os: Vec<String>,
-    /// `service(name = "...", state = "running")`, repeatable.
-    pub services: Vec<ServiceCheck>,
-    /// `port = N` or `port = [N, M]`, repeatable.
-    pub ports: Vec<u16>,
-    /// `package = "..."` or `package = ["a", "b"]`, repeatable.
-    pub packages: Vec<String>,
-}
-
-impl CheckAttr {
-    /// True when `check(...)` was absent or empty.
-    pub fn is_empty(&self) -> bool {
-        self.version.is_none()
-            && self.alive.is_empty()
-            && self.os.is_empty()
-            && self.services.is_empty()
-            && self.ports.is_empty()
-            && self.packages.is_empty()
-    }
-}
-
-/// `version(cmd = "psql --version", regex = r"(\d+)")`.
-#[derive(Debug, Clone)]
-pub struct VersionCheck {
-    /// Command whose output holds the version.
-    pub cmd: String,
-    /// Regex whose first capture group is the version; `None` lets the check
-    /// engine pick its default.
-    pub regex: Option<String>,
-    /// `expected = ">=15, <16"` or `"{version}"`: an exact version or a
-    /// constraint; `{param}` placeholders take the kwargs' values at check
-    /// time. `None` only reports the version found.
-    pub expected: Option<String>,
-    pub span: Span,
-}
-
-/// `alive(shell = "/bin/sh", cmd = "pg_isready", exit_code = 0, timeout = "5s")`.
-#[derive(Debug, Clone)]
-pub struct AliveCheck {
-    /// Defaults to `/bin/sh`.
-    pub shell: String,
-    pub cmd: String,
-    /// Defaults to 0.
-    pub exit_code: u8,
-    /// `"500ms"`, `"5s"`, `"2m"`, `"1h"` or sums like `"1m30s"`.
-    pub timeout: Option<Duration>,
-    pub span: Span,
-}
-
-/// `service(name = "postgresql", state = "running")`.
-#[derive(Debug, Clone)]
-pub struct ServiceCheck {
-    pub name: String,
-    /// Defaults to [`ServiceState::Running`].
-    pub state: ServiceState,
-    pub span: Span,
-}
+/// Arguments of `check(...)` inside `#[recipe(...)]`: the one model of
+/// them, which the generated binary holds as a `static` too.
+pub type CheckAttr = CheckAnnotations;
 
 pub use off_input::ServiceState;
+pub use off_input::annotations::{
+    AliveAnnotation, CheckAnnotations, ServiceAnnotation, VersionAnnotation,
+};
 
 /// Arguments of `#[step]`: none yet. The type exists so that a stray
 /// argument is reported as an unknown key like everywhere else.
@@ -160,7 +99,7 @@ impl Parse for RecipeAttr {
                 let key: kw::check = input.parse()?;
                 let content;
                 parenthesized!(content in input);
-                let value: CheckAttr = content.parse()?;
+                let value = content.call(parse_check)?;
                 set_once(&mut check, value, key.span, "check", RECIPE)
             } else if input.peek(kw::validate) {
                 let key: kw::validate = input.parse()?;
@@ -199,60 +138,65 @@ fn check_recipe_name(name: &LitStr) -> syn::Result<()> {
     }
 }
 
-impl Parse for CheckAttr {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let cx = Ctxt::new();
-        let mut check = CheckAttr::default();
-        let mut os = None;
-        parse_entries(input, &cx, |input| {
-            if input.peek(kw::version) {
-                let key: kw::version = input.parse()?;
-                let content;
-                parenthesized!(content in input);
-                let value = parse_version(&content, key.span)?;
-                set_once(&mut check.version, value, key.span, "version", CHECK)
-            } else if input.peek(kw::alive) {
-                let key: kw::alive = input.parse()?;
-                let content;
-                parenthesized!(content in input);
-                check.alive.push(parse_alive(&content, key.span)?);
-                Ok(())
-            } else if input.peek(kw::os) {
-                let key: kw::os = input.parse()?;
-                input.parse::<Token![=]>()?;
-                let value = parse_str_list(input)?;
-                set_once(&mut os, value, key.span, "os", CHECK)
-            } else if input.peek(kw::service) {
-                let key: kw::service = input.parse()?;
-                let content;
-                parenthesized!(content in input);
-                check.services.push(parse_service(&content, key.span)?);
-                Ok(())
-            } else if input.peek(kw::port) {
-                input.parse::<kw::port>()?;
-                input.parse::<Token![=]>()?;
-                check.ports.extend(parse_ports(input)?);
-                Ok(())
-            } else if input.peek(kw::package) {
-                input.parse::<kw::package>()?;
-                input.parse::<Token![=]>()?;
-                check.packages.extend(parse_str_list(input)?);
-                Ok(())
-            } else {
-                Err(unknown_key(
-                    input,
-                    CHECK,
-                    &["alive", "os", "package", "port", "service", "version"],
-                ))
-            }
-        });
-        cx.check()?;
-        check.os = os.unwrap_or_default();
-        Ok(check)
-    }
+/// Parses the entries of `check(...)`.
+fn parse_check(input: ParseStream) -> syn::Result<CheckAttr> {
+    let cx = Ctxt::new();
+    let mut check = CheckAttr::default();
+    let mut os = None;
+    parse_entries(input, &cx, |input| {
+        if input.peek(kw::version) {
+            let key: kw::version = input.parse()?;
+            let content;
+            parenthesized!(content in input);
+            let value = parse_version(&content, key.span)?;
+            set_once(&mut check.version, value, key.span, "version", CHECK)
+        } else if input.peek(kw::alive) {
+            let key: kw::alive = input.parse()?;
+            let content;
+            parenthesized!(content in input);
+            check.alive.to_mut().push(parse_alive(&content, key.span)?);
+            Ok(())
+        } else if input.peek(kw::os) {
+            let key: kw::os = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value = parse_str_list(input)?;
+            set_once(&mut os, value, key.span, "os", CHECK)
+        } else if input.peek(kw::service) {
+            let key: kw::service = input.parse()?;
+            let content;
+            parenthesized!(content in input);
+            check
+                .services
+                .to_mut()
+                .push(parse_service(&content, key.span)?);
+            Ok(())
+        } else if input.peek(kw::port) {
+            input.parse::<kw::port>()?;
+            input.parse::<Token![=]>()?;
+            check.ports.to_mut().extend(parse_ports(input)?);
+            Ok(())
+        } else if input.peek(kw::package) {
+            input.parse::<kw::package>()?;
+            input.parse::<Token![=]>()?;
+            check
+                .packages
+                .to_mut()
+                .extend(parse_str_list(input)?.into_iter().map(Into::into));
+            Ok(())
+        } else {
+            Err(unknown_key(
+                input,
+                CHECK,
+                &["alive", "os", "package", "port", "service", "version"],
+            ))
+        }
+    });
+    cx.check()?;
+    check.os = os.unwrap_or_default().into_iter().map(Into::into).collect();
+    Ok(check)
 }
 
-fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionCheck> {
+fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionAnnotation> {
     let cx = Ctxt::new();
     let mut cmd = None;
     let mut regex = None;
@@ -278,15 +222,14 @@ fn parse_version(input: ParseStream, span: Span) -> syn::Result<VersionCheck> {
         cx.error_at(span, "missing key `cmd` in version(...)");
     }
     cx.check()?;
-    Ok(VersionCheck {
-        cmd: cmd.unwrap_or_default(),
-        regex,
-        expected,
-        span,
+    Ok(VersionAnnotation {
+        cmd: cmd.unwrap_or_default().into(),
+        regex: regex.map(Into::into),
+        expected: expected.map(Into::into),
     })
 }
 
-fn parse_alive(input: ParseStream, span: Span) -> syn::Result<AliveCheck> {
+fn parse_alive(input: ParseStream, span: Span) -> syn::Result<AliveAnnotation> {
     let cx = Ctxt::new();
     let mut shell = None;
     let mut cmd = None;
@@ -336,16 +279,15 @@ fn parse_alive(input: ParseStream, span: Span) -> syn::Result<AliveCheck> {
         cx.error_at(span, "missing key `cmd` in alive(...)");
     }
     cx.check()?;
-    Ok(AliveCheck {
-        shell: shell.unwrap_or_else(|| "/bin/sh".to_owned()),
-        cmd: cmd.unwrap_or_default(),
+    Ok(AliveAnnotation {
+        shell: shell.unwrap_or_else(|| "/bin/sh".to_owned()).into(),
+        cmd: cmd.unwrap_or_default().into(),
         exit_code: exit_code.unwrap_or(0),
         timeout,
-        span,
     })
 }
 
-fn parse_service(input: ParseStream, span: Span) -> syn::Result<ServiceCheck> {
+fn parse_service(input: ParseStream, span: Span) -> syn::Result<ServiceAnnotation> {
     let cx = Ctxt::new();
     let mut name = None;
     let mut state = None;
@@ -378,10 +320,9 @@ fn parse_service(input: ParseStream, span: Span) -> syn::Result<ServiceCheck> {
         cx.error_at(span, "missing key `name` in service(...)");
     }
     cx.check()?;
-    Ok(ServiceCheck {
-        name: name.unwrap_or_default(),
+    Ok(ServiceAnnotation {
+        name: name.unwrap_or_default().into(),
         state: state.unwrap_or(ServiceState::Running),
-        span,
     })
 }
 
@@ -696,17 +637,20 @@ mod tests {
         assert_eq!(check.alive[0].shell, "/bin/bash");
         assert_eq!(check.alive[0].cmd, "pg_isready");
         assert_eq!(check.alive[0].exit_code, 3);
-        assert_eq!(check.alive[0].timeout, Some(Duration::from_secs(90)));
+        assert_eq!(
+            check.alive[0].timeout,
+            Some(std::time::Duration::from_secs(90))
+        );
         assert_eq!(check.alive[1].shell, "/bin/sh");
         assert_eq!(check.alive[1].exit_code, 0);
         assert_eq!(check.alive[1].timeout, None);
-        assert_eq!(check.os, ["Debian 12", "Ubuntu 22.04"]);
+        assert_eq!(*check.os, ["Debian 12", "Ubuntu 22.04"]);
         assert_eq!(check.services.len(), 2);
         assert_eq!(check.services[0].name, "postgresql");
         assert_eq!(check.services[0].state, ServiceState::Stopped);
         assert_eq!(check.services[1].state, ServiceState::Running);
-        assert_eq!(check.ports, [5432, 5433, 5434]);
-        assert_eq!(check.packages, ["postgresql-15", "a", "b"]);
+        assert_eq!(*check.ports, [5432, 5433, 5434]);
+        assert_eq!(*check.packages, ["postgresql-15", "a", "b"]);
     }
 
     #[test]

@@ -15,11 +15,12 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{
-    Arm, Block, Expr, ExprCall, ExprClosure, ExprForLoop, ExprIf, ExprLit, ExprPath, ExprWhile,
-    FnArg, ImplItemFn, Item, ItemFn, Lit, Local, Macro, Pat, Signature, Stmt, Token, TraitItemFn,
-    UseTree,
+    Arm, Block, Expr, ExprCall, ExprClosure, ExprForLoop, ExprIf, ExprLit, ExprMatch, ExprPath,
+    ExprWhile, FnArg, ImplItemFn, Item, ItemFn, Lit, Local, Macro, Pat, Signature, Stmt, Token,
+    TraitItemFn, UseTree,
 };
 
+use crate::condition::{self, Guard, Test};
 use crate::model::{
     CallNode, Effects, FileEffect, LiteralContext, Note, OpCall, OpKind, OpPlan, TemplateRef,
     push_unique,
@@ -90,6 +91,8 @@ impl ModuleScope {
 pub(crate) struct CallSite {
     pub(crate) callee: String,
     pub(crate) span: Span,
+    /// The tests of the branches around the call.
+    pub(crate) guard: Guard,
 }
 
 /// The result of walking one function once.
@@ -114,6 +117,7 @@ pub(crate) fn summarize_fn(scope: &ModuleScope, function: usize, f: &ItemFn) -> 
         function,
         call_ordinals: call_ordinals(f),
         frames: Vec::new(),
+        guard: Vec::new(),
         summary: FnSummary::default(),
     };
     counter.visit_fn(&f.sig, &f.block);
@@ -252,6 +256,8 @@ struct OpCounter<'a> {
     function: usize,
     call_ordinals: HashMap<*const ExprCall, usize>,
     frames: Vec<Frame>,
+    /// The tests of the branches around the current node, outermost first.
+    guard: Vec<Test>,
     summary: FnSummary,
 }
 
@@ -314,13 +320,41 @@ impl OpCounter<'_> {
                 }
                 self.summary.op_calls.push(OpCall {
                     kind,
+                    guard: self.current_guard(),
+                    when: Default::default(),
+                    function: self.function,
                     span,
                     args: args.map(|args| args.iter().cloned().collect()),
                     node,
                 });
             }
-            Callee::Fn(callee) => self.summary.calls.push(CallSite { callee, span }),
+            Callee::Fn(callee) => {
+                let guard = self.current_guard();
+                self.summary.calls.push(CallSite {
+                    callee,
+                    span,
+                    guard,
+                });
+            }
         }
+    }
+
+    fn current_guard(&self) -> Guard {
+        let mut tests: Vec<Test> = Vec::new();
+        for test in &self.guard {
+            if !tests.contains(test) {
+                tests.push(test.clone());
+            }
+        }
+        Guard { tests }
+    }
+
+    /// Visits `f` with `tests` added to the guard.
+    fn guarded(&mut self, tests: Vec<Test>, f: impl FnOnce(&mut Self)) {
+        let depth = self.guard.len();
+        self.guard.extend(tests);
+        f(self);
+        self.guard.truncate(depth);
     }
 
     fn record_effects(&mut self, kind: OpKind, args: &Punctuated<Expr, Token![,]>) {
@@ -438,13 +472,56 @@ impl<'ast> Visit<'ast> for OpCounter<'_> {
         self.frames.pop();
     }
 
+    /// Each arm under the test its pattern makes of a matched variable.
+    fn visit_expr_match(&mut self, expr: &'ast ExprMatch) {
+        self.visit_expr(&expr.expr);
+        let variable = condition::match_variable(&expr.expr);
+        // The values of the arms so far; `None` once one is not a plain value.
+        let mut earlier: Option<Vec<String>> = Some(Vec::new());
+        for arm in &expr.arms {
+            let mut tests = Vec::new();
+            if let Some(name) = &variable {
+                let values = condition::pattern_values(&arm.pat);
+                match (&values, &earlier) {
+                    (Some(values), _) => tests.push(Test::Is {
+                        name: name.clone(),
+                        values: values.clone(),
+                        negated: false,
+                    }),
+                    (None, Some(earlier)) if condition::is_catch_all(&arm.pat) => {
+                        if !earlier.is_empty() {
+                            tests.push(Test::Is {
+                                name: name.clone(),
+                                values: earlier.clone(),
+                                negated: true,
+                            });
+                        }
+                    }
+                    (None, _) => tests.push(Test::Other(format!("{name} matches an arm"))),
+                }
+                // An arm with a guard does not take all of its values.
+                match (values, &mut earlier) {
+                    (Some(values), Some(earlier)) if arm.guard.is_none() => earlier.extend(values),
+                    (_, earlier) => *earlier = None,
+                }
+            }
+            if let Some((_, guard)) = &arm.guard {
+                tests.extend(condition::tests_of(guard));
+            }
+            self.guarded(tests, |this| this.visit_arm(arm));
+        }
+    }
+
     fn visit_expr_if(&mut self, expr: &'ast ExprIf) {
         self.visit_expr(&expr.cond);
+        let tests = condition::tests_of(&expr.cond);
         self.push_locals(let_bindings(&expr.cond));
-        self.visit_block(&expr.then_branch);
+        self.guarded(tests.clone(), |this| this.visit_block(&expr.then_branch));
         self.frames.pop();
         if let Some((_, otherwise)) = &expr.else_branch {
-            self.visit_expr(otherwise);
+            self.guarded(condition::else_tests(&tests), |this| {
+                this.visit_expr(otherwise)
+            });
         }
     }
 
@@ -855,7 +932,7 @@ pub(crate) fn string_template(expr: &Expr) -> Option<(String, Span)> {
 }
 
 /// `"a"`, `["a", "b"]`, `&["a"]`, `vec!["a"]`: the entries that are string templates.
-fn string_list(expr: &Expr) -> Vec<(String, Span)> {
+pub(crate) fn string_list(expr: &Expr) -> Vec<(String, Span)> {
     match expr {
         Expr::Array(array) => array.elems.iter().filter_map(string_template).collect(),
         Expr::Reference(inner) => string_list(&inner.expr),

@@ -76,8 +76,13 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         let docs = &p.docs;
         let default = match &p.default {
             Some(d) => {
-                // `AptSource :: Distribution` as written: `AptSource::Distribution`.
-                let text = quote!(#d).to_string().replace(" :: ", "::");
+                // An enum variant as a user types it, quoted like a string
+                // literal (`"distribution"` for `AptSource::Distribution`):
+                // the help shows it, a `{apt_source}` placeholder stands for it.
+                let text = match crate::condition::default_variant(d) {
+                    Some(variant) => format!("{variant:?}"),
+                    None => quote!(#d).to_string().replace(" :: ", "::"),
+                };
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),
@@ -303,51 +308,53 @@ impl VisitMut for EmbedTemplates {
     }
 }
 
-/// `#[recipe(check(...))]` as the runtime's `CheckAnnotations` constant.
+/// `#[recipe(check(...))]` as a `static` of the model the attribute was
+/// parsed into (`off_input::annotations`, re-exported by the runtime).
 fn check_annotations(check: &CheckAttr) -> TokenStream {
-    let private = quote!(::off_runtime::__private);
-    let some_str = |s: &Option<String>| match s {
-        Some(s) => quote!(::core::option::Option::Some(#s)),
+    let model = quote!(::off_runtime::__private::annotations);
+    let some_str = |s: &Option<off_input::annotations::Text>| match s {
+        Some(s) => {
+            let s: &str = s;
+            quote!(::core::option::Option::Some(#s))
+        }
         None => quote!(::core::option::Option::None),
     };
     let version = match &check.version {
         Some(v) => {
-            let cmd = &v.cmd;
+            let cmd: &str = &v.cmd;
             let (regex, expected) = (some_str(&v.regex), some_str(&v.expected));
-            quote!(::core::option::Option::Some(#private::VersionAnnotation {
-                cmd: #cmd, regex: #regex, expected: #expected,
-            }))
+            quote!(::core::option::Option::Some(#model::VersionAnnotation::new(#cmd, #regex, #expected)))
         }
         None => quote!(::core::option::Option::None),
     };
     let alive = check.alive.iter().map(|a| {
-        let (shell, cmd, exit_code) = (&a.shell, &a.cmd, a.exit_code);
-        let timeout_ms = match a.timeout {
+        let (shell, cmd, exit_code): (&str, &str, u8) = (&a.shell, &a.cmd, a.exit_code);
+        let timeout = match a.timeout {
             Some(t) => {
                 let ms = t.as_millis() as u64;
-                quote!(::core::option::Option::Some(#ms))
+                quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms)))
             }
             None => quote!(::core::option::Option::None),
         };
-        quote!(#private::AliveAnnotation {
-            shell: #shell, cmd: #cmd, exit_code: #exit_code, timeout_ms: #timeout_ms,
-        })
+        quote!(#model::AliveAnnotation::new(#shell, #cmd, #exit_code, #timeout))
     });
-    let os = &check.os;
+    let os = check.os.iter().map(|o| -> &str { o });
     let services = check.services.iter().map(|s| {
-        let (name, state) = (&s.name, s.state.name());
-        quote!((#name, #state))
+        let name: &str = &s.name;
+        let state = syn::Ident::new(&format!("{:?}", s.state), proc_macro2::Span::call_site());
+        quote!(#model::ServiceAnnotation::new(#name, #model::ServiceState::#state))
     });
-    let ports = &check.ports;
-    let packages = &check.packages;
+    let ports = check.ports.iter();
+    let packages = check.packages.iter().map(|p| -> &str { p });
+    let borrowed = quote!(::std::borrow::Cow::Borrowed);
     quote! {
-        #private::CheckAnnotations {
+        #model::CheckAnnotations {
             version: #version,
-            alive: &[#(#alive),*],
-            os: &[#(#os),*],
-            services: &[#(#services),*],
-            ports: &[#(#ports),*],
-            packages: &[#(#packages),*],
+            alive: #borrowed(&[#(#alive),*]),
+            os: #borrowed(&[#(#borrowed(#os)),*]),
+            services: #borrowed(&[#(#services),*]),
+            ports: #borrowed(&[#(#ports),*]),
+            packages: #borrowed(&[#(#borrowed(#packages)),*]),
         }
     }
 }

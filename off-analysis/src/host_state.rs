@@ -23,6 +23,10 @@
 //!   when that is the only way the recipe writes the file, its content is
 //!   known ([`FileState::content`]).
 //!
+//! - when each file is written or removed, each package installed, each
+//!   service acted on: the [`Condition`] of the calls that do it (see
+//!   `condition.rs`), so a file written only with `--apt-source pgdg` says so.
+//!
 //! All of these come from the operation calls that counting recorded
 //! ([`Recipe::op_calls`]): a call whose name is shadowed (a local `fn run`, a
 //! closure named `service`) is no operation here either.
@@ -32,7 +36,8 @@ use syn::ext::IdentExt;
 
 use crate::ast::Recipe;
 use crate::attr::ServiceState;
-use crate::count::{file_effect, format_template, string_template};
+use crate::condition::Condition;
+use crate::count::{file_effect, format_template, string_list, string_template};
 use crate::model::{OpCall, OpKind, push_unique};
 
 /// Files, services and packages with the state the recipe leaves them in.
@@ -42,7 +47,15 @@ pub struct HostState {
     /// [`crate::Effects::files`]), then files only removed.
     pub files: Vec<FileState>,
     pub services: Vec<ServiceEffect>,
-    pub packages: Vec<String>,
+    pub packages: Vec<PackageState>,
+}
+
+/// A package the recipe installs, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageState {
+    /// A literal or a `{param}` template.
+    pub name: String,
+    pub when: Condition,
 }
 
 /// One file (or directory, for `rm -r`) the recipe changes.
@@ -67,6 +80,10 @@ pub struct FileState {
     /// The file's bytes when every write is a `put` of the same literal and
     /// nothing removes it.
     pub content: Option<Vec<u8>>,
+    /// When an operation writes it (never, when it is only removed).
+    pub written_when: Condition,
+    /// When a command removes it (never, when it is only written).
+    pub removed_when: Condition,
 }
 
 impl FileState {
@@ -96,6 +113,8 @@ pub struct ServiceEffect {
     /// A literal or a `{param}` template.
     pub name: String,
     pub state: ServiceState,
+    /// When an action is taken on it.
+    pub when: Condition,
 }
 
 impl HostState {
@@ -133,6 +152,8 @@ impl HostState {
                     owner: effect.owner.clone(),
                     group: effect.group.clone(),
                     content: None,
+                    written_when: Condition::never(),
+                    removed_when: Condition::never(),
                 }),
             }
         }
@@ -147,26 +168,38 @@ impl HostState {
             owner: None,
             group: None,
             content: None,
+            written_when: Condition::never(),
+            removed_when: Condition::never(),
         };
-        for created in calls.created {
-            if !files.iter().any(|f| f.path_template == created) {
+        for (created, _) in &calls.created {
+            if !files.iter().any(|f| f.path_template == *created) {
                 files.push(FileState {
                     created: true,
-                    ..unknown(created)
+                    ..unknown(created.clone())
                 });
             }
         }
-        for removed in calls.removed {
-            match files.iter_mut().find(|f| f.path_template == removed) {
+        for (removed, _) in &calls.removed {
+            match files.iter_mut().find(|f| f.path_template == *removed) {
                 Some(file) => file.removed = true,
                 None => files.push(FileState {
                     removed: true,
-                    ..unknown(removed)
+                    ..unknown(removed.clone())
                 }),
             }
         }
         for file in &mut files {
             file.content = known_content(file, &calls.puts);
+            for (path, when) in calls.written.iter().chain(&calls.created) {
+                if *path == file.path_template {
+                    file.written_when.or(when);
+                }
+            }
+            for (path, when) in &calls.removed {
+                if *path == file.path_template {
+                    file.removed_when.or(when);
+                }
+            }
         }
 
         let services = recipe
@@ -179,17 +212,41 @@ impl HostState {
                     calls
                         .service_actions
                         .iter()
-                        .filter(|(n, _)| n == name)
-                        .map(|(_, action)| *action),
+                        .filter(|(n, ..)| n == name)
+                        .map(|(_, action, _)| *action),
                 ),
+                when: either(calls.service_actions.iter().map(|(n, _, w)| (n, w)), name),
+            })
+            .collect();
+        let packages = recipe
+            .effects
+            .packages
+            .iter()
+            .map(|name| PackageState {
+                name: name.clone(),
+                when: either(calls.packages.iter().map(|(n, w)| (n, w)), name),
             })
             .collect();
 
         HostState {
             files,
             services,
-            packages: recipe.effects.packages.clone(),
+            packages,
         }
+    }
+}
+
+/// The condition of any of the calls about `name`; always when none is
+/// recorded (an effect the calls do not show the same way).
+fn either<'a>(calls: impl Iterator<Item = (&'a String, &'a Condition)>, name: &str) -> Condition {
+    let mut when = Condition::never();
+    for (_, condition) in calls.filter(|(n, _)| *n == name) {
+        when.or(condition);
+    }
+    if when.is_never() {
+        Condition::always()
+    } else {
+        when
     }
 }
 
@@ -239,11 +296,16 @@ fn action_state(action: &Expr) -> Option<ServiceState> {
 /// What the `service`, `put` and command calls say, in source order.
 #[derive(Default)]
 struct CallFacts {
-    /// `(service name template, state of the action)`.
-    service_actions: Vec<(String, Option<ServiceState>)>,
-    removed: Vec<String>,
-    /// Paths of `.creates(path)` on a command.
-    created: Vec<String>,
+    /// `(service name template, state of the action, when)`.
+    service_actions: Vec<(String, Option<ServiceState>, Condition)>,
+    /// `(path template, when)` of each removal (an `rm`, `.removes(path)`).
+    removed: Vec<(String, Condition)>,
+    /// `(path template, when)` of each `.creates(path)` on a command.
+    created: Vec<(String, Condition)>,
+    /// `(path template, when)` of each write by an operation.
+    written: Vec<(String, Condition)>,
+    /// `(package name template, when)`.
+    packages: Vec<(String, Condition)>,
     /// `(destination template, literal content)` of each `put`.
     puts: Vec<(String, Option<Vec<u8>>)>,
 }
@@ -260,13 +322,33 @@ impl CallFacts {
                 OpKind::Service => {
                     if let Some((name, _)) = arg(0).and_then(string_template) {
                         let state = arg(1).and_then(action_state);
-                        facts.service_actions.push((name, state));
+                        facts.service_actions.push((name, state, call.when.clone()));
                     }
                 }
                 OpKind::Put => {
                     if let Some(effect) = arg(1).and_then(|dest| file_effect(call.kind, dest)) {
                         let content = arg(0).and_then(literal_bytes);
+                        facts
+                            .written
+                            .push((effect.path_template.clone(), call.when.clone()));
                         facts.puts.push((effect.path_template, content));
+                    }
+                }
+                OpKind::Append | OpKind::UploadTemplate | OpKind::Mkdir => {
+                    let dest = if call.kind == OpKind::UploadTemplate {
+                        1
+                    } else {
+                        0
+                    };
+                    if let Some(effect) = arg(dest).and_then(|dest| file_effect(call.kind, dest)) {
+                        facts
+                            .written
+                            .push((effect.path_template, call.when.clone()));
+                    }
+                }
+                OpKind::Package => {
+                    for (name, _) in arg(0).map(string_list).unwrap_or_default() {
+                        facts.packages.push((name, call.when.clone()));
                     }
                 }
                 OpKind::Run | OpKind::Sudo | OpKind::SudoAs => {
@@ -278,14 +360,14 @@ impl CallFacts {
                     let Some(command) = command else { continue };
                     let said = CommandFacts::of(command);
                     for path in said.created {
-                        push_unique(&mut facts.created, path);
+                        facts.created.push((path, call.when.clone()));
                     }
                     for path in said.removed {
-                        push_unique(&mut facts.removed, path);
+                        facts.removed.push((path, call.when.clone()));
                     }
                     if let Some(command) = command_template(said.command) {
                         for path in removed_paths(&command) {
-                            push_unique(&mut facts.removed, path);
+                            facts.removed.push((path, call.when.clone()));
                         }
                     }
                 }
@@ -582,6 +664,97 @@ mod tests {
                 ("/etc/variable", None),
                 ("/etc/appended", None),
                 ("/etc/removed", None),
+            ]
+        );
+    }
+
+    /// What a condition says, as `when:` would: the tests of each guard.
+    fn shown(when: &Condition) -> Vec<Vec<String>> {
+        when.any
+            .iter()
+            .map(|g| g.tests.iter().map(ToString::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn writes_carry_the_branches_on_kwargs_around_them() {
+        let state = state_of(quote! {
+            mod r {
+                #[step]
+                fn install(source: Source, with_index: bool, role: Role) -> Result<()> {
+                    put(b"x", "/etc/always")?;
+                    if source == Source::Pgdg {
+                        add_source()?;
+                    }
+                    if !exists("/etc/k")? {
+                        put(b"k", "/etc/k")?;
+                    }
+                    if with_index {
+                        put(b"i", "/srv/index.html")?;
+                    } else {
+                        run("rm -f /srv/index.html")?;
+                    }
+                    match role {
+                        Role::Primary | Role::Replica => package(["repl"])?,
+                        _ => put(b"s", "/etc/standalone")?,
+                    }
+                    Ok(())
+                }
+                #[step]
+                fn later(source: Source) -> Result<()> {
+                    if source == Source::Mirror {
+                        add_source()?;
+                    }
+                    Ok(())
+                }
+                fn add_source() -> Result<()> {
+                    package(["curl"])?;
+                    upload_template("t.j2", "/etc/apt/sources.list.d/x.list", ctx)?;
+                    Ok(())
+                }
+            }
+        });
+        let file = |path: &str| {
+            state
+                .files
+                .iter()
+                .find(|f| f.path_template == path)
+                .unwrap()
+        };
+        assert!(file("/etc/always").written_when.is_always());
+        // A fact of the host, not of the kwargs: the tests are kept but say
+        // nothing about a kwarg.
+        assert_eq!(
+            shown(&file("/etc/k").written_when),
+            [["!(exists(\"/etc/k\")?)"]]
+        );
+        assert_eq!(
+            shown(&file("/etc/apt/sources.list.d/x.list").written_when),
+            [["source == pgdg"], ["source == mirror"]]
+        );
+        let index = file("/srv/index.html");
+        assert_eq!(shown(&index.written_when), [["with_index == true"]]);
+        assert_eq!(shown(&index.removed_when), [["with_index == false"]]);
+        assert_eq!(
+            shown(&file("/etc/standalone").written_when),
+            [["role not in [primary, replica]"]]
+        );
+        let packages: Vec<(&str, Vec<Vec<String>>)> = state
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), shown(&p.when)))
+            .collect();
+        assert_eq!(
+            packages,
+            [
+                ("repl", vec![vec!["role in [primary, replica]".to_owned()]]),
+                (
+                    "curl",
+                    vec![
+                        vec!["source == pgdg".to_owned()],
+                        vec!["source == mirror".to_owned()]
+                    ]
+                ),
             ]
         );
     }

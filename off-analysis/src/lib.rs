@@ -89,6 +89,7 @@
 
 mod ast;
 mod attr;
+pub mod condition;
 mod count;
 mod ctxt;
 mod expand;
@@ -104,10 +105,12 @@ use syn::Item;
 
 pub use crate::ast::{Helper, Kwarg, Param, ParamKind, Recipe, RecipeKind, Step};
 pub use crate::attr::{
-    AliveCheck, ArgAttr, CheckAttr, RecipeAttr, ServiceCheck, ServiceState, StepAttr, VersionCheck,
-    is_arg_attr, is_recipe_attr, is_step_attr, recipe_attr_tokens,
+    AliveAnnotation, ArgAttr, CheckAnnotations, CheckAttr, RecipeAttr, ServiceAnnotation,
+    ServiceState, StepAttr, VersionAnnotation, is_arg_attr, is_recipe_attr, is_step_attr,
+    recipe_attr_tokens,
 };
-pub use crate::host_state::{FileState, HostState, ServiceEffect};
+pub use crate::condition::{Condition, Guard, Test};
+pub use crate::host_state::{FileState, HostState, PackageState, ServiceEffect};
 pub use crate::model::{Effects, FileEffect, Note, OpCall, OpKind, OpPlan, TemplateRef};
 pub use crate::templates::check_templates;
 pub use crate::valid::{RESERVED_PARAM_NAMES, RESERVED_SHORT_FLAGS};
@@ -402,7 +405,7 @@ mod tests {
         assert!(recipe.effects.packages.is_empty());
 
         assert_eq!(
-            recipe.check.os,
+            *recipe.check.os,
             ["Debian 12", "Ubuntu 22.04", "Ubuntu 24.04"]
         );
         assert_eq!(recipe.check.version.as_ref().unwrap().cmd, "psql --version");
@@ -562,7 +565,7 @@ mod tests {
         assert_eq!(names, ["one", "second", "three"]);
         assert_eq!(recipes[0].plan, plan(&[(OpKind::Run, 1)]));
         assert_eq!(recipes[1].plan, plan(&[(OpKind::Sudo, 1)]));
-        assert_eq!(recipes[1].check.ports, [80]);
+        assert_eq!(*recipes[1].check.ports, [80]);
         assert_eq!(recipes[2].plan, plan(&[(OpKind::Put, 1)]));
         // The analysed item no longer carries the #[recipe] attribute.
         let Item::Fn(one) = &recipes[0].item else {

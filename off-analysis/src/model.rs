@@ -9,6 +9,8 @@ use std::fmt;
 use proc_macro2::Span;
 use syn::Expr;
 
+use crate::condition::{Condition, Guard};
+
 /// The operations of `off_runtime::prelude`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OpKind {
@@ -222,6 +224,13 @@ pub struct FileEffect {
 #[derive(Debug, Clone)]
 pub struct OpCall {
     pub kind: OpKind,
+    /// The tests of the branches around the call in its function.
+    pub guard: Guard,
+    /// When the call runs: its guard, and the condition of its function's
+    /// calls (see `ast.rs`).
+    pub when: Condition,
+    /// The index of its function in the module.
+    pub(crate) function: usize,
     /// The callee's span.
     pub span: Span,
     /// The arguments as written; `None` for an operation used as a value

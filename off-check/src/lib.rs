@@ -28,6 +28,7 @@
 //! `off_runtime::check` (and `off_runtime::inventory`); a recipe's `--check`
 //! runs this engine on the spec its recipe derives.
 
+mod annotations;
 mod engine;
 mod evaluate;
 pub mod flags;

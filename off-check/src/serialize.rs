@@ -91,6 +91,9 @@ impl Serialize for FileCheck {
         if !self.contains.is_empty() {
             m.serialize_entry("contains", &self.contains)?;
         }
+        if let Some(when) = &self.when {
+            m.serialize_entry("when", when)?;
+        }
         m.end()
     }
 }
@@ -135,12 +138,17 @@ impl Serialize for PortCheck {
 
 impl Serialize for PackageCheck {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Some(version) = &self.version else {
+        if self.version.is_none() && self.when.is_none() {
             return s.serialize_str(&self.name);
-        };
-        let mut m = s.serialize_map(Some(2))?;
+        }
+        let mut m = s.serialize_map(None)?;
         m.serialize_entry("name", &self.name)?;
-        m.serialize_entry("version", version)?;
+        if let Some(version) = &self.version {
+            m.serialize_entry("version", version)?;
+        }
+        if let Some(when) = &self.when {
+            m.serialize_entry("when", when)?;
+        }
         m.end()
     }
 }

@@ -93,6 +93,9 @@ pub struct FileCheck {
     /// for files under /etc/init.d or /etc/systemd). Not checked.
     #[serde(default)]
     pub init: bool,
+    /// Checked only when this holds for the vars ([`CheckSpec::resolve`]).
+    #[serde(default)]
+    pub when: Option<When>,
     /// `file` or `directory`; either when not given.
     #[serde(default)]
     pub kind: Option<FileKind>,
@@ -120,6 +123,7 @@ impl Default for FileCheck {
             owner: None,
             group: None,
             init: false,
+            when: None,
             kind: None,
             contains: Vec::new(),
         }
@@ -177,12 +181,16 @@ impl Default for PortCheck {
     }
 }
 
-/// `postgresql-15`, or `{name: postgresql-15, version: ">=15.4"}`.
+/// `postgresql-15`, or `{name: postgresql-15, version: ">=15.4", when: ..}`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PackageCheck {
     pub name: String,
     pub version: Option<VersionConstraint>,
+    /// Checked only when this holds for the vars ([`CheckSpec::resolve`]).
+    pub when: Option<When>,
 }
+
+pub use off_manifest::When;
 
 /// A command with its expected exit code and output.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -433,7 +441,8 @@ impl CheckSpec {
         self == &CheckSpec::default()
     }
 
-    /// Replaces `{name}` in every string of the spec with `vars[name]`, for
+    /// Leaves out the items whose `when` does not hold for `vars`, then
+    /// replaces `{name}` in every string of the spec with `vars[name]`, for
     /// callers whose specs are templates (per-host inventory vars). Names
     /// without a value are left as they are. In the commands (`version.cmd`,
     /// `alive_script[].cmd`, `command[].cmd`) a value is one shell word,
@@ -444,6 +453,9 @@ impl CheckSpec {
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), (String, String)> {
         use off_manifest::{Fill, fill_known};
+        let applies = |when: &Option<When>| when.as_ref().is_none_or(|w| w.holds(vars));
+        self.config.retain(|f| applies(&f.when));
+        self.package.retain(|p| applies(&p.when));
         let mut strings: Vec<(String, Fill, &mut String)> = Vec::new();
         if let Some(v) = &mut self.version {
             strings.push(("version.cmd".into(), Fill::ShellWord, &mut v.cmd));
@@ -775,22 +787,26 @@ struct PackageMap {
     name: String,
     #[serde(default, deserialize_with = "de_from_str_opt")]
     version: Option<VersionConstraint>,
+    #[serde(default)]
+    when: Option<When>,
 }
 
 scalar_or_map!(
     PackageCheck,
     PackageMap,
-    "a package name or {name, version}",
+    "a package name or {name, version, when}",
     |v| {
         check_package_name(v).map_err(E::custom)?;
         Ok(PackageCheck {
             name: v.to_string(),
             version: None,
+            when: None,
         })
     },
     |m| PackageCheck {
         name: m.name,
         version: m.version,
+        when: m.when,
     }
 );
 
@@ -1015,6 +1031,32 @@ command:
         assert_eq!(spec.config[0].path, "/etc/postgresql/15/main/x.conf");
         assert_eq!(spec.package[0].name, "postgresql-15");
         assert_eq!(spec.command[0].cmd, "echo ${HOME}");
+    }
+
+    #[test]
+    fn items_whose_when_fails_are_not_checked() {
+        let text = "config:\n- path: /etc/a\n  when: {source: pgdg}\n- path: /etc/b\npackage:\n- {name: curl, when: {source: [pgdg, mirror]}}\n- {name: git, when: {source: {not: pgdg}}}\n";
+        let spec = yaml(text).unwrap();
+        let paths = |spec: &CheckSpec| -> Vec<String> {
+            let mut names: Vec<String> = spec.config.iter().map(|f| f.path.clone()).collect();
+            names.extend(spec.package.iter().map(|p| p.name.clone()));
+            names
+        };
+        let with = |source: &'static str| {
+            let mut spec = spec.clone();
+            spec.resolve(&|name| (name == "source").then(|| source.to_string()))
+                .unwrap();
+            paths(&spec)
+        };
+        assert_eq!(with("pgdg"), ["/etc/a", "/etc/b", "curl"]);
+        assert_eq!(with("distribution"), ["/etc/b", "git"]);
+        // Without the var, no branch on it is taken.
+        let mut none = spec.clone();
+        none.resolve(&|_| None).unwrap();
+        assert_eq!(paths(&none), ["/etc/b"]);
+        let e = yaml("config:\n- path: /a\n  when: [x]\n").unwrap_err();
+        assert!(e.to_string().contains("`when` must be a map"), "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
     }
 
     /// Inventory vars are data: in a command each is one quoted word, as

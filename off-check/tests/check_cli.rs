@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::*;
 
@@ -18,23 +18,15 @@ fn offcheck(args: &[&str]) -> Output {
 
 fn offcheck_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_offcheck"));
-    cmd.args(args)
-        .env_remove("OFF_SUDO_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).env_remove("OFF_SUDO_PASSWORD");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
+    off_testbed::deadline::output_within(
+        &mut cmd,
+        stdin.map(str::as_bytes),
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    )
 }
 
 fn code(out: &Output) -> i32 {
@@ -351,7 +343,7 @@ fn remote_hosts_from_flags_and_inventory() {
 fn inventory_vars_in_commands_never_run_as_shell() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = ssh_config(dir.path());
-    let pwned = format!("/tmp/offcheck-pwned-{}", std::process::id());
+    let pwned = format!("/tmp/{}", off_testbed::unique("offcheck-pwned"));
     let clean = format!("rm -f {pwned}-*");
     let hosts = [CHECK_HOST, SUDO_HOST];
     for h in hosts {
@@ -530,7 +522,7 @@ const MANIFEST_HOST: usize = 16;
 #[test]
 fn a_recipe_manifest_is_a_spec_with_overrides_and_kwargs() {
     let dir = tempfile::tempdir().unwrap();
-    let root = format!("/tmp/offcheck-manifest-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("offcheck-manifest"));
     let manifest_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../recipes/offregister_example/off.yaml")
         .canonicalize()
@@ -609,15 +601,15 @@ fn completions_and_man_page_need_no_spec() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("offcheck.bash");
     std::fs::write(&script, &out.stdout).unwrap();
-    let registered = std::process::Command::new("bash")
-        .args([
-            "-c",
-            r#"source "$1" && complete -p offcheck"#,
-            "completions",
-        ])
-        .arg(&script)
-        .output()
-        .unwrap();
+    let registered = off_testbed::deadline::output(
+        std::process::Command::new("bash")
+            .args([
+                "-c",
+                r#"source "$1" && complete -p offcheck"#,
+                "completions",
+            ])
+            .arg(&script),
+    );
     assert!(registered.status.success(), "{registered:?}");
     assert!(String::from_utf8_lossy(&registered.stdout).contains("offcheck"));
     let page = offcheck(&["--man"]);

@@ -4,19 +4,18 @@
 #[path = "../../off-runtime/tests/common/mod.rs"]
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::*;
 
 const HOST: usize = 18;
 
 fn offcheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_offcheck"))
-        .args(args)
-        .env_remove("OFF_SUDO_PASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    off_testbed::deadline::output(
+        Command::new(env!("CARGO_BIN_EXE_offcheck"))
+            .args(args)
+            .env_remove("OFF_SUDO_PASSWORD"),
+    )
 }
 
 fn text(out: &Output) -> String {

@@ -6,6 +6,7 @@
 //! Kept apart and free of heavy dependencies so that the macro backend and
 //! the run-time crates share these rules without sharing anything else.
 
+pub mod annotations;
 mod duration;
 mod kwarg;
 mod mode;

@@ -31,15 +31,21 @@
 //! - list items are matched by `name` in `kwargs`, by `path` in
 //!   `check.config`, by `cmd` in `check.alive_script`, by their single key in
 //!   `check.service` and by value in the lists of scalars (`check.package`,
-//!   `check.os`, `check.port`); a matched item is merged, an unmatched one is
+//!   `check.os`, `check.port`; a package in map form by its `name`); a matched item is merged, an unmatched one is
 //!   appended and reported as a warning (it usually is an override of
 //!   something the recipe no longer generates);
 //! - anything else replaces the generated value.
 //!
 //! Check-spec strings may hold `{param}` placeholders (the recipe builds the
 //! destination with `format!`); [`Manifest::check_spec_value`] resolves them.
+//! An item with a [`When`] condition (`when: {apt_source: pgdg}`, written by
+//! gen-config for what the recipe does only under some kwargs) is left out
+//! of the spec unless its condition holds for the same values.
 
 pub mod kwarg_name;
+pub mod when;
+
+pub use when::{Expect, When};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -239,6 +245,7 @@ impl Manifest {
             return Err(cx.error(check.line, "`check` must be a map (a check spec)"));
         }
         let kwargs = kwargs_of(&kwargs_node, &cx)?;
+        check_conditions(&check, &kwargs, &cx)?;
         Ok(Manifest {
             origin: origin.to_owned(),
             recipe,
@@ -285,7 +292,9 @@ impl Manifest {
         values: &HashMap<String, String>,
     ) -> Result<Value, ManifestError> {
         let mut spec = self.check.clone();
-        resolve_spec(&mut spec, &|name| self.value_of(name, values), &self.origin)?;
+        let lookup = |name: &str| self.value_of(name, values);
+        keep_applicable(&mut spec, &lookup, &self.origin)?;
+        resolve_spec(&mut spec, &lookup, &self.origin)?;
         Ok(spec.to_value())
     }
 
@@ -318,6 +327,7 @@ impl Manifest {
             if let Tree::Map(sections) = &mut overrides.tree {
                 for (key, section) in sections {
                     if key.name == "check" {
+                        keep_applicable(section, &lookup, &self.origin)?;
                         resolve_spec(section, &lookup, &self.origin)?;
                     }
                 }
@@ -328,12 +338,14 @@ impl Manifest {
             unreachable!("built as a map above")
         };
         let (_, mut check) = sections.pop().expect("the check section");
+        keep_applicable(&mut check, &lookup, &self.origin)?;
         resolve_spec(&mut check, &lookup, &self.origin)?;
         Ok((check.to_value(), cx.warnings))
     }
 
-    /// A placeholder's value: from `values`, else the kwarg's default.
-    fn value_of(&self, name: &str, values: &HashMap<String, String>) -> Option<String> {
+    /// A kwarg's value as text: from `values`, else its default (what a
+    /// placeholder stands for and a `when` compares).
+    pub fn value_of(&self, name: &str, values: &HashMap<String, String>) -> Option<String> {
         if let Some(value) = values.get(name) {
             return Some(value.clone());
         }
@@ -502,7 +514,7 @@ fn item_key(
                 Err(cx.error(item.line, format!("an empty item in `overrides.{dotted}`")))
             }
             Tree::Scalar(value) => Ok(Some(scalar_text(value))),
-            _ => Ok(None),
+            tree => Ok(name_field(tree)),
         },
     }
 }
@@ -519,6 +531,19 @@ fn generated_key(how: ListMatch, item: &Node) -> Option<String> {
             Some(entries[0].0.name.clone())
         }
         (ListMatch::Scalar(_), Tree::Scalar(value)) => Some(scalar_text(value)),
+        (ListMatch::Scalar(_), tree) => name_field(tree),
+        _ => None,
+    }
+}
+
+/// The `name` of a list item in map form (`{name: curl, when: ..}`), matched
+/// like the plain value.
+fn name_field(tree: &Tree) -> Option<String> {
+    match tree {
+        Tree::Map(entries) => entries.iter().find_map(|(key, node)| match &node.tree {
+            Tree::Scalar(Value::String(name)) if key.name == "name" => Some(name.clone()),
+            _ => None,
+        }),
         _ => None,
     }
 }
@@ -560,6 +585,10 @@ fn merge(
                         .position(|generated| generated_key(how, generated).as_ref() == Some(key))
                 });
                 match matched {
+                    // `package: [curl]` over `{name: curl, when: ..}`: there already.
+                    Some(_)
+                        if matches!(how, ListMatch::Scalar(_))
+                            && matches!(item.tree, Tree::Scalar(_)) => {}
                     Some(i) => merge(&mut items[i], item, path, cx)?,
                     None => {
                         if let Some(key) = key {
@@ -625,6 +654,78 @@ fn kwargs_of(node: &Node, cx: &Cx) -> Result<Vec<ManifestKwarg>, ManifestError> 
             })
         })
         .collect()
+}
+
+/// The `when` of a list item of the check spec, if it has one.
+fn condition_of(item: &Node, origin: &str) -> Result<Option<When>, ManifestError> {
+    let Tree::Map(fields) = &item.tree else {
+        return Ok(None);
+    };
+    let Some((key, node)) = fields.iter().find(|(key, _)| key.name == "when") else {
+        return Ok(None);
+    };
+    When::from_value(&node.to_value())
+        .map(Some)
+        .map_err(|message| ManifestError {
+            origin: origin.to_owned(),
+            line: key.line.max(node.line),
+            message,
+        })
+}
+
+/// Every `when` is well formed and names kwargs of the manifest.
+fn check_conditions(check: &Node, kwargs: &[ManifestKwarg], cx: &Cx) -> Result<(), ManifestError> {
+    let Tree::Map(sections) = &check.tree else {
+        return Ok(());
+    };
+    for (_, section) in sections {
+        let Tree::Seq(items) = &section.tree else {
+            continue;
+        };
+        for item in items {
+            let Some(when) = condition_of(item, cx.origin)? else {
+                continue;
+            };
+            for name in when.names() {
+                if !kwargs.iter().any(|k| k.name == name) {
+                    let hint =
+                        off_input::did_you_mean(name, kwargs.iter().map(|k| k.name.as_str()))
+                            .map(|best| format!("; did you mean `{best}`?"))
+                            .unwrap_or_default();
+                    return Err(cx.error(
+                        item.line,
+                        format!("`when` names `{name}`, which is not a kwarg of the recipe{hint}"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Leaves out the list items whose `when` does not hold.
+fn keep_applicable(
+    spec: &mut Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    origin: &str,
+) -> Result<(), ManifestError> {
+    let Tree::Map(sections) = &mut spec.tree else {
+        return Ok(());
+    };
+    for (_, section) in sections {
+        let Tree::Seq(items) = &mut section.tree else {
+            continue;
+        };
+        let mut kept = Vec::with_capacity(items.len());
+        for item in std::mem::take(items) {
+            match condition_of(&item, origin)? {
+                Some(when) if !when.holds(lookup) => {}
+                _ => kept.push(item),
+            }
+        }
+        *items = kept;
+    }
+    Ok(())
 }
 
 /// Resolves the placeholders of the fields that may hold them: in commands
@@ -1063,6 +1164,100 @@ mod tests {
 
     fn manifest(generated: &str, after: &str) -> String {
         format!("# header\n{BLOCK_START}\n{generated}{BLOCK_END}\n{after}")
+    }
+
+    const CONDITIONAL: &str = "\
+recipe:
+  name: pg
+kwargs:
+- name: apt_source
+  type: AptSource
+  default: distribution
+- name: primary_host
+  type: \"Option<String>\"
+check:
+  config:
+  - path: /etc/apt/sources.list.d/pgdg.list
+    when: {apt_source: pgdg}
+  - path: \"/etc/{primary_host}.conf\"
+    when: {apt_source: pgdg}
+  - path: /etc/other
+    when: {apt_source: {not: pgdg}}
+  package:
+  - {name: curl, when: {apt_source: [pgdg]}}
+  - postgresql
+";
+
+    fn paths_and_packages(spec: &Value) -> (Vec<String>, Vec<String>) {
+        let names = |section: &str, field: &str| -> Vec<String> {
+            spec[section]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|item| scalar_text(item.get(field).unwrap_or(item)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        (names("config", "path"), names("package", "name"))
+    }
+
+    #[test]
+    fn items_are_checked_only_when_their_condition_holds() {
+        let m = Manifest::parse(&manifest(CONDITIONAL, ""), "off.yaml").unwrap();
+        // The default: the pgdg items are left out, and so is the
+        // placeholder that would have no value.
+        let spec = m.check_spec_value(&HashMap::new()).unwrap();
+        assert_eq!(
+            paths_and_packages(&spec),
+            (vec!["/etc/other".to_owned()], vec!["postgresql".to_owned()])
+        );
+        let values = HashMap::from([
+            ("apt_source".to_owned(), "pgdg".to_owned()),
+            ("primary_host".to_owned(), "db1".to_owned()),
+        ]);
+        let spec = m.check_spec_value(&values).unwrap();
+        assert_eq!(
+            paths_and_packages(&spec),
+            (
+                vec![
+                    "/etc/apt/sources.list.d/pgdg.list".to_owned(),
+                    "/etc/db1.conf".to_owned()
+                ],
+                vec!["curl".to_owned(), "postgresql".to_owned()]
+            )
+        );
+        // The kwarg's default, set in the overrides, counts like a value.
+        let text = manifest(
+            CONDITIONAL,
+            "overrides:\n  kwargs:\n  - name: apt_source\n    default: pgdg\n  check:\n    package: [curl]\n",
+        );
+        let m = Manifest::parse(&text, "off.yaml").unwrap();
+        assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+        let spec = m
+            .check_spec_value(&HashMap::from([(
+                "primary_host".to_owned(),
+                "db1".to_owned(),
+            )]))
+            .unwrap();
+        assert_eq!(paths_and_packages(&spec).1, ["curl", "postgresql"]);
+    }
+
+    #[test]
+    fn a_bad_condition_is_an_error_naming_its_line() {
+        let bad = CONDITIONAL.replace("{apt_source: [pgdg]}", "{aptsource: pgdg}");
+        let e = Manifest::parse(&manifest(&bad, ""), "off.yaml").unwrap_err();
+        assert_eq!(e.line, 20, "{e}");
+        assert!(e.message.contains("`aptsource`"), "{e}");
+        assert!(e.message.contains("did you mean `apt_source`?"), "{e}");
+        let text = manifest(
+            CONDITIONAL,
+            "overrides:\n  check:\n    config:\n    - path: /etc/new\n      when: pgdg\n",
+        );
+        let e = Manifest::parse(&text, "off.yaml").unwrap_err();
+        assert_eq!(e.line, 27, "{e}");
+        assert!(e.message.contains("`when` must be a map"), "{e}");
     }
 
     const GENERATED: &str = "\

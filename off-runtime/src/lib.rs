@@ -66,10 +66,11 @@ pub use template::{Template, render_str};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::driver::{
-        AliveAnnotation, ArgErrors, CheckAnnotations, Kwargs, ParamKind, ParamSpec, RawArgs,
-        RecipeSpec, StepSpec, VersionAnnotation, recipe_main,
+        ArgErrors, Kwargs, ParamKind, ParamSpec, RawArgs, RecipeSpec, StepSpec, recipe_main,
     };
     pub use crate::shell::quote_display;
     pub use ::clap;
     pub use ::serde;
+    /// `#[recipe(check(...))]`, in the model the macro parsed it into.
+    pub use off_input::annotations;
 }

@@ -10,6 +10,7 @@
 //! [`Inventory::load`]. [`down`] removes every trace. Everything needs root.
 
 pub mod attack;
+pub mod deadline;
 mod host;
 mod inventory;
 mod network;
@@ -29,6 +30,17 @@ pub use rootfs::{
     APT_REPO_DIR, APT_REPO_PACKAGES, DEFAULT_MIRROR, DEPLOY_SUDO_PASSWORD, DEPLOY_USER,
     FORMAT_VERSION, ROOTFS_PACKAGES, SUITE, cache_key, mirror,
 };
+
+/// A name no other test, nor another copy of the same test, uses at the
+/// same time: `prefix`, this process's id and a counter. For markers on a
+/// host (files, directories, patterns a wrapper waits on), so that a
+/// leftover of an aborted run or a concurrent copy never matches.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
 
 /// Default state dir (keys, logs, inventory); `$OFF_TESTBED_STATE` overrides it.
 pub const DEFAULT_STATE_DIR: &str = "/run/off-testbed";
@@ -399,6 +411,13 @@ pub fn status(config: &TestbedConfig) -> Result<Status> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unique_names_differ_per_call_and_process() {
+        let (a, b) = (super::unique("m"), super::unique("m"));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("m-{}-", std::process::id())), "{a}");
+    }
+
     use super::*;
 
     #[test]

@@ -16,18 +16,16 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps};
 use crate::Secret;
 use crate::check::{
-    AliveScript, CheckOptions, CheckSpec, FileCheck, FileKind, PackageCheck, PortCheck,
-    ServiceCheck, ServiceState, VersionCheck, VersionConstraint,
+    CheckOptions, CheckSpec, FileCheck, FileKind, PackageCheck, ServiceCheck, ServiceState,
 };
 use crate::dry_run::{DryRun, HostEffects, WrittenFile};
 use crate::error::exit_code;
 use crate::executor::Executor;
-use crate::manifest::{self, Fill, FillError, Manifest};
+use crate::manifest::Manifest;
 use crate::ops::ServiceAction;
 use crate::report::Console;
 
@@ -107,22 +105,13 @@ pub(super) fn check_hosts(
 }
 
 /// The spec for one host: its recorded `effects`, then the annotations with
-/// placeholders looked up in `value`. Errors name the annotation.
+/// placeholders looked up in `value` ([`CheckSpec::add_annotations`]).
+/// Errors name the annotation.
 fn derive_spec(
     annotations: &CheckAnnotations,
     effects: &HostEffects,
     value: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CheckSpec, String> {
-    // Kwargs are data: in a command each value is one shell word.
-    let fill_as = |what: &str, text: &str, how: Fill| {
-        manifest::fill(text, value, how).map_err(|e| match e {
-            FillError::NoValue(name) => format!(
-                "#[recipe(check({what}))]: no value for `{{{name}}}` (a kwarg without a value, or not a kwarg)"
-            ),
-            e => format!("#[recipe(check({what}))]: `{text}`: {e}"),
-        })
-    };
-    let fill = |what: &str, text: &str| fill_as(what, text, Fill::Text);
     let mut spec = CheckSpec {
         config: effects.files.iter().map(file_check).collect(),
         service: effects
@@ -136,59 +125,12 @@ fn derive_spec(
         package: effects
             .packages
             .iter()
-            .map(|p| package_check(p))
+            .map(|p| PackageCheck::pinned(p))
             .collect::<Result<_, _>>()?,
         ..CheckSpec::default()
     };
 
-    if let Some(v) = &annotations.version {
-        let expected = fill("version", v.expected.unwrap_or(">=0"))?;
-        spec.version = Some(VersionCheck {
-            cmd: fill_as("version", v.cmd, Fill::ShellWord)?,
-            regex: v
-                .regex
-                .map(crate::check::Pattern::new)
-                .transpose()
-                .map_err(|e| format!("#[recipe(check(version))]: {e}"))?,
-            expected: expected.parse::<VersionConstraint>().map_err(|e| {
-                format!("#[recipe(check(version))]: expected version `{expected}`: {e}")
-            })?,
-        });
-    }
-    for os in annotations.os {
-        spec.os.push(fill("os", os)?);
-    }
-    for a in annotations.alive {
-        spec.alive_script.push(AliveScript {
-            shell: fill("alive", a.shell)?,
-            cmd: fill_as("alive", a.cmd, Fill::ShellWord)?,
-            exit_code: a.exit_code.into(),
-            timeout: a
-                .timeout_ms
-                .map(Duration::from_millis)
-                .unwrap_or(AliveScript::default().timeout),
-        });
-    }
-    for (name, state) in annotations.services {
-        let name = fill("service", name)?;
-        let state = ServiceState::from_name(state).unwrap_or_default();
-        // The annotation states what the service should be, over what the
-        // recipe's last action on it implies.
-        spec.service.retain(|s| s.name != name);
-        spec.service.push(ServiceCheck { name, state });
-    }
-    for &port in annotations.ports {
-        spec.port.push(PortCheck {
-            port,
-            listening: true,
-        });
-    }
-    for package in annotations.packages {
-        let check = package_check(&fill("package", package)?)?;
-        if !spec.package.iter().any(|p| p.name == check.name) {
-            spec.package.push(check);
-        }
-    }
+    spec.add_annotations(annotations, value)?;
     Ok(spec)
 }
 
@@ -227,24 +169,6 @@ fn state_after(action: ServiceAction) -> ServiceState {
     ServiceState::after_action(action.verb()).expect("every action's verb leaves a state")
 }
 
-/// `name` or apt's pinned `name=version`.
-fn package_check(package: &str) -> Result<PackageCheck, String> {
-    match package.split_once('=') {
-        None => Ok(PackageCheck {
-            name: package.to_string(),
-            version: None,
-        }),
-        Some((name, version)) => Ok(PackageCheck {
-            name: name.to_string(),
-            version: Some(
-                version
-                    .parse()
-                    .map_err(|e| format!("package `{package}`: {e}"))?,
-            ),
-        }),
-    }
-}
-
 /// `derived` with the `overrides` of the manifest at `path` merged over it
 /// (matched by path, name or value, as over the manifest's own generated
 /// block), placeholders filled from `raw`.
@@ -275,24 +199,26 @@ fn with_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::{AliveAnnotation, VersionAnnotation};
+    use off_input::annotations::{AliveAnnotation, ServiceAnnotation, VersionAnnotation};
+    use std::borrow::Cow;
+    use std::time::Duration;
 
     static ANNOTATIONS: CheckAnnotations = CheckAnnotations {
-        version: Some(VersionAnnotation {
-            cmd: "psql --version",
-            regex: Some(r"(\d+\.\d+)"),
-            expected: Some("{version}"),
-        }),
-        alive: &[AliveAnnotation {
-            shell: "/bin/sh",
-            cmd: "pg_isready -p {port}",
-            exit_code: 0,
-            timeout_ms: Some(5000),
-        }],
-        os: &["Debian 12"],
-        services: &[("postgresql", "running")],
-        ports: &[5432],
-        packages: &["postgresql-{version}"],
+        version: Some(VersionAnnotation::new(
+            "psql --version",
+            Some(r"(\d+\.\d+)"),
+            Some("{version}"),
+        )),
+        alive: Cow::Borrowed(&[AliveAnnotation::new(
+            "/bin/sh",
+            "pg_isready -p {port}",
+            0,
+            Some(Duration::from_millis(5000)),
+        )]),
+        os: Cow::Borrowed(&[Cow::Borrowed("Debian 12")]),
+        services: Cow::Borrowed(&[ServiceAnnotation::new("postgresql", ServiceState::Running)]),
+        ports: Cow::Borrowed(&[5432]),
+        packages: Cow::Borrowed(&[Cow::Borrowed("postgresql-{version}")]),
     };
 
     fn values(name: &str) -> Option<String> {
@@ -383,12 +309,12 @@ mod tests {
         assert!(spec.version.unwrap().expected.matches("15.2"));
 
         static QUOTED: CheckAnnotations = CheckAnnotations {
-            alive: &[AliveAnnotation {
-                shell: "/bin/sh",
-                cmd: "pg_isready -p '{port}'",
-                exit_code: 0,
-                timeout_ms: None,
-            }],
+            alive: Cow::Borrowed(&[AliveAnnotation::new(
+                "/bin/sh",
+                "pg_isready -p '{port}'",
+                0,
+                None,
+            )]),
             ..CheckAnnotations::NONE
         };
         let err = derive_spec(&QUOTED, &HostEffects::default(), &values).unwrap_err();

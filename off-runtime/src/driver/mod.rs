@@ -51,48 +51,10 @@ pub struct RecipeSpec {
 }
 
 /// What `#[recipe(check(...))]` adds to the spec `--check` derives from the
-/// recipe's effects. Strings may hold `{param}` placeholders, replaced by the
-/// kwargs' values at check time.
-#[derive(Debug)]
-pub struct CheckAnnotations {
-    pub version: Option<VersionAnnotation>,
-    pub alive: &'static [AliveAnnotation],
-    /// `Debian 12`, `Ubuntu 22.04`, ...
-    pub os: &'static [&'static str],
-    /// (service, state: running | stopped | enabled | disabled)
-    pub services: &'static [(&'static str, &'static str)],
-    pub ports: &'static [u16],
-    pub packages: &'static [&'static str],
-}
-
-impl CheckAnnotations {
-    /// No annotations.
-    pub const NONE: CheckAnnotations = CheckAnnotations {
-        version: None,
-        alive: &[],
-        os: &[],
-        services: &[],
-        ports: &[],
-        packages: &[],
-    };
-}
-
-/// `version(cmd = ..., regex = ..., expected = ...)`.
-#[derive(Debug)]
-pub struct VersionAnnotation {
-    pub cmd: &'static str,
-    pub regex: Option<&'static str>,
-    pub expected: Option<&'static str>,
-}
-
-/// `alive(shell = ..., cmd = ..., exit_code = ..., timeout = ...)`.
-#[derive(Debug)]
-pub struct AliveAnnotation {
-    pub shell: &'static str,
-    pub cmd: &'static str,
-    pub exit_code: u8,
-    pub timeout_ms: Option<u64>,
-}
+/// recipe's effects, in the one model of the annotation (the macro parsed it
+/// into the same type). Strings may hold `{param}` placeholders, replaced by
+/// the kwargs' values at check time.
+pub use off_input::annotations::CheckAnnotations;
 
 /// One kwarg of a recipe.
 #[derive(Debug)]

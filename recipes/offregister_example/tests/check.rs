@@ -22,7 +22,7 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn check_passes_after_deploy_and_names_a_drifted_file() {
-    let root = format!("/tmp/example-check-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-check"));
     let args = ["--root", &root, "--greeting", "hi", "--with-index"];
     let out = recipe(&args);
     assert!(out.status.success(), "{}", text(&out));
@@ -89,7 +89,7 @@ fn check_passes_after_deploy_and_names_a_drifted_file() {
 
 #[test]
 fn an_undeployed_host_is_not_bootstrapped() {
-    let root = format!("/tmp/example-fresh-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-fresh"));
     let out = recipe(&["--root", &root, "--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = String::from_utf8_lossy(&out.stdout);

@@ -4,14 +4,13 @@
 
 use std::process::Command;
 
+use off_testbed::deadline::output;
+
 const BIN: &str = env!("CARGO_BIN_EXE_offregister_example");
 
 /// The script `--completions shell` prints, written to a file.
 fn script(shell: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let out = Command::new(BIN)
-        .args(["--completions", shell])
-        .output()
-        .unwrap();
+    let out = output(Command::new(BIN).args(["--completions", shell]));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -25,12 +24,12 @@ fn script(shell: &str, dir: &std::path::Path) -> std::path::PathBuf {
 
 /// Runs `shell -c program` with the script as `$1`; its stdout.
 fn in_shell(shell: &str, program: &str, script: &std::path::Path) -> String {
-    let out = Command::new(shell)
-        .args(["-c", program, "completions"])
-        .arg(script)
-        .env("HOME", script.parent().unwrap())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shell}: {e}"));
+    let out = output(
+        Command::new(shell)
+            .args(["-c", program, "completions"])
+            .arg(script)
+            .env("HOME", script.parent().unwrap()),
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -70,10 +69,7 @@ fn completion_scripts_are_accepted_by_their_shells() {
 
 #[test]
 fn completions_of_an_unknown_shell_exit_2_naming_the_flag() {
-    let out = Command::new(BIN)
-        .args(["--completions", "tcsh"])
-        .output()
-        .unwrap();
+    let out = output(Command::new(BIN).args(["--completions", "tcsh"]));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--completions"), "{err}");
@@ -81,7 +77,7 @@ fn completions_of_an_unknown_shell_exit_2_naming_the_flag() {
 
 #[test]
 fn man_page_names_the_recipe_and_its_flags() {
-    let out = Command::new(BIN).arg("--man").output().unwrap();
+    let out = output(Command::new(BIN).arg("--man"));
     assert_eq!(out.status.code(), Some(0));
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH offregister_example 1"), "{page}");

@@ -18,15 +18,25 @@ fn example(targets: &[String], args: &[&str]) -> Output {
     let ssh_config = inv
         .write_ssh_config(&state.path().join("ssh_config"), "  ConnectTimeout 3\n")
         .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-        .env("OFF_STATE_DIR", state.path())
-        .args(["-H", &targets.join(","), "-i"])
-        .arg(&inv.key)
-        .arg("--ssh-config")
-        .arg(&ssh_config)
-        .args(args)
-        .output()
-        .unwrap()
+    common::run(
+        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", state.path())
+            .args(["-H", &targets.join(","), "-i"])
+            .arg(&inv.key)
+            .arg("--ssh-config")
+            .arg(&ssh_config)
+            .args(args),
+    )
+}
+
+/// Waits for a started run of the binary, with the deadline of `common::run`.
+fn wait(child: std::process::Child) -> Output {
+    off_testbed::deadline::wait_within(
+        child,
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    )
 }
 
 fn root_at(host: usize) -> String {
@@ -54,7 +64,10 @@ fn text(out: &Output) -> String {
 }
 
 fn scratch_root(name: &str) -> String {
-    let root = PathBuf::from(format!("/tmp/example-fault-{name}-{}", std::process::id()));
+    let root = PathBuf::from(format!(
+        "/tmp/{}",
+        off_testbed::unique(&format!("example-fault-{name}"))
+    ));
     root.display().to_string()
 }
 
@@ -146,11 +159,13 @@ fn parallel_one_runs_hosts_in_turn_and_fail_fast_stops_the_rest() {
 /// The host of the dropped-host test, which takes its network away.
 const DROPPED_HOST: usize = 20;
 
-/// A `sync` ahead of the real one on the host's PATH that hangs while
-/// `/tmp/off-hang-sync` exists: every file write ends with a sync, so the
-/// recipe's first write (step `configure`) hangs there.
+/// A `sync` ahead of the real one on the host's PATH that hangs while the
+/// marker `MARKER` exists: every file write ends with a sync, so the
+/// recipe's first write (step `configure`) hangs there. Each run writes the
+/// wrapper with a marker of its own (`off_testbed::unique`), so a marker an
+/// aborted run left behind hangs no later write.
 const HANGING_SYNC: &str = r#"#!/bin/sh
-while [ -e /tmp/off-hang-sync ]; do sleep 0.2; done
+while [ -e MARKER ]; do sleep 0.2; done
 exec /bin/sync "$@"
 "#;
 
@@ -165,10 +180,13 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
             .unwrap();
         assert!(status.success(), "ip link set {state}");
     };
+    let marker = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
+    let hanging_sync = HANGING_SYNC.replace("MARKER", &marker);
     common::on_host(
         DROPPED_HOST,
         &format!(
-            "cat > /usr/local/bin/sync <<'EOF'\n{HANGING_SYNC}EOF\nchmod 755 /usr/local/bin/sync && touch /tmp/off-hang-sync"
+            "cat > /usr/local/bin/sync.new <<'EOF'\n{hanging_sync}EOF\nchmod 755 /usr/local/bin/sync.new && \
+             touch {marker} && mv /usr/local/bin/sync.new /usr/local/bin/sync"
         ),
     );
     let root = scratch_root("dropped");
@@ -207,10 +225,10 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     }
     link("down");
     let dropped = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let out = wait(child);
     let took = dropped.elapsed();
     link("up");
-    common::on_host(DROPPED_HOST, "rm -f /tmp/off-hang-sync");
+    common::on_host(DROPPED_HOST, &format!("rm -f {marker}"));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(3), "{report}");
     assert!(
@@ -223,7 +241,7 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     );
     // Back on the network: --resume skips `prepare`, which completed, and
     // finishes `configure`.
-    let out = run(&["--resume"]).wait_with_output().unwrap();
+    let out = wait(run(&["--resume"]));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(report.contains("prepare"), "{report}");
@@ -240,12 +258,13 @@ const SSHD_DIES_HOST: usize = 29;
 #[test]
 fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     let testbed = off_testbed::TestbedConfig::default();
-    let hang = format!("/tmp/off-hang-sync-{}", std::process::id());
+    let hang = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
     common::on_host(
         SSHD_DIES_HOST,
         &format!(
-            "cat > /usr/local/bin/sync <<'EOF'\n{}EOF\nchmod 755 /usr/local/bin/sync && touch {hang}",
-            HANGING_SYNC.replace("/tmp/off-hang-sync", &hang)
+            "cat > /usr/local/bin/sync.new <<'EOF'\n{}EOF\nchmod 755 /usr/local/bin/sync.new && \
+             touch {hang} && mv /usr/local/bin/sync.new /usr/local/bin/sync",
+            HANGING_SYNC.replace("MARKER", &hang)
         ),
     );
     let root = scratch_root("sshd-dies");
@@ -292,7 +311,7 @@ fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
             .unwrap()
             .success()
     );
-    let out = child.wait_with_output().unwrap();
+    let out = wait(child);
     let took = killed.elapsed();
     let report = text(&out);
     assert_eq!(out.status.code(), Some(3), "{report}");
@@ -309,7 +328,7 @@ fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     // kept them; --resume then skips `prepare` and finishes `configure`.
     off_testbed::reset_host(&testbed, SSHD_DIES_HOST).unwrap();
     common::on_host(SSHD_DIES_HOST, &format!("mkdir -p {root}/conf {root}/www"));
-    let out = run(&["--resume"]).wait_with_output().unwrap();
+    let out = wait(run(&["--resume"]));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(report.contains("--resume: skipping prepare"), "{report}");

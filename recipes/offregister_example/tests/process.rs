@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::RunToEnd;
+
 /// The test host of this suite.
 const HOST: usize = 18;
 
@@ -158,8 +160,7 @@ fn local_commands_do_not_inherit_the_sudo_password() {
     let out = scratch
         .local(&["-q"])
         .env("OFF_SUDO_PASSWORD", "pw-must-not-leak")
-        .output()
-        .unwrap();
+        .run_to_end();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let env = std::fs::read_to_string(&env_file).unwrap();
     assert!(env.contains("PATH="), "{env}");
@@ -172,7 +173,7 @@ fn a_hung_command_ends_with_exit_4_after_the_timeout() {
     let scratch = Scratch::new("timeout");
     scratch.fake_mkdir("sleep 60");
     let started = Instant::now();
-    let out = scratch.local(&["--timeout", "2s"]).output().unwrap();
+    let out = scratch.local(&["--timeout", "2s"]).run_to_end();
     let took = started.elapsed();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(4), "{all}");
@@ -185,7 +186,7 @@ fn a_hung_command_ends_with_exit_4_after_the_timeout() {
     );
     assert!(took < Duration::from_secs(30), "{took:?}");
 
-    let out = scratch.local(&["--timeout", "abc"]).output().unwrap();
+    let out = scratch.local(&["--timeout", "abc"]).run_to_end();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("'--timeout <DURATION>'"), "{stderr}");
@@ -250,10 +251,7 @@ fn quiet_without_progress_still_says_why_a_step_failed() {
     let scratch = Scratch::new("quiet");
     // A directory where the message of the day goes makes `configure` fail.
     std::fs::create_dir_all(scratch.path("root/conf/motd/blocker")).unwrap();
-    let out = scratch
-        .local(&["-q", "--progress", "none"])
-        .output()
-        .unwrap();
+    let out = scratch.local(&["-q", "--progress", "none"]).run_to_end();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let line = stdout
@@ -278,8 +276,7 @@ fn no_state_directory_is_an_input_error_not_a_tmp_fallback() {
         .env_remove("OFF_STATE_DIR")
         .env_remove("XDG_STATE_HOME")
         .env_remove("HOME")
-        .output()
-        .unwrap();
+        .run_to_end();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
@@ -296,8 +293,7 @@ fn no_state_directory_is_an_input_error_not_a_tmp_fallback() {
         .env_remove("OFF_STATE_DIR")
         .env_remove("XDG_STATE_HOME")
         .env_remove("HOME")
-        .output()
-        .unwrap();
+        .run_to_end();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -311,8 +307,7 @@ fn a_known_hosts_file_in_a_missing_directory_is_an_input_error() {
             "--known-hosts",
             "/nonexistent/dir/known_hosts",
         ])
-        .output()
-        .unwrap();
+        .run_to_end();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -323,8 +318,7 @@ fn a_known_hosts_file_in_a_missing_directory_is_an_input_error() {
     );
     let out = scratch
         .local(&["--host-key-policy", "sometimes"])
-        .output()
-        .unwrap();
+        .run_to_end();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--host-key-policy"), "{stderr}");
@@ -393,10 +387,8 @@ fn masters_end_within(dir: &Path, limit: Duration) -> Result<(), Vec<u32>> {
 #[test]
 fn an_ssh_run_leaves_no_master_behind() {
     let scratch = Scratch::new("ssh-run");
-    let root = format!("/tmp/example-process-run-{}", std::process::id());
-    let out = on_host_command(&scratch, &["--root", &root, "--with-index", "-q"])
-        .output()
-        .unwrap();
+    let root = format!("/tmp/{}", off_testbed::unique("example-process-run"));
+    let out = on_host_command(&scratch, &["--root", &root, "--with-index", "-q"]).run_to_end();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         common::on_host(HOST, &format!("cat {root}/www/index.html")),
@@ -407,22 +399,30 @@ fn an_ssh_run_leaves_no_master_behind() {
 }
 
 /// A `mkdir` ahead of the real one on test host 18's PATH that hangs when
-/// asked for a directory under `/tmp/example-process-hang-*`, so the recipe's
-/// first command hangs there (and only there) without a change to the recipe.
+/// asked for a directory `D` beside which a marker `D.hang` exists, so the
+/// recipe's first command hangs there (and only there) without a change to
+/// the recipe. Each run has a root of its own (`off_testbed::unique`), so
+/// its marker stops no other run, nor a later one should it be left behind;
+/// the wrapper is the same for every run, so runs at once may install it.
 const HANGING_MKDIR: &str = r#"#!/bin/sh
-case "$*" in *"/example-process-hang-"*) sleep 600 ;; esac
+for dir in "$@"; do [ -e "$dir.hang" ] && sleep 600; done
 exec /bin/mkdir "$@"
 "#;
 
 /// Starts the binary on test host 18 with a command that hangs there (see
 /// [`HANGING_MKDIR`]) and waits until it hangs.
 fn start_hung_ssh_run(scratch: &Scratch, name: &str, args: &[&str]) -> Child {
-    let root = format!("/tmp/example-process-hang-{name}-{}", std::process::id());
+    let root = format!(
+        "/tmp/{}",
+        off_testbed::unique(&format!("example-process-hang-{name}"))
+    );
+    let wrapper = off_testbed::unique("/usr/local/bin/mkdir.new");
     common::on_host(
         HOST,
         &format!(
-            "cat > /usr/local/bin/mkdir.new <<'EOF'\n{HANGING_MKDIR}EOF\n\
-             chmod 755 /usr/local/bin/mkdir.new && mv /usr/local/bin/mkdir.new /usr/local/bin/mkdir"
+            "/bin/mkdir -p {root} && touch {root}/conf.hang && \
+             cat > {wrapper} <<'EOF'\n{HANGING_MKDIR}EOF\n\
+             chmod 755 {wrapper} && mv {wrapper} /usr/local/bin/mkdir"
         ),
     );
     let child = on_host_command(scratch, &[&["--root", root.as_str()], args].concat())
@@ -480,7 +480,7 @@ fn host_keys_strict_refuses_an_unknown_host_and_accept_new_records_it() {
     let scratch = Scratch::new("host-keys");
     let inv = off_testbed::Inventory::load().expect("test hosts are not up");
     let address = common::address(HOST);
-    let root = format!("/tmp/example-process-keys-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-process-keys"));
     let run = |known_hosts: &Path, policy: &str| {
         scratch
             .command(&["-H", &format!("root@{address}"), "--root", &root, "-q"])
@@ -489,8 +489,7 @@ fn host_keys_strict_refuses_an_unknown_host_and_accept_new_records_it() {
             .arg("--known-hosts")
             .arg(known_hosts)
             .args(["--host-key-policy", policy])
-            .output()
-            .unwrap()
+            .run_to_end()
     };
 
     let empty = scratch.path("empty_known_hosts");

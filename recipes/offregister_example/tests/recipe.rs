@@ -23,7 +23,7 @@ fn on_host(cmd: &str) -> String {
 
 #[test]
 fn progress_lines_count_up_to_exactly_100_percent() {
-    let root = format!("/tmp/example-progress-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-progress"));
     let out = recipe(&["--root", &root, "--with-index", "--progress", "lines"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -67,7 +67,7 @@ fn progress_lines_count_up_to_exactly_100_percent() {
 
 #[test]
 fn config_file_with_a_flag_override() {
-    let root = format!("/tmp/example-config-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-config"));
     let dir = std::env::temp_dir().join(format!("off-example-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("cfg.yaml");
@@ -91,7 +91,7 @@ fn config_file_with_a_flag_override() {
 
 #[test]
 fn bad_input_exits_2_naming_the_key_and_runs_nothing() {
-    let root = format!("/tmp/example-bad-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-bad"));
     let dir = std::env::temp_dir().join(format!("off-example-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let unknown_key = dir.join("unknown.yaml");
@@ -146,7 +146,7 @@ fn bad_input_exits_2_naming_the_key_and_runs_nothing() {
 
 #[test]
 fn dry_run_prints_every_operation_and_touches_nothing() {
-    let root = format!("/tmp/example-dry-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-dry"));
     let out = recipe(&["--root", &root, "--with-index", "--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -181,7 +181,7 @@ fn dry_run_prints_every_operation_and_touches_nothing() {
 
 #[test]
 fn resume_after_a_failed_step_skips_the_completed_ones() {
-    let root = format!("/tmp/example-resume-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-resume"));
     let state = std::env::temp_dir().join(format!("off-example-resume-{}", std::process::id()));
     // A directory where the message of the day goes makes `configure` fail.
     on_host(&format!("mkdir -p {root}/conf/motd/blocker"));
@@ -225,7 +225,7 @@ fn resume_after_a_failed_step_skips_the_completed_ones() {
 fn bad_connection_and_run_flags_exit_2_naming_the_flag_before_any_host() {
     let inv = off_testbed::Inventory::load().expect("test hosts are not up");
     let address = common::address(HOST);
-    let root = format!("/tmp/example-bad-flags-{}", std::process::id());
+    let root = format!("/tmp/{}", off_testbed::unique("example-bad-flags"));
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
     let missing = missing.to_str().unwrap();
@@ -247,12 +247,12 @@ fn bad_connection_and_run_flags_exit_2_naming_the_flag_before_any_host() {
         ),
     ];
     for (args, flag) in cases {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-            .env("OFF_STATE_DIR", dir.path().join("state"))
-            .args(["-H", &format!("root@{address}"), "--root", &root])
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = common::run(
+            std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+                .env("OFF_STATE_DIR", dir.path().join("state"))
+                .args(["-H", &format!("root@{address}"), "--root", &root])
+                .args(&args),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         let first = stderr.lines().next().unwrap_or_default();
@@ -273,14 +273,14 @@ fn no_host_given_says_first_that_it_deploys_to_this_machine() {
     let state = tempfile::tempdir().unwrap();
     let root = state.path().join("root");
     let run = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-            .env("OFF_STATE_DIR", state.path())
-            .arg("--root")
-            .arg(&root)
-            .args(["--progress", "none"])
-            .args(extra)
-            .output()
-            .unwrap()
+        common::run(
+            std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+                .env("OFF_STATE_DIR", state.path())
+                .arg("--root")
+                .arg(&root)
+                .args(["--progress", "none"])
+                .args(extra),
+        )
     };
     let out = run(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);

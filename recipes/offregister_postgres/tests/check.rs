@@ -91,3 +91,49 @@ fn a_fresh_host_fails_its_check() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("bootstrapped: false"), "{report}");
 }
+
+/// Host 28: `offcheck -c off.yaml`, the committed manifest, against a
+/// default deploy.
+const MANIFEST: usize = 28;
+
+#[test]
+fn offcheck_of_the_manifest_passes_a_default_deploy_and_checks_pgdg_items_only_with_pgdg() {
+    let _lock = lock_hosts(&[MANIFEST]);
+    fresh(MANIFEST);
+    assert_ok(&recipe(MANIFEST, &[]));
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("off.yaml");
+    let manifest = manifest.to_str().unwrap();
+
+    // The default `--apt-source distribution` writes no pgdg.list and
+    // installs no curl: the manifest does not ask for them.
+    let out = offcheck(MANIFEST, &["-c", manifest], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("/etc/postgresql/15/main/postgresql.conf"),
+        "{report}"
+    );
+    assert!(!report.contains("pgdg.list"), "{report}");
+
+    // The same off.yaml for a host whose vars say `apt_source: pgdg`: the
+    // pgdg items are checked, and this host has none of them.
+    let out = offcheck(MANIFEST, &["-c", manifest], Some("{apt_source: pgdg}"));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let failed: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("pgdg.list") || l.contains("curl"))
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("/etc/apt/sources.list.d/pgdg.list")),
+        "{report}"
+    );
+}

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,28 +18,20 @@ fn install_as_deploy(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output
     let inv = inventory();
     let dir = scratch("sudo-password");
     let ssh_config = inv.write_ssh_config(&dir.join("ssh_config"), "").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
-        .env("OFF_STATE_DIR", dir.join("state"))
-        .env_remove("OFF_SUDO_PASSWORD")
-        .args(["-H", &format!("deploy@{}", address(HOST)), "-i"])
-        .arg(&inv.key)
-        .arg("--ssh-config")
-        .arg(&ssh_config)
-        .args(["--steps", "install", "--progress", "none"])
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    off_testbed::deadline::output_within(
+        Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
+            .env("OFF_STATE_DIR", dir.join("state"))
+            .env_remove("OFF_SUDO_PASSWORD")
+            .args(["-H", &format!("deploy@{}", address(HOST)), "-i"])
+            .arg(&inv.key)
+            .arg("--ssh-config")
+            .arg(&ssh_config)
+            .args(["--steps", "install", "--progress", "none"])
+            .args(args)
+            .envs(env.iter().copied()),
+        Some(stdin.as_bytes()),
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    )
 }
 
 fn text(out: &Output) -> String {

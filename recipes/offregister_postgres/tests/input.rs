@@ -412,3 +412,19 @@ fn backslashes_are_data_when_the_server_has_standard_conforming_strings_off() {
         "off\n"
     );
 }
+
+/// Enum defaults are shown as a user types them, not as Rust.
+#[test]
+fn help_shows_enum_defaults_as_typed() {
+    let out =
+        run(std::process::Command::new(env!("CARGO_BIN_EXE_offregister_postgres")).arg("--help"));
+    assert_ok(&out);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for default in ["distribution", "replica", "standalone"] {
+        assert!(
+            help.contains(&format!("[default: \"{default}\"]")),
+            "{default}: {help}"
+        );
+    }
+    assert!(!help.contains("AptSource::"), "{help}");
+}

@@ -12,15 +12,31 @@ use off_testbed::{Inventory, TestbedConfig, exec_in_host};
 pub fn recipe_on(host: usize, args: &[&str], state: &Path) -> Output {
     let inv = Inventory::load().expect("test hosts are not up: run `cargo xtask testbed up`");
     let address = &inv.host(host).unwrap().address;
-    Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+    run(Command::new(env!("CARGO_BIN_EXE_offregister_example"))
         .env("OFF_STATE_DIR", state)
         .args(["-H", &format!("root@{address}"), "-i"])
         .arg(&inv.key)
         .arg("--ssh-config")
         .arg(ssh_config(&inv))
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args))
+}
+
+/// [`run`] as a method: `cmd.run_to_end()` where a bare `.output()` would
+/// wait forever.
+pub trait RunToEnd {
+    fn run_to_end(&mut self) -> Output;
+}
+
+impl RunToEnd for Command {
+    fn run_to_end(&mut self) -> Output {
+        run(self)
+    }
+}
+
+/// Runs a binary under test to its end, killed (and the test failed with
+/// its output) should it hang past the deadline.
+pub fn run(cmd: &mut Command) -> Output {
+    off_testbed::deadline::output(cmd)
 }
 
 /// The flags that reach test host `host` as root: `-H`, `-i`, `--ssh-config`.

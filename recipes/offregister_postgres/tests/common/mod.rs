@@ -70,16 +70,46 @@ pub fn recipe_with_env(host: usize, args: &[&str], env: &[(&str, &str)]) -> Outp
     let ssh_config = inv
         .write_ssh_config(&scratch("ssh").join("config"), "")
         .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
+    run(Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
         .args(["-H", &format!("root@{}", target.address), "-i"])
         .arg(&inv.key)
         .arg("--ssh-config")
         .arg(&ssh_config)
         .args(["--progress", "lines"])
         .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .envs(env.iter().copied()))
+}
+
+/// Runs a binary under test to its end, killed (and the test failed with
+/// its output) should it hang past the deadline.
+pub fn run(cmd: &mut Command) -> Output {
+    off_testbed::deadline::output(cmd)
+}
+
+/// `offcheck <args>` against `host` as root, through an inventory whose
+/// host has `vars` (a YAML flow map) when given. offcheck is another
+/// package's binary: it is built first (a no-op when it is up to date), into
+/// the directory the recipe binary was built in.
+pub fn offcheck(host: usize, args: &[&str], vars: Option<&str>) -> Output {
+    let recipe = std::path::Path::new(env!("CARGO_BIN_EXE_offregister_postgres"));
+    let build = run(Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "off-check", "--bin", "offcheck"])
+        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    assert_ok(&build);
+    let inv = inventory();
+    let dir = scratch("offcheck");
+    let ssh_config = inv.write_ssh_config(&dir.join("config"), "").unwrap();
+    let mut entry = format!("hosts:\n- host: root@{}\n", inv.host(host).unwrap().address);
+    if let Some(vars) = vars {
+        entry.push_str(&format!("  vars: {vars}\n"));
+    }
+    let hosts = write_config(&dir, "hosts.yaml", &entry);
+    run(Command::new(recipe.with_file_name("offcheck"))
+        .args(args)
+        .args(["--inventory", &hosts, "-i"])
+        .arg(&inv.key)
+        .arg("--ssh-config")
+        .arg(&ssh_config))
 }
 
 /// Panics with the recipe's output unless it succeeded.
