@@ -30,6 +30,7 @@
 
 mod engine;
 mod evaluate;
+pub mod events;
 pub mod flags;
 pub mod inventory;
 mod report;

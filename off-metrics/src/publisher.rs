@@ -15,7 +15,9 @@ pub struct Publisher {
     run_id: String,
     recipe: String,
     ndjson: Option<Mutex<Box<dyn Write + Send>>>,
-    metrics: Metrics,
+    /// `None` once finished: later events are dropped.
+    metrics: Mutex<Option<Metrics>>,
+    has_sinks: bool,
     secrets: Secrets,
 }
 
@@ -31,14 +33,15 @@ impl Publisher {
             run_id: new_run_id(),
             recipe: recipe.to_string(),
             ndjson: ndjson.map(Mutex::new),
-            metrics,
+            has_sinks: !metrics.is_empty(),
+            metrics: Mutex::new(Some(metrics)),
             secrets,
         }
     }
 
     /// Whether events go anywhere (else callers need not build them).
     pub fn is_active(&self) -> bool {
-        self.ndjson.is_some() || !self.metrics.is_empty()
+        self.ndjson.is_some() || self.has_sinks
     }
 
     pub fn run_id(&self) -> &str {
@@ -63,14 +66,24 @@ impl Publisher {
                 let _ = out.flush();
             }
         }
-        self.metrics.send(event);
+        if let Some(metrics) = &*self.metrics.lock().unwrap_or_else(|e| e.into_inner()) {
+            metrics.send(event);
+        }
     }
 
-    /// Flushes `--events` and waits (bounded) for the sinks.
-    pub fn finish(self) {
+    /// Flushes `--events` and waits (bounded) for the sinks; events published later go to
+    /// `--events` only.
+    pub fn finish(&self) {
         if let Some(ndjson) = &self.ndjson {
             let _ = ndjson.lock().unwrap_or_else(|e| e.into_inner()).flush();
         }
-        self.metrics.finish();
+        let metrics = self
+            .metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(metrics) = metrics {
+            metrics.finish();
+        }
     }
 }

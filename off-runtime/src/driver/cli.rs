@@ -14,6 +14,7 @@ use off_manifest::kwarg_name;
 
 use crate::check::flags::CheckRunFlags;
 use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
+use crate::metrics::{MetricsFlags, SinkUrl};
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
@@ -31,6 +32,8 @@ pub(crate) struct Options {
     pub steps: Option<Vec<String>>,
     pub progress: ProgressMode,
     pub events: Option<String>,
+    /// `--metrics`: where events are pushed.
+    pub metrics: Vec<SinkUrl>,
     pub sudo_password_stdin: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -92,9 +95,11 @@ struct BuiltinFlags {
     /// Progress display
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "bar", "lines", "none"])]
     progress: String,
-    /// Write one NDJSON event per operation to FILE (- for stdout)
+    /// Write one NDJSON event per operation (and per run and host) to FILE (- for stdout); see docs/metrics.md
     #[arg(long, value_name = "FILE")]
     events: Option<String>,
+    #[command(flatten)]
+    metrics: MetricsFlags,
     /// Print every operation with its rendered command; run nothing
     #[arg(long)]
     dry_run: bool,
@@ -134,7 +139,7 @@ fn parse_timeout_flag(text: &str) -> Result<Timeout, String> {
 }
 
 /// Flags reserved for later features: accepted by the parser, refused at run time.
-const RESERVED: &[&str] = &["serve", "metrics"];
+const RESERVED: &[&str] = &["serve"];
 
 /// clap (without its `string` feature) wants `&'static str` names; the
 /// command is built once per process, so leaking a few short strings is fine.
@@ -285,6 +290,7 @@ pub(crate) fn parse_argv(
         }),
         progress,
         events: builtin.events,
+        metrics: builtin.metrics.metrics,
         sudo_password_stdin: builtin.sudo.sudo_password_stdin,
         quiet: builtin.quiet,
         verbose: builtin.verbose,
@@ -497,7 +503,10 @@ mod tests {
         assert!(checking.contains("Report format of the check"), "{help}");
         assert!(checking.contains("--manifest <FILE>"), "{help}");
         assert!(main.contains("--sudo-password-stdin"), "{help}");
-        assert!(main.contains("a host's vars are its kwargs (a recipe)"), "{help}");
+        assert!(
+            main.contains("a host's vars are its kwargs (a recipe)"),
+            "{help}"
+        );
     }
 
     #[test]

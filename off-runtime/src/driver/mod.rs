@@ -13,6 +13,7 @@
 mod args;
 mod check;
 mod cli;
+mod events;
 mod progress;
 mod resume;
 
@@ -27,9 +28,10 @@ use crate::Secret;
 use crate::dry_run::DryRun;
 use crate::error::{CliError, exit_code};
 use crate::executor::Executor;
-use crate::report::{Console, RunObserver};
+use crate::report::{Console, Observers, RunObserver};
 use crate::target::Target;
 use crate::transport::SshOptions;
+use events::RunEvents;
 use progress::Progress;
 
 /// A recipe as its binary needs to know it. Written by `#[recipe]` as a static.
@@ -434,18 +436,31 @@ fn run(
         Box::new(std::io::stdout())
     };
     let progress = Arc::new(Progress::new(
-        spec.name,
         spec.plan(&prepared.selected),
         mode,
         !options.quiet,
         several,
         out,
         events_on_stdout,
+    ));
+    let events = Arc::new(RunEvents::new(
+        spec.name,
+        spec.plan(&prepared.selected),
         prepared
             .events
             .take()
             .map(|e| e as Box<dyn std::io::Write + Send>),
+        crate::metrics::Metrics::start(&options.metrics, crate::metrics::pipeline::stderr_warn()),
     ));
+    let step_names: Vec<String> = prepared
+        .selected
+        .iter()
+        .map(|&i| spec.steps[i].name.to_string())
+        .collect();
+    events.run_started(
+        prepared.targets.iter().map(ToString::to_string).collect(),
+        step_names,
+    );
     if options.verbose > 0 {
         let names: Vec<&str> = prepared
             .selected
@@ -465,12 +480,14 @@ fn run(
         .timeout(options.timeout)
         .ssh_options(prepared.ssh.clone())
         .sudo_password(sudo_password)
-        .observer(progress.clone());
+        .observer(Arc::new(Observers(vec![progress.clone(), events.clone()])));
     let report = executor.run(|| {
         let result = run_steps(spec, &prepared, &|host, step| {
             progress.set_step(host, step);
+            events.set_step(host, step);
         });
         let host = crate::current_host();
+        events.host_finished(&host, result.as_ref().err().map(ToString::to_string));
         match &result {
             Ok(()) => progress.host_done(&host),
             Err(e) => {
@@ -487,9 +504,11 @@ fn run(
         result
     });
     progress.finish();
+    events.run_finished(&report);
     if summary {
         progress.line(report.summary().trim_end());
     }
+    events.finish();
     ExitCode::from(report.exit_code())
 }
 
