@@ -43,6 +43,22 @@ pub fn values_to_redact() -> Vec<String> {
     KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// `text` with the value of every [`Secret`] made so far replaced by `***` (longest first, so a
+/// secret that holds another is replaced whole).
+pub fn redact_secrets(text: &str) -> std::borrow::Cow<'_, str> {
+    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|k| text.contains(k.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut sorted: Vec<&String> = known.iter().collect();
+    sorted.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    let mut out = text.to_string();
+    for secret in sorted {
+        out = out.replace(secret.as_str(), "***");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The environment variable a run's sudo password may come from.
 pub const SUDO_PASSWORD_ENV: &str = "OFF_SUDO_PASSWORD";
 
@@ -113,6 +129,8 @@ mod tests {
         assert!(values_to_redact().iter().any(|v| v == s.expose()));
         Secret::new("");
         assert!(!values_to_redact().iter().any(String::is_empty));
+        assert_eq!(redact_secrets("echo correct-horse-battery!"), "echo ***!");
+        assert_eq!(redact_secrets("echo hi"), "echo hi");
     }
 
     #[test]
