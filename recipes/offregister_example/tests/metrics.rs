@@ -14,23 +14,21 @@ use off_testbed::{DEPLOY_SUDO_PASSWORD, DEPLOY_USER, Inventory};
 
 const HOST: usize = 24;
 
-/// The example recipe's binary, or a sibling built from this workspace (`offmetric`, the
-/// `offregister_token` example): cargo builds neither for this test on its own.
+/// A binary beside the example recipe's (`offmetric`, the `offregister_token` example), built
+/// now: cargo does not build another package's binary for this test, and an old one would test
+/// old code (a no-op when it is up to date; trybuild runs cargo from tests the same way).
 fn sibling(path: &str, build: &[&str]) -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_offregister_example"))
         .parent()
         .unwrap();
-    let binary = dir.join(path);
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .arg("build")
-            .args(build)
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build {build:?}");
-    }
-    binary
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet"])
+        .args(build)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build {build:?}");
+    dir.join(path)
 }
 
 fn offmetric() -> PathBuf {
