@@ -12,7 +12,7 @@
 
 use base64::Engine;
 
-use super::{Sink, http_agent, http_failure};
+use super::{Sink, http_agent, http_error, http_failure};
 use crate::event::{Body, Event, unix_nanos};
 
 /// The environment variables with the credentials.
@@ -264,7 +264,7 @@ impl Sink for InfluxSink {
         if let Some(authorization) = &self.authorization {
             request = request.header("Authorization", authorization);
         }
-        let mut response = request.send(body).map_err(|e| e.to_string())?;
+        let mut response = request.send(body).map_err(http_error)?;
         if response.status().is_success() {
             Ok(())
         } else {

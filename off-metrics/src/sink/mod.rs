@@ -55,6 +55,16 @@ pub(crate) fn http_agent() -> ureq::Agent {
         .new_agent()
 }
 
+/// Why an HTTP request failed, in the words of the warning.
+pub(crate) fn http_error(error: ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(_) => format!("no answer within {DELIVERY_TIMEOUT:?}"),
+        ureq::Error::Io(e) => e.to_string(),
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// The first line of an HTTP error answer, for the warning.
 pub(crate) fn http_failure(response: &mut ureq::http::Response<ureq::Body>) -> String {
     let status = response.status();

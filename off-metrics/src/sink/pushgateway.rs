@@ -23,7 +23,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 
-use super::{Sink, http_agent, http_failure};
+use super::{Sink, http_agent, http_error, http_failure};
 use crate::event::{Body, CheckStatus, Event, HostStatus, OpStatus, PeerPhase, unix_nanos};
 
 /// What a host's group shows.
@@ -330,7 +330,7 @@ impl Sink for PushgatewaySink {
                     Err(http_failure(&mut response))
                 }
                 Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(http_error(e)),
             };
             if outcome.is_err() && result.is_ok() {
                 result = outcome;

@@ -452,3 +452,29 @@ fn neither_the_sudo_password_nor_a_secret_reaches_any_server() {
         }
     }
 }
+
+#[test]
+fn a_bad_metrics_url_exits_2_naming_the_flag_before_any_host_is_touched() {
+    let root = root("bad-url");
+    for (url, reason) in [
+        ("influxdb://localhost:99999/deploys", "invalid port number"),
+        ("influxdb://localhost:8086", "no database name"),
+        ("graphite://localhost:2003", "unknown scheme `graphite`"),
+    ] {
+        let out = example(&["--root", &root, "--metrics", url]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--metrics <URL>") && stderr.contains(reason),
+            "{url}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{}", text(&out));
+    }
+    assert_eq!(
+        common::on_host(
+            HOST,
+            &format!("test -e {root} && echo exists || echo absent")
+        ),
+        "absent\n"
+    );
+}
