@@ -47,6 +47,9 @@ pub(super) fn check_hosts(
             .map(|e| e as Box<dyn std::io::Write + Send>),
     };
     prepared.events = None;
+    if prepared.targets.is_empty() {
+        eprintln!("{}", super::local_target_line(spec, "checking"));
+    }
     let flags = prepared.options.check.clone().expect("--check was given");
     let dry_run = DryRun::new();
     let derivation = Executor::new(prepared.targets.clone())

@@ -13,7 +13,7 @@ use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
 use off_manifest::kwarg_name;
 
 use crate::check::flags::CheckRunFlags;
-use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
+use crate::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
 use crate::metrics::{MetricsFlags, SinkUrl};
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
@@ -43,6 +43,8 @@ pub(crate) struct Options {
     pub check: Option<CheckFlags>,
     /// Kwarg name → the values given on the command line (empty for a set bool flag).
     pub flags: Vec<(String, Vec<String>)>,
+    /// `--completions SHELL`, `--man`: print and exit.
+    pub describe: SelfDescriptionFlags,
 }
 
 /// What `--check` was asked for.
@@ -122,6 +124,8 @@ struct BuiltinFlags {
     // Back to the main list: the heading above would carry on.
     #[command(flatten, next_help_heading = None::<&str>)]
     sudo: SudoFlags,
+    #[command(flatten)]
+    describe: SelfDescriptionFlags,
     /// Do not echo commands and their output
     #[arg(short, long)]
     quiet: bool,
@@ -174,10 +178,15 @@ fn after_help(spec: &RecipeSpec) -> String {
     text
 }
 
+/// Said at the top of `--help`, so that nobody deploys to the machine they
+/// are on by forgetting `-H`.
+const LOCAL_BY_DEFAULT: &str =
+    "Runs on this machine unless -H or --inventory names hosts (-H local says so explicitly).";
+
 /// The clap command for `spec`.
 pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
     let mut cmd = Command::new(spec.name)
-        .about(spec.about)
+        .about(format!("{}\n\n{LOCAL_BY_DEFAULT}", spec.about.trim_end()))
         .after_help(after_help(spec))
         .next_help_heading("Recipe parameters");
     for p in spec.params {
@@ -292,6 +301,7 @@ pub(crate) fn parse_argv(
         events: builtin.events,
         metrics: builtin.metrics.metrics,
         sudo_password_stdin: builtin.sudo.sudo_password_stdin,
+        describe: builtin.describe,
         quiet: builtin.quiet,
         verbose: builtin.verbose,
         dry_run: builtin.dry_run,

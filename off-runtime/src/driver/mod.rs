@@ -180,6 +180,15 @@ fn recipe_main_inner(
         Ok(options) => options,
         Err(e) => e.exit(),
     };
+    match options.describe.print(cli::command(spec)) {
+        Ok(true) => return Ok(ExitCode::SUCCESS),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot write to standard output: {e}"
+            )));
+        }
+    }
     let env = |name: &str| std::env::var(name).ok();
     let prepared = prepare(spec, options, parse, &env)?;
     if prepared.options.dry_run {
@@ -191,6 +200,15 @@ fn recipe_main_inner(
         return Ok(check::check_hosts(spec, prepared, sudo_password));
     }
     Ok(run(spec, prepared, sudo_password))
+}
+
+/// The first line of a run with no `-H` and no `--inventory`: the machine
+/// the user is on is the target, which must never be a surprise.
+fn local_target_line(spec: &RecipeSpec, doing: &str) -> String {
+    format!(
+        "{}: no -H or --inventory: {doing} this machine (-H local says so explicitly)",
+        spec.name
+    )
 }
 
 /// Everything validated, ready to run.
@@ -334,6 +352,9 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
     );
     // A dry run runs no operation worth an event.
     prepared.events = None;
+    if prepared.targets.is_empty() {
+        println!("{}", local_target_line(spec, "planning for"));
+    }
     let console = Arc::new(Console::new(true));
     // One host at a time, so each host's operations print together.
     let executor = Executor::new(prepared.targets.clone())
@@ -457,10 +478,15 @@ fn run(
         .iter()
         .map(|&i| spec.steps[i].name.to_string())
         .collect();
-    events.run_started(
-        prepared.targets.iter().map(ToString::to_string).collect(),
-        step_names,
-    );
+    let hosts = if prepared.targets.is_empty() {
+        vec![crate::Target::Local.to_string()]
+    } else {
+        prepared.targets.iter().map(ToString::to_string).collect()
+    };
+    events.run_started(hosts, step_names);
+    if prepared.targets.is_empty() && !options.quiet {
+        progress.line(&local_target_line(spec, "deploying to"));
+    }
     if options.verbose > 0 {
         let names: Vec<&str> = prepared
             .selected
