@@ -90,8 +90,7 @@ impl HostSeries {
             }
             Body::RunFinished(_) => {}
             Body::CheckItem(e) => {
-                let (passed, failed, bootstrapped) = self.check.get_or_insert((0, 0, true));
-                let _ = bootstrapped;
+                let (passed, failed, _) = self.check.get_or_insert((0, 0, true));
                 match e.status {
                     CheckStatus::Pass => *passed += 1,
                     CheckStatus::Fail => *failed += 1,

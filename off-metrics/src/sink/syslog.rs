@@ -97,9 +97,13 @@ fn header_field(text: &str, max: usize) -> String {
     }
 }
 
-/// A PARAM-VALUE with `"`, `\` and `]` escaped (RFC 5424 §6.3.3).
+/// The longest PARAM-VALUE: an error message with a command's stderr must not make a
+/// datagram too long to send.
+const MAX_PARAM: usize = 1024;
+
+/// A PARAM-VALUE with `"`, `\` and `]` escaped (RFC 5424 §6.3.3), cut at [`MAX_PARAM`] bytes.
 fn push_param_value(out: &mut String, value: &str) {
-    for c in value.chars() {
+    for c in truncate(value, MAX_PARAM).chars() {
         if matches!(c, '"' | '\\' | ']') {
             out.push('\\');
         }

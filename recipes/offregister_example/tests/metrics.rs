@@ -478,3 +478,30 @@ fn a_bad_metrics_url_exits_2_naming_the_flag_before_any_host_is_touched() {
         "absent\n"
     );
 }
+
+#[test]
+fn a_recipes_check_pushes_its_items_and_the_hosts_verdict() {
+    let influx = InfluxDb::start(loopback()).unwrap();
+    influx.create_database("deploys").unwrap();
+    let root = root("check");
+    let out = example(&["--root", &root, "-q", "--progress", "none"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Drift: the recipe's motd is not what it wrote.
+    common::on_host(HOST, &format!("echo changed > {root}/conf/motd"));
+    let sink = influx.sink_url("deploys");
+    let out = example(&["--root", &root, "--check", "--metrics", &sink]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let failing = influx
+        .select(
+            "deploys",
+            "SELECT * FROM off_check_item WHERE recipe = 'offregister_example' AND status = 'fail'",
+        )
+        .unwrap();
+    assert_eq!(failing.len(), 1, "{failing:#?}");
+    assert_eq!(failing[0]["item"], format!("{root}/conf/motd"));
+    let hosts = influx
+        .select("deploys", "SELECT * FROM off_check_host")
+        .unwrap();
+    assert_eq!(hosts.len(), 1, "{hosts:#?}");
+    assert_eq!(hosts[0]["bootstrapped"], true);
+}
