@@ -13,11 +13,30 @@ use super::{Server, ServerDir, free_port, loopback};
 #[derive(Debug)]
 pub struct InfluxDb {
     pub server: Server,
+    /// The user queries log in as, when authentication is on.
+    credentials: Option<(String, String)>,
 }
 
 impl InfluxDb {
     /// Starts `influxd` with its HTTP API on `ip` and a fresh data directory.
     pub fn start(ip: IpAddr) -> Result<InfluxDb> {
+        InfluxDb::start_with(ip, None)
+    }
+
+    /// [`InfluxDb::start`] with authentication on and one admin user, `user` with `password`
+    /// (the queries of this launcher then log in as that user).
+    pub fn start_with_auth(ip: IpAddr, user: &str, password: &str) -> Result<InfluxDb> {
+        let mut influx = InfluxDb::start_with(ip, Some((user.to_string(), password.to_string())))?;
+        // The first user may be created without credentials; it must be an admin.
+        let credentials = influx.credentials.take();
+        influx.query_post(&format!(
+            "CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+        ))?;
+        influx.credentials = credentials;
+        Ok(influx)
+    }
+
+    fn start_with(ip: IpAddr, credentials: Option<(String, String)>) -> Result<InfluxDb> {
         let dir = ServerDir::temp("influxdb")?;
         let d = dir.path().display().to_string();
         let http = SocketAddr::new(ip, free_port(ip)?);
@@ -28,7 +47,8 @@ impl InfluxDb {
              [meta]\n  dir = \"{d}/meta\"\n\
              [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
              [monitor]\n  store-enabled = false\n\
-             [http]\n  bind-address = \"{http}\"\n  log-enabled = false\n"
+             [http]\n  bind-address = \"{http}\"\n  log-enabled = false\n  auth-enabled = {auth}\n",
+            auth = credentials.is_some(),
         );
         let path = dir.path().join("influxdb.conf");
         std::fs::write(&path, config)
@@ -42,7 +62,10 @@ impl InfluxDb {
             Ok(response.status() == 204)
         };
         let server = Server::start("influxdb", http, dir, command, Some(&ready))?;
-        Ok(InfluxDb { server })
+        Ok(InfluxDb {
+            server,
+            credentials,
+        })
     }
 
     /// `influxdb://ADDR/db`, the sink URL for database `db`.
@@ -58,12 +81,20 @@ impl InfluxDb {
 
     fn query_post(&self, q: &str) -> Result<serde_json::Value> {
         let url = format!("http://{}/query", self.server.addr);
-        let mut response = ureq::post(&url)
+        let mut response = self
+            .authorized(ureq::post(&url))
             .send_form([("q", q)])
             .with_context(|| format!("influxdb: {q}"))?;
         Ok(serde_json::from_str(
             &response.body_mut().read_to_string()?,
         )?)
+    }
+
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.credentials {
+            Some((user, password)) => request.query("u", user).query("p", password),
+            None => request,
+        }
     }
 
     /// The rows of `q` (an InfluxQL `SELECT`) in `db`: one JSON object per point, keyed by
@@ -74,7 +105,8 @@ impl InfluxDb {
         q: &str,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
         let url = format!("http://{}/query", self.server.addr);
-        let mut response = ureq::get(&url)
+        let mut response = self
+            .authorized(ureq::get(&url))
             .query("db", db)
             .query("q", q)
             .call()

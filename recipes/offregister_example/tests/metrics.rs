@@ -505,3 +505,41 @@ fn a_recipes_check_pushes_its_items_and_the_hosts_verdict() {
     assert_eq!(hosts.len(), 1, "{hosts:#?}");
     assert_eq!(hosts[0]["bootstrapped"], true);
 }
+
+#[test]
+fn influxdb_credentials_come_from_the_environment() {
+    let password = "influx-pw-4711";
+    let influx = InfluxDb::start_with_auth(loopback(), "writer", password).unwrap();
+    influx.create_database("deploys").unwrap();
+    let sink = influx.sink_url("deploys");
+    let push = |env: &[(&str, &str)]| {
+        let mut relay = Command::new(offmetric())
+            .args(["--server", &sink, "-q", "--recipe", "auth"])
+            .env_remove("INFLUX_USERNAME")
+            .env_remove("INFLUX_PASSWORD")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        relay.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        relay.wait_with_output().unwrap()
+    };
+    let refused = push(&[]);
+    assert_eq!(refused.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.starts_with(&format!("warning: --metrics {sink}: HTTP 401"))
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let accepted = push(&[("INFLUX_USERNAME", "writer"), ("INFLUX_PASSWORD", password)]);
+    assert_eq!(accepted.status.code(), Some(0));
+    assert!(accepted.stderr.is_empty(), "{}", text(&accepted));
+    let rows = influx
+        .select("deploys", "SELECT * FROM off_log WHERE recipe = 'auth'")
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["text"], "hello");
+}
