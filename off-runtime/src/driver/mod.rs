@@ -13,6 +13,7 @@
 mod args;
 mod check;
 mod cli;
+mod diff;
 mod events;
 mod progress;
 mod resume;
@@ -199,6 +200,9 @@ fn recipe_main_inner(
     if prepared.options.check.is_some() {
         return Ok(check::check_hosts(spec, prepared, sudo_password));
     }
+    if prepared.options.diff {
+        return Ok(diff::diff_hosts(spec, prepared, sudo_password));
+    }
     Ok(run(spec, prepared, sudo_password))
 }
 
@@ -318,7 +322,7 @@ fn prepare(
         Some(_) => None,
     };
     // Dry runs and checks complete no step.
-    let record = match (!options.dry_run && options.check.is_none())
+    let record = match (!options.dry_run && !options.diff && options.check.is_none())
         .then(|| resume::StepRecord::for_recipe(spec.name, env))
     {
         Some(Err(e)) => {
@@ -506,7 +510,13 @@ fn run(
         .timeout(options.timeout)
         .ssh_options(prepared.ssh.clone())
         .sudo_password(sudo_password)
-        .observer(Arc::new(Observers(vec![progress.clone(), events.clone()])));
+        .observer(Arc::new(Observers(vec![
+            Arc::new(StatusEcho {
+                progress: progress.clone(),
+                echo: !options.quiet,
+            }),
+            events.clone(),
+        ])));
     let report = executor.run(|| {
         let result = run_steps(spec, &prepared, &|host, step| {
             progress.set_step(host, step);
@@ -536,6 +546,40 @@ fn run(
     }
     events.finish();
     ExitCode::from(report.exit_code())
+}
+
+/// The progress display, and after each echoed operation the line saying
+/// how it ended (`[root@db1] ok`, `changed`, `failed`).
+struct StatusEcho {
+    progress: Arc<Progress>,
+    echo: bool,
+}
+
+impl RunObserver for StatusEcho {
+    fn op_started(&self, event: &crate::report::OpEvent<'_>) {
+        self.progress.op_started(event);
+    }
+
+    fn output_line(&self, host: &str, stream: crate::transport::Stream, line: &str) {
+        self.progress.output_line(host, stream, line);
+    }
+
+    fn op_finished(
+        &self,
+        event: &crate::report::OpEvent<'_>,
+        status: crate::report::OpStatus,
+        duration: std::time::Duration,
+    ) {
+        if self.echo && !event.quiet {
+            self.progress
+                .line(&crate::report::op_finished_line(event, status));
+        }
+        self.progress.op_finished(event, status, duration);
+    }
+
+    fn message(&self, text: &str) {
+        self.progress.message(text);
+    }
 }
 
 #[cfg(test)]
