@@ -31,6 +31,7 @@
 mod annotations;
 mod engine;
 mod evaluate;
+pub mod events;
 pub mod flags;
 pub mod inventory;
 mod report;

@@ -25,6 +25,7 @@
 //! - [`check`] and [`inventory`]: `off-check`, the check engine and the
 //!   `offcheck` binary;
 //! - [`manifest`]: `off-manifest`, a recipe's `off.yaml`;
+//! - [`metrics`]: `off-metrics`, the typed events and their sinks (`--metrics`);
 //! - [`shell`]: `off-shell`, shell quoting;
 //! - [`error`]: `off-error`, [`Error`] and the exit codes.
 //!
@@ -48,6 +49,7 @@ pub use off_check as check;
 pub use off_check::inventory;
 pub use off_error as error;
 pub use off_manifest as manifest;
+pub use off_metrics as metrics;
 pub use off_shell as shell;
 pub use off_transport as transport;
 pub use off_transport::{connection, flags, interrupt, target};

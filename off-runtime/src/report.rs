@@ -37,6 +37,31 @@ pub trait RunObserver: Send + Sync {
     fn message(&self, _text: &str) {}
 }
 
+/// Several observers, each told everything, in order.
+pub struct Observers(pub Vec<std::sync::Arc<dyn RunObserver>>);
+
+impl RunObserver for Observers {
+    fn op_started(&self, event: &OpEvent<'_>) {
+        self.0.iter().for_each(|o| o.op_started(event));
+    }
+
+    fn output_line(&self, host: &str, stream: Stream, line: &str) {
+        self.0
+            .iter()
+            .for_each(|o| o.output_line(host, stream, line));
+    }
+
+    fn op_finished(&self, event: &OpEvent<'_>, status: OpStatus, duration: Duration) {
+        self.0
+            .iter()
+            .for_each(|o| o.op_finished(event, status, duration));
+    }
+
+    fn message(&self, text: &str) {
+        self.0.iter().for_each(|o| o.message(text));
+    }
+}
+
 /// Prints operations and their output to standard output, one whole line at
 /// a time so the lines of parallel hosts never interleave mid-line.
 pub struct Console {

@@ -36,7 +36,10 @@ use off_shell::quote;
 
 pub use connection::{Connection, HostFacts, PackageManager};
 pub use local::LocalTransport;
-pub use secret::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
+pub use secret::{
+    SUDO_PASSWORD_ENV, Secret, redact_secrets, sudo_password, take_sudo_password_env,
+    values_to_redact,
+};
 pub use ssh::{HostKeyPolicy, SshOptions, SshTransport};
 pub use target::{SshTarget, Target};
 

@@ -1,6 +1,7 @@
 //! A value that must never be printed: sudo passwords, database passwords.
 
 use std::fmt;
+use std::sync::Mutex;
 
 /// A secret string. `Debug` and `Display` print `***`, so a secret cannot
 /// leak into logs, events or error messages by accident; the value is only
@@ -11,13 +12,51 @@ pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        remember(&value);
+        Secret(value)
     }
 
     /// The secret value. Never pass it to argv, a log line or an event.
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// The value of every [`Secret`] made in this process, so that whatever leaves it as an event
+/// can be redacted even where a recipe put a secret's value into a command by hand.
+static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn remember(value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|k| k == value) {
+        known.push(value.to_string());
+    }
+}
+
+/// The values of every [`Secret`] made so far (the sudo password among them): what events
+/// and metrics redact. Never print them.
+pub fn values_to_redact() -> Vec<String> {
+    KNOWN.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `text` with the value of every [`Secret`] made so far replaced by `***` (longest first, so a
+/// secret that holds another is replaced whole).
+pub fn redact_secrets(text: &str) -> std::borrow::Cow<'_, str> {
+    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|k| text.contains(k.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut sorted: Vec<&String> = known.iter().collect();
+    sorted.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    let mut out = text.to_string();
+    for secret in sorted {
+        out = out.replace(secret.as_str(), "***");
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The environment variable a run's sudo password may come from.
@@ -83,6 +122,16 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_secret_made_is_known_for_redaction() {
+        let s = Secret::new("correct-horse-battery");
+        assert!(values_to_redact().iter().any(|v| v == s.expose()));
+        Secret::new("");
+        assert!(!values_to_redact().iter().any(String::is_empty));
+        assert_eq!(redact_secrets("echo correct-horse-battery!"), "echo ***!");
+        assert_eq!(redact_secrets("echo hi"), "echo hi");
+    }
 
     #[test]
     fn never_formats_the_value() {

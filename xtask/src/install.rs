@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 const INSTALLED: &[(&str, &[&str])] = &[
     ("recipes/offregister_postgres", &["offregister_postgres"]),
     ("off-check", &["offcheck"]),
+    ("off-metrics", &["offmetric"]),
     ("cargo-off", &["cargo-off"]),
 ];
 

@@ -10,6 +10,7 @@ use off_check::flags::CheckRunFlags;
 use off_check::{self as check, CheckOptions, CheckSpec, SpecFormat, inventory};
 use off_error::{CliError, exit_code};
 use off_manifest::{Manifest, scalar_text};
+use off_metrics::{MetricsFlags, Publisher};
 use off_transport::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
 use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
 
@@ -66,6 +67,8 @@ struct Args {
     #[command(flatten)]
     sudo: SudoFlags,
     #[command(flatten)]
+    metrics: MetricsFlags,
+    #[command(flatten)]
     describe: SelfDescriptionFlags,
 }
 
@@ -105,13 +108,23 @@ fn check(env_password: Option<Secret>) -> Result<ExitCode, CliError> {
         retry: args.check.retry(),
         ..CheckOptions::default()
     };
+    let publisher = Publisher::new(
+        "offcheck",
+        None,
+        args.metrics.start(),
+        Box::new(off_transport::values_to_redact),
+    );
     let run = check::run(jobs, &options);
+    for event in check::events::check_events(&run) {
+        publisher.publish(event);
+    }
     print!("{}", run.render(args.check.report_format()));
     for host in &run.hosts {
         if let Some(e) = &host.error {
             eprintln!("error: {e}");
         }
     }
+    publisher.finish();
     Ok(ExitCode::from(run.exit_code()))
 }
 

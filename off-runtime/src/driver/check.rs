@@ -36,6 +36,14 @@ pub(super) fn check_hosts(
     mut prepared: Prepared,
     sudo_password: Option<Secret>,
 ) -> ExitCode {
+    // With `--events -` standard output carries the report: the events go to the sinks only.
+    let ndjson = match prepared.options.events.as_deref() {
+        Some("-") => None,
+        _ => prepared
+            .events
+            .take()
+            .map(|e| e as Box<dyn std::io::Write + Send>),
+    };
     prepared.events = None;
     if prepared.targets.is_empty() {
         eprintln!("{}", super::local_target_line(spec, "checking"));
@@ -85,7 +93,19 @@ pub(super) fn check_hosts(
         retry: flags.retry,
         ..Default::default()
     };
+    let publisher = crate::metrics::Publisher::new(
+        spec.name,
+        ndjson,
+        crate::metrics::Metrics::start(
+            &prepared.options.metrics,
+            crate::metrics::pipeline::stderr_warn(),
+        ),
+        Box::new(crate::transport::values_to_redact),
+    );
     let run = crate::check::run(jobs, &options);
+    for event in crate::check::events::check_events(&run) {
+        publisher.publish(event);
+    }
     print!("{}", run.render(flags.format));
     for host in &run.hosts {
         if let Some(e) = &host.error {
@@ -101,6 +121,7 @@ pub(super) fn check_hosts(
         .map(|h| h.target.clone())
         .collect();
     super::diff::diff_drifted(spec, &prepared, &drifted, sudo_password);
+    publisher.finish();
     ExitCode::from(run.exit_code())
 }
 

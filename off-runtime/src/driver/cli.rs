@@ -14,6 +14,7 @@ use off_manifest::kwarg_name;
 
 use crate::check::flags::CheckRunFlags;
 use crate::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
+use crate::metrics::{MetricsFlags, SinkUrl};
 
 use super::color::{self, ColorWhen};
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
@@ -33,6 +34,8 @@ pub(crate) struct Options {
     pub progress: ProgressMode,
     pub color: ColorWhen,
     pub events: Option<String>,
+    /// `--metrics`: where events are pushed.
+    pub metrics: Vec<SinkUrl>,
     pub sudo_password_stdin: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -101,9 +104,11 @@ struct BuiltinFlags {
     /// Color the bars, the summary and this help: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
-    /// Write one NDJSON event per operation to FILE (- for stdout)
+    /// Write one NDJSON event per operation (and per run and host) to FILE (- for stdout); see docs/metrics.md
     #[arg(long, value_name = "FILE")]
     events: Option<String>,
+    #[command(flatten)]
+    metrics: MetricsFlags,
     /// Print every operation with its rendered command; run nothing
     #[arg(long)]
     dry_run: bool,
@@ -148,7 +153,7 @@ fn parse_timeout_flag(text: &str) -> Result<Timeout, String> {
 }
 
 /// Flags reserved for later features: accepted by the parser, refused at run time.
-const RESERVED: &[&str] = &["serve", "metrics"];
+const RESERVED: &[&str] = &["serve"];
 
 /// clap (without its `string` feature) wants `&'static str` names; the
 /// command is built once per process, so leaking a few short strings is fine.
@@ -333,6 +338,7 @@ pub(crate) fn parse_argv(
         progress,
         color: ColorWhen::parse(&builtin.color),
         events: builtin.events,
+        metrics: builtin.metrics.metrics,
         sudo_password_stdin: builtin.sudo.sudo_password_stdin,
         describe: builtin.describe,
         quiet: builtin.quiet,

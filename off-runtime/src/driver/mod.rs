@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod color;
 mod diff;
+mod events;
 mod progress;
 mod resume;
 mod written;
@@ -30,9 +31,10 @@ use crate::Secret;
 use crate::dry_run::DryRun;
 use crate::error::{CliError, exit_code};
 use crate::executor::Executor;
-use crate::report::{Console, RunObserver};
+use crate::report::{Console, Observers, RunObserver};
 use crate::target::Target;
 use crate::transport::SshOptions;
+use events::RunEvents;
 use progress::Progress;
 
 /// A recipe as its binary needs to know it. Written by `#[recipe]` as a static.
@@ -509,20 +511,35 @@ fn run(
         .enabled(out_is_terminal, &|name| std::env::var(name).ok());
     let progress = Arc::new(
         Progress::new(
-            spec.name,
             spec.plan(&prepared.selected),
             mode,
             !options.quiet,
             prepared.targets.len(),
             out,
             events_on_stdout,
-            prepared
-                .events
-                .take()
-                .map(|e| e as Box<dyn std::io::Write + Send>),
         )
         .colored(color),
     );
+    let events = Arc::new(RunEvents::new(
+        spec.name,
+        spec.plan(&prepared.selected),
+        prepared
+            .events
+            .take()
+            .map(|e| e as Box<dyn std::io::Write + Send>),
+        crate::metrics::Metrics::start(&options.metrics, crate::metrics::pipeline::stderr_warn()),
+    ));
+    let step_names: Vec<String> = prepared
+        .selected
+        .iter()
+        .map(|&i| spec.steps[i].name.to_string())
+        .collect();
+    let hosts = if prepared.targets.is_empty() {
+        vec![crate::Target::Local.to_string()]
+    } else {
+        prepared.targets.iter().map(ToString::to_string).collect()
+    };
+    events.run_started(hosts, step_names);
     if prepared.targets.is_empty() && !options.quiet {
         progress.line(&local_target_line(spec, "deploying to"));
     }
@@ -535,15 +552,20 @@ fn run(
         .timeout(options.timeout)
         .ssh_options(prepared.ssh.clone())
         .sudo_password(sudo_password)
-        .observer(Arc::new(StatusEcho {
-            progress: progress.clone(),
-            echo: !options.quiet,
-        }));
+        .observer(Arc::new(Observers(vec![
+            Arc::new(StatusEcho {
+                progress: progress.clone(),
+                echo: !options.quiet,
+            }),
+            events.clone(),
+        ])));
     let report = executor.run(|| {
         let result = run_steps(spec, &prepared, &|host, step| {
             progress.set_step(host, step);
+            events.set_step(host, step);
         });
         let host = crate::current_host();
+        events.host_finished(&host, result.as_ref().err().map(ToString::to_string));
         match &result {
             Ok(()) => progress.host_done(&host),
             Err(e) => {
@@ -560,9 +582,11 @@ fn run(
         result
     });
     progress.finish();
+    events.run_finished(&report);
     if summary {
         progress.line(color::paint_summary(report.summary().trim_end(), color).as_str());
     }
+    events.finish();
     ExitCode::from(report.exit_code())
 }
 

@@ -110,9 +110,8 @@ struct HostState {
 }
 
 /// The recipe binary's observer: echoes operations and their output (unless
-/// `-q`), prints progress, and writes `--events`.
+/// `-q`) and prints progress. (`--events` is the observer of `events.rs`.)
 pub(crate) struct Progress {
-    recipe: &'static str,
     plan: Vec<(&'static str, u64)>,
     mode: ProgressMode,
     echo: bool,
@@ -132,21 +131,17 @@ pub(crate) struct Progress {
     /// `--color`/`NO_COLOR` allow colored bars.
     color: bool,
     out: Mutex<Box<dyn Write + Send>>,
-    events: Option<Mutex<Box<dyn Write + Send>>>,
 }
 
 impl Progress {
     /// `mode` must be resolved (not `Auto`). Human lines go to `out`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        recipe: &'static str,
         plan: Vec<(&'static str, u64)>,
         mode: ProgressMode,
         echo: bool,
         targets: usize,
         out: Box<dyn Write + Send>,
         out_is_stderr: bool,
-        events: Option<Box<dyn Write + Send>>,
     ) -> Self {
         let multi = (mode == ProgressMode::Bar).then(|| {
             MultiProgress::with_draw_target(if out_is_stderr {
@@ -165,7 +160,6 @@ impl Progress {
             bar
         });
         Progress {
-            recipe,
             plan,
             mode,
             echo,
@@ -178,7 +172,6 @@ impl Progress {
             columns,
             color: false,
             out: Mutex::new(out),
-            events: events.map(Mutex::new),
         }
     }
 
@@ -232,7 +225,7 @@ impl Progress {
         self.with_host(host, |s| s.step)
     }
 
-    /// The step `host` runs from now on (for events).
+    /// The step `host` runs from now on.
     pub(crate) fn set_step(&self, host: &str, step: &'static str) {
         self.with_host(host, |s| s.step = step);
     }
@@ -339,9 +332,6 @@ impl Progress {
                 total_line(done, planned)
             ));
         }
-        if let Some(events) = &self.events {
-            let _ = events.lock().unwrap_or_else(|e| e.into_inner()).flush();
-        }
     }
 }
 
@@ -392,31 +382,9 @@ impl RunObserver for Progress {
         }
     }
 
-    fn op_finished(&self, event: &OpEvent<'_>, status: OpStatus, duration: Duration) {
+    fn op_finished(&self, event: &OpEvent<'_>, _status: OpStatus, _duration: Duration) {
         self.with_host(event.host, |state| {
             let (kind_done, kind_planned) = state.counts.record(event.op);
-            let (done, planned) = state.counts.total();
-            if let Some(events) = &self.events {
-                let (status, changed) = match status {
-                    OpStatus::Ok { changed } => ("ok", changed),
-                    OpStatus::Failed => ("failed", false),
-                };
-                let record = serde_json::json!({
-                    "host": event.host,
-                    "recipe": self.recipe,
-                    "step": state.step,
-                    "kind": event.op,
-                    "index": kind_done,
-                    "planned": planned,
-                    "done": done,
-                    "status": status,
-                    "changed": changed,
-                    "duration_ms": duration.as_millis() as u64,
-                });
-                let mut events = events.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = writeln!(events, "{record}");
-                let _ = events.flush();
-            }
             let kind = kind_line(event.op, kind_done, kind_planned);
             self.show(event.host, state, Some(kind));
         });
@@ -486,17 +454,15 @@ mod tests {
     }
 
     #[test]
-    fn lines_mode_prints_per_host_lines_and_events() {
-        let (out, events) = (Buf::default(), Buf::default());
+    fn lines_mode_prints_per_host_lines() {
+        let out = Buf::default();
         let p = Progress::new(
-            "demo",
             vec![("run", 1), ("sudo", 1)],
             ProgressMode::Lines,
             false,
             2,
             Box::new(out.clone()),
             false,
-            Some(Box::new(events.clone())),
         );
         p.set_step("root@a", "install");
         let ms = Duration::from_millis(7);
@@ -513,22 +479,5 @@ mod tests {
              [root@a] [2/2 total] (100.00%)\n\
              [2 hosts] [2/4 total] (50.00%)\n"
         );
-        let events = events.text();
-        let first: serde_json::Value =
-            serde_json::from_str(events.lines().next().unwrap()).unwrap();
-        assert_eq!(
-            first,
-            serde_json::json!({"host": "root@a", "recipe": "demo", "step": "install",
-                "kind": "run", "index": 1, "planned": 2, "done": 1, "status": "ok",
-                "changed": true, "duration_ms": 7})
-        );
-        assert!(
-            events
-                .lines()
-                .nth(1)
-                .unwrap()
-                .contains("\"status\":\"failed\"")
-        );
-        assert!(!events.contains("hunter2"));
     }
 }

@@ -349,10 +349,12 @@ pub(crate) fn operation<T>(
             host: scope.host().to_string(),
         });
     }
+    // What a recipe put into a command by hand from a `Secret` is never shown (echo, events).
+    let display = crate::transport::redact_secrets(display);
     let event = OpEvent {
         host: scope.host(),
         op,
-        command: display,
+        command: &display,
         quiet: scope.settings.quiet,
     };
     scope.shared.observer.op_started(&event);

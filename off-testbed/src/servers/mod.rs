@@ -6,6 +6,14 @@
 //! One module per server builds its command line and configuration; this module holds what they
 //! share: a free port, the process, waiting until it is ready, and the log quoted when it is not.
 
+pub mod influxdb;
+pub mod pushgateway;
+pub mod rsyslog;
+
+pub use influxdb::InfluxDb;
+pub use pushgateway::Pushgateway;
+pub use rsyslog::Rsyslog;
+
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

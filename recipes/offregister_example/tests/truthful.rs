@@ -38,6 +38,7 @@ fn events(path: &std::path::Path) -> Vec<(String, bool)> {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "op")
         .map(|e| {
             (
                 e["kind"].as_str().unwrap().to_string(),

@@ -8,6 +8,7 @@
 
 mod check;
 mod compile;
+mod metrics;
 mod ops;
 mod postgres;
 
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     /// Operations over SSH: one host's round trip against plain `ssh host sh`
     /// and an OpenSSH ControlMaster loop; 20 hosts in parallel against one.
     Ops(ops::OpsArgs),
+    /// 200 operations on one host with syslog, InfluxDB and pushgateway sinks vs none (target <= 1.05x).
+    Metrics(metrics::MetricsBench),
     /// The parallel workload of `bench ops`, in a process of its own so its
     /// peak memory can be measured.
     #[command(hide = true)]
@@ -38,6 +41,7 @@ pub fn exec(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Check(args) => check::exec(args),
         BenchCommand::Postgres(args) => postgres::exec(args),
         BenchCommand::Ops(args) => ops::exec(args),
+        BenchCommand::Metrics(args) => metrics::exec(args),
         BenchCommand::OpsWorker(args) => ops::worker_exec(args),
     }
 }
