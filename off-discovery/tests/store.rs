@@ -168,6 +168,7 @@ macro_rules! backend_tests {
 }
 
 backend_tests!(etcd, "etcd");
+backend_tests!(consul, "consul");
 
 #[test]
 fn bad_urls_are_usage_errors_naming_the_url() {

@@ -6,6 +6,7 @@
 //! The backends own the protocol; the bootstrap (register, wait, freeze) is written once over
 //! [`Store`]. [`open`] picks the backend from the URL's scheme.
 
+pub mod consul;
 pub mod etcd;
 mod http;
 pub mod url;
@@ -127,7 +128,8 @@ pub fn open_with(url: &str, options: &StoreOptions) -> Result<Box<dyn Store>, Pe
     let parsed = StoreUrl::parse(url).map_err(PeerError::Usage)?;
     let store: Box<dyn Store> = match parsed.scheme {
         Scheme::Etcd => Box::new(etcd::EtcdStore::open(&parsed, options)?),
-        Scheme::ZooKeeper | Scheme::Consul => {
+        Scheme::Consul => Box::new(consul::ConsulStore::open(&parsed, options)?),
+        Scheme::ZooKeeper => {
             return Err(PeerError::Usage(format!("{parsed}: backend not built yet")));
         }
     };
