@@ -9,9 +9,11 @@
 //! - [`store`]: the key/value store interface of dynamic mode (Patroni's DCS shape) and its
 //!   backends, chosen by URL (`zk://`, `etcd://`, `consul://`).
 
+pub mod condition;
 pub mod coordinator;
 pub mod member;
 pub mod store;
 
+pub use condition::{Condition, ConditionError};
 pub use coordinator::{Coordinator, PeerError};
 pub use member::{Member, Membership, NodeInfo, Role};
