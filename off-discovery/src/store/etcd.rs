@@ -111,8 +111,9 @@ impl EtcdStore {
         if self.shared.lease_lost.load(Ordering::Relaxed) {
             return Err(StoreError::Unavailable {
                 url: self.shared.http.url().to_string(),
-                reason: "this node's lease expired (the cluster was out of reach too long)"
-                    .to_string(),
+                reason:
+                    "this node's lease has ended (revoked, or out of reach longer than its TTL)"
+                        .to_string(),
             });
         }
         let answer = retrying(self.shared.options.retry_for, || {

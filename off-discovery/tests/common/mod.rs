@@ -21,7 +21,7 @@ pub struct Backend {
 pub fn fast_options() -> StoreOptions {
     StoreOptions {
         lease_ttl: Duration::from_secs(2),
-        retry_for: Duration::from_secs(1),
+        retry_for: Duration::from_secs(5),
         request_timeout: Duration::from_secs(2),
     }
 }
@@ -87,5 +87,26 @@ impl Backend {
     /// A new session with the store (one node's).
     pub fn open(&self) -> Box<dyn Store> {
         store::open_with(&self.url, &fast_options()).expect("the store opens")
+    }
+}
+
+impl Drop for Backend {
+    /// On a real Consul agent, removes what the test left under its prefix.
+    fn drop(&mut self) {
+        if !self.real_consul {
+            return;
+        }
+        let Some((host, prefix)) = self
+            .url
+            .strip_prefix("consul://")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return;
+        };
+        let mut request = ureq::delete(format!("http://{host}/v1/kv/{prefix}?recurse"));
+        if let Ok(token) = std::env::var("CONSUL_HTTP_TOKEN") {
+            request = request.header("X-Consul-Token", token);
+        }
+        let _ = request.call();
     }
 }
