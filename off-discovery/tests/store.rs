@@ -241,3 +241,21 @@ fn a_consul_session_that_ended_makes_the_store_unavailable() {
     let error = node.list("c/members").unwrap_err();
     assert!(error.to_string().contains("session has ended"), "{error}");
 }
+
+/// The ZooKeeper backend blocks on a runtime of its own: called from a caller's async code it
+/// must neither panic (tokio refuses nested runtimes) nor deadlock.
+#[test]
+fn zookeeper_works_when_called_from_async_code() {
+    let backend = Backend::zookeeper();
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    caller.block_on(async {
+        let store = backend.open();
+        assert_eq!(store.create("c/k", b"v").unwrap(), Outcome::Done(()));
+        store.put_leased("c/members", b"m").unwrap();
+        assert_eq!(store.list("c/members").unwrap().len(), 1);
+        store.wait("c", Duration::from_millis(100)).unwrap();
+        drop(store);
+    });
+}
