@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::condition::Condition;
 use crate::coordinator::{Coordinator, PeerError};
 use crate::member::{Member, Membership, NodeInfo, Role};
-use crate::store::{Entry, Outcome, Store, keys};
+use crate::store::{self, Entry, Outcome, Store, StoreOptions, StoreUrl, keys};
 
 /// The name of a cluster's keyspace: the first 128 bits of a SHA-256 of the token, in hex.
 pub fn cluster_name(token: &str) -> String {
@@ -61,9 +61,7 @@ impl DynamicCoordinator {
         condition: Condition,
     ) -> Result<DynamicCoordinator, PeerError> {
         if token.is_empty() {
-            return Err(PeerError::Usage(
-                "the cluster token is empty (set OFF_TOKEN or --token-file)".to_string(),
-            ));
+            return Err(empty_token());
         }
         Ok(DynamicCoordinator {
             store,
@@ -71,6 +69,22 @@ impl DynamicCoordinator {
             condition,
             started: Instant::now(),
         })
+    }
+
+    /// Validates `condition`, the store URL and the token (each a [`PeerError::Usage`]) before
+    /// it connects to the store (unreachable: [`PeerError::Unavailable`]).
+    pub fn open(
+        store_url: &str,
+        options: &StoreOptions,
+        token: &str,
+        condition: &str,
+    ) -> Result<DynamicCoordinator, PeerError> {
+        let condition = Condition::parse(condition)?;
+        StoreUrl::parse(store_url).map_err(PeerError::Usage)?;
+        if token.is_empty() {
+            return Err(empty_token());
+        }
+        DynamicCoordinator::new(store::open_with(store_url, options)?, token, condition)
     }
 
     /// Counts `t` from `started` (the process's start) instead of from [`DynamicCoordinator::new`].
@@ -141,6 +155,10 @@ impl DynamicCoordinator {
             master,
         })
     }
+}
+
+fn empty_token() -> PeerError {
+    PeerError::Usage("the cluster token is empty (set OFF_TOKEN or --token-file)".to_string())
 }
 
 /// The list the first `size` registered nodes make, with the master chosen.

@@ -500,3 +500,27 @@ fn an_empty_token_is_a_usage_error() {
         .unwrap();
     assert_eq!(error.exit_code(), 2);
 }
+
+#[test]
+fn bad_input_is_refused_before_the_store_is_reached() {
+    // Nothing listens there: reaching the store would be `Unavailable`, not `Usage`.
+    let closed = "etcd://127.0.0.1:1/off";
+    let options = fast_options();
+    for (url, token, condition, says) in [
+        (closed, TOKEN, "n>=", "column 4"),
+        ("redis://h/off", TOKEN, "n>=3", "unknown scheme `redis`"),
+        (closed, "", "n>=3", "token is empty"),
+    ] {
+        let start = Instant::now();
+        let error = DynamicCoordinator::open(url, &options, token, condition)
+            .err()
+            .unwrap();
+        assert!(matches!(error, PeerError::Usage(_)), "{error:?}");
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(start.elapsed() < Duration::from_millis(500));
+    }
+    let error = DynamicCoordinator::open(closed, &options, TOKEN, "n>=3")
+        .err()
+        .unwrap();
+    assert_eq!(error.exit_code(), 3, "{error}");
+}
