@@ -7,11 +7,17 @@
 //! - [`coordinator`]: the one interface over both ways of agreeing ([`Coordinator`]), and the
 //!   errors that end a node's part with DESIGN §9's exit codes ([`PeerError`]);
 //! - [`store`]: the key/value store interface of dynamic mode (Patroni's DCS shape) and its
-//!   backends, chosen by URL (`zk://`, `etcd://`, `consul://`).
+//!   backends, chosen by URL (`zk://`, `etcd://`, `consul://`);
+//! - [`condition`]: when dynamic mode stops waiting for more nodes (`n>=3 || t>=90s`);
+//! - [`bootstrap`]: dynamic mode's [`Coordinator`] over any store ([`DynamicCoordinator`]).
 
+pub mod bootstrap;
+pub mod condition;
 pub mod coordinator;
 pub mod member;
 pub mod store;
 
+pub use bootstrap::DynamicCoordinator;
+pub use condition::{Condition, ConditionError};
 pub use coordinator::{Coordinator, PeerError};
 pub use member::{Member, Membership, NodeInfo, Role};

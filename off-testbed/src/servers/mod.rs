@@ -6,9 +6,12 @@
 //! One module per server builds its command line and configuration; this module holds what they
 //! share: a free port, the process, waiting until it is ready, and the log quoted when it is not.
 
+pub mod consul_fake;
+pub mod etcd;
 pub mod influxdb;
 pub mod pushgateway;
 pub mod rsyslog;
+pub mod zookeeper;
 
 pub use influxdb::InfluxDb;
 pub use pushgateway::Pushgateway;
