@@ -209,28 +209,32 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         struct __OffKwargs { #(#fields,)* }
 
         #[doc(hidden)]
-        fn __off_parse(raw: &#private::RawArgs) -> ::core::result::Result<__OffKwargs, #private::ArgErrors> {
+        fn __off_parse(
+            raw: &#private::RawArgs,
+        ) -> ::core::result::Result<::std::boxed::Box<dyn #private::Kwargs>, #private::ArgErrors> {
             let mut errors = #private::ArgErrors::default();
             #(#parse_lets)*
             errors.finish()?;
             let kwargs = __OffKwargs { #(#field_inits,)* };
             #validate_call
-            ::core::result::Result::Ok(kwargs)
+            ::core::result::Result::Ok(::std::boxed::Box::new(kwargs))
         }
 
-        #[doc(hidden)]
-        fn __off_step(kwargs: &__OffKwargs, step: usize) -> ::off_runtime::Result<()> {
-            let _ = kwargs;
-            match step {
-                #(#step_arms)*
-                _ => ::core::unreachable!("the runtime only asks for declared steps"),
+        impl #private::Kwargs for __OffKwargs {
+            fn run_step(&self, step: usize) -> ::off_runtime::Result<()> {
+                let kwargs = self;
+                let _ = kwargs;
+                match step {
+                    #(#step_arms)*
+                    _ => ::core::unreachable!("the runtime only asks for declared steps"),
+                }
             }
         }
 
         /// Runs the recipe as a command-line program: parses the keyword
         /// arguments and flags (`--help` lists them) and runs the steps.
         pub fn main() -> ::std::process::ExitCode {
-            #private::recipe_main(&#spec_ident, __off_parse, __off_step)
+            #private::recipe_main(&#spec_ident, __off_parse)
         }
     }
 }

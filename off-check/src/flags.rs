@@ -11,7 +11,7 @@ use crate::{ReportFormat, Retry, parse_duration};
 // How to report a check, and whether to re-check until it passes.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckRunFlags {
-    /// Report format
+    /// Report format of the check
     #[arg(long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json", "junit", "tap"])]
     pub format: String,
     /// Re-check until every item passes, for at most this long (30s, 2m, …)

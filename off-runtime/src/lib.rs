@@ -64,8 +64,8 @@ pub use template::{Template, render_str};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::driver::{
-        AliveAnnotation, ArgErrors, CheckAnnotations, ParamKind, ParamSpec, RawArgs, RecipeSpec,
-        StepSpec, VersionAnnotation, recipe_main,
+        AliveAnnotation, ArgErrors, CheckAnnotations, Kwargs, ParamKind, ParamSpec, RawArgs,
+        RecipeSpec, StepSpec, VersionAnnotation, recipe_main,
     };
     pub use crate::shell::quote_display;
     pub use ::clap;

@@ -42,7 +42,7 @@ pub struct TargetFlags {
     #[arg(short = 'H', long, value_name = "HOSTS")]
     pub hosts: Option<String>,
     /// Targets from a YAML file: `hosts: [{host: user@h:22, vars: {name: value}}]`;
-    /// a host's vars fill `{name}` placeholders in the spec
+    /// a host's vars are its kwargs (a recipe) or fill the spec's `{name}` placeholders (offcheck)
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 }

@@ -5,7 +5,53 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{Stream, TransportError};
+use super::{ExecOutput, Stream, TransportError};
+
+/// A spawned command's standard streams, as both transports get them from
+/// their child handle.
+pub(crate) struct Pipes<W, O, E> {
+    pub stdin: Option<W>,
+    pub stdout: Option<O>,
+    pub stderr: Option<E>,
+}
+
+/// Runs a spawned command to its end, the same way on every transport:
+/// `input` fed to it, its output handed to `on_output` and collected as
+/// `collect` says, its exit status from `exited`. `lost` names what an I/O
+/// error on the pipes or the status means on this transport (a local I/O
+/// error, a lost SSH connection).
+pub(super) async fn run_to_exit<W, O, E, X>(
+    pipes: Pipes<W, O, E>,
+    input: Option<&[u8]>,
+    on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    collect: Collect,
+    exited: impl Future<Output = Result<std::process::ExitStatus, X>>,
+    lost: fn(String) -> TransportError,
+) -> Result<ExecOutput, TransportError>
+where
+    W: AsyncWrite + Unpin,
+    O: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+    X: std::fmt::Display,
+{
+    let (stdout, stderr, status) = pump_until_exit(
+        pipes.stdin,
+        input,
+        pipes.stdout.expect("stdout is piped"),
+        pipes.stderr.expect("stderr is piped"),
+        on_output,
+        collect,
+        exited,
+    )
+    .await
+    .map_err(|e| lost(e.to_string()))?;
+    let status = status.map_err(|e| lost(e.to_string()))?;
+    Ok(ExecOutput {
+        stdout,
+        stderr,
+        code: status.code(),
+    })
+}
 
 /// What [`pump_until_exit`] keeps of a command's output, and how long.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +95,7 @@ impl Drain {
 /// open (a background process the command started), and so is the rest of
 /// `input`, keeping of the output what `collect` says. Returns the output and
 /// what `exited` resolved to (awaited to the end if the pipes closed first).
-pub(super) async fn pump_until_exit<T>(
+async fn pump_until_exit<T>(
     stdin: Option<impl AsyncWrite + Unpin>,
     input: Option<&[u8]>,
     mut stdout: impl AsyncRead + Unpin,

@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use super::io::{Collect, Drain, pump_until_exit, with_deadline};
+use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 use crate::runtime::block_on;
 
@@ -35,33 +35,29 @@ impl Transport for LocalTransport {
             let pid = child.id();
             // Ended by Ctrl-C (see crate::interrupt) while it runs.
             let _tracked = pid.map(crate::interrupt::track_command);
-            let (child_in, child_out, child_err) =
-                (child.stdin.take(), child.stdout.take(), child.stderr.take());
-            let result = with_deadline(deadline, async {
-                // The command is over when its shell exits, even if a
-                // background process it started still holds the pipes
-                // (`daemon &`), as over SSH.
-                let (stdout, stderr, status) = pump_until_exit(
-                    child_in,
+            let pipes = Pipes {
+                stdin: child.stdin.take(),
+                stdout: child.stdout.take(),
+                stderr: child.stderr.take(),
+            };
+            // The command is over when its shell exits, even if a background
+            // process it started still holds the pipes (`daemon &`), as over
+            // SSH.
+            let collect = Collect {
+                keep_stdout,
+                drain: Drain::LOCAL,
+            };
+            let result = with_deadline(
+                deadline,
+                run_to_exit(
+                    pipes,
                     stdin,
-                    child_out.expect("piped"),
-                    child_err.expect("piped"),
                     on_output,
-                    Collect {
-                        keep_stdout,
-                        drain: Drain::LOCAL,
-                    },
+                    collect,
                     child.wait(),
-                )
-                .await
-                .map_err(|e| TransportError::Io(e.to_string()))?;
-                let status = status.map_err(|e| TransportError::Io(e.to_string()))?;
-                Ok(ExecOutput {
-                    stdout,
-                    stderr,
-                    code: status.code(),
-                })
-            })
+                    TransportError::Io,
+                ),
+            )
             .await;
             if let (Err(TransportError::DeadlineExceeded), Some(pid)) = (&result, pid) {
                 crate::interrupt::kill_commands(&[pid as i32]);

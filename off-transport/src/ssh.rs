@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
-use super::io::{Collect, Drain, pump_until_exit, with_deadline};
+use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
 use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
 use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::interrupt::{self, Master, Tracked};
@@ -356,34 +356,27 @@ impl SshTransport {
             .spawn()
             .await
             .map_err(lost)?;
-        let (child_in, child_out, child_err) = (
-            child.stdin().take(),
-            child.stdout().take(),
-            child.stderr().take(),
-        );
+        let pipes = Pipes {
+            stdin: child.stdin().take(),
+            stdout: child.stdout().take(),
+            stderr: child.stderr().take(),
+        };
         // The command is over at its exit status, even if a background
         // process it started still holds the channel's pipes (`daemon &`),
         // as in the persistent shell and on the local machine.
-        let (stdout, stderr, status) = pump_until_exit(
-            child_in,
+        let collect = Collect {
+            keep_stdout,
+            drain: Drain::CHANNEL,
+        };
+        run_to_exit(
+            pipes,
             stdin,
-            child_out.expect("piped"),
-            child_err.expect("piped"),
             on_output,
-            Collect {
-                keep_stdout,
-                drain: Drain::CHANNEL,
-            },
+            collect,
             child.wait(),
+            TransportError::Disconnected,
         )
         .await
-        .map_err(|e| TransportError::Disconnected(e.to_string()))?;
-        let status = status.map_err(lost)?;
-        Ok(ExecOutput {
-            stdout,
-            stderr,
-            code: status.code(),
-        })
     }
 
     /// Runs a command as `who`: in a persistent shell, or in a channel of

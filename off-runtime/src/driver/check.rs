@@ -33,10 +33,9 @@ use crate::report::Console;
 
 /// `--check`: derives each host's spec from a dry run of the recipe with
 /// its kwargs and verifies the hosts against it.
-pub(super) fn check_hosts<K: Send + Sync>(
+pub(super) fn check_hosts(
     spec: &'static RecipeSpec,
-    mut prepared: Prepared<K>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
+    mut prepared: Prepared,
     sudo_password: Option<Secret>,
 ) -> ExitCode {
     prepared.events = None;
@@ -45,7 +44,7 @@ pub(super) fn check_hosts<K: Send + Sync>(
     let derivation = Executor::new(prepared.targets.clone())
         .observer(Arc::new(Console::new(false)))
         .dry_run(dry_run.clone())
-        .run(|| run_steps(spec, &prepared, run_step, &|_, _| {}));
+        .run(|| run_steps(spec, &prepared, &|_, _| {}));
     let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
     let mut jobs = Vec::new();
     for host in &derivation.hosts {

@@ -213,18 +213,10 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         cmd = cmd.arg(arg);
     }
     cmd = BuiltinFlags::augment_args(cmd.next_help_heading(None::<&'static str>))
-        // A host's vars are kwargs here, not spec placeholders as in offcheck.
-        .mut_arg("inventory", |a| {
-            a.help("Targets with per-host kwargs (YAML: hosts: [{host, vars}])")
-        })
-        // Here the check flags only mean something with --check.
-        .mut_arg("format", |a| {
-            a.help("Report format of --check").requires("check")
-        })
-        .mut_arg("retry_timeout", |a| {
-            a.help("Re-check until every item passes, for at most this long (30s, 2m)")
-                .requires("check")
-        });
+        // Here the check flags only mean something with --check (their help
+        // is offcheck's, defined once in off_check::flags).
+        .mut_arg("format", |a| a.requires("check"))
+        .mut_arg("retry_timeout", |a| a.requires("check"));
     for &name in RESERVED {
         cmd = cmd.arg(
             Arg::new(name)
@@ -502,10 +494,10 @@ mod tests {
         }
         let help = command(&SPEC).render_help().to_string();
         let (main, checking) = help.split_once("Checking (--check):").unwrap();
-        assert!(checking.contains("Report format of --check"), "{help}");
+        assert!(checking.contains("Report format of the check"), "{help}");
         assert!(checking.contains("--manifest <FILE>"), "{help}");
         assert!(main.contains("--sudo-password-stdin"), "{help}");
-        assert!(main.contains("Targets with per-host kwargs"), "{help}");
+        assert!(main.contains("a host's vars are its kwargs (a recipe)"), "{help}");
     }
 
     #[test]

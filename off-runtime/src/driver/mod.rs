@@ -4,9 +4,11 @@
 //! touched, and the run with its progress display. (The macro itself is
 //! `off-macros`, its analysis `off-analysis`.)
 //!
-//! The macro generates a parser (`fn(&RawArgs) -> Result<K, ArgErrors>`) and
-//! a step dispatcher (`fn(&K, usize) -> Result<()>`) and hands both to
-//! [`recipe_main`].
+//! The macro generates the recipe's kwargs struct, its parser
+//! (`fn(&RawArgs) -> Result<Box<dyn Kwargs>, ArgErrors>`) and the [`Kwargs`]
+//! impl that runs a step with them, and hands the parser to [`recipe_main`].
+//! Nothing here is generic over the kwargs type, so the driver is compiled
+//! once, in this crate, rather than again in every recipe crate.
 
 mod args;
 mod check;
@@ -137,33 +139,39 @@ impl RecipeSpec {
     }
 }
 
+/// A recipe's kwargs, parsed and validated: the one thing the driver knows
+/// about the type the macro generates.
+pub trait Kwargs: Send + Sync {
+    /// Runs step `step` (an index into [`RecipeSpec::steps`]) with these
+    /// kwargs on the current host.
+    fn run_step(&self, step: usize) -> crate::Result<()>;
+}
+
+/// The parser the macro generates: every kwarg from the flags, environment
+/// and `-c` file, or every input error at once.
+pub type ParseKwargs = fn(&RawArgs) -> Result<Box<dyn Kwargs>, ArgErrors>;
+
 /// One "did you mean" for every input error, the check spec's included.
 pub(crate) use off_input::did_you_mean;
 
 /// The entry point of a recipe binary: parses and validates every input
 /// (exit 2 on any error, with all errors listed), then runs the selected
 /// steps on every target and prints the summary.
-pub fn recipe_main<K: Send + Sync>(
-    spec: &'static RecipeSpec,
-    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
-) -> ExitCode {
+pub fn recipe_main(spec: &'static RecipeSpec, parse: ParseKwargs) -> ExitCode {
     // SAFETY: a recipe binary's `main` calls this first, before any thread
     // has started (the macro's `main` does nothing else).
     let env_password = unsafe { crate::take_sudo_password_env() };
     crate::interrupt::install();
-    let code =
-        recipe_main_inner(spec, parse, run_step, env_password).unwrap_or_else(CliError::report);
+    let code = recipe_main_inner(spec, parse, env_password).unwrap_or_else(CliError::report);
     if crate::interrupt::interrupted() {
         return ExitCode::from(exit_code::INTERRUPTED);
     }
     code
 }
 
-fn recipe_main_inner<K: Send + Sync>(
+fn recipe_main_inner(
     spec: &'static RecipeSpec,
-    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
+    parse: ParseKwargs,
     env_password: Option<Secret>,
 ) -> Result<ExitCode, CliError> {
     let options = match cli::parse_argv(spec, std::env::args_os()) {
@@ -173,27 +181,27 @@ fn recipe_main_inner<K: Send + Sync>(
     let env = |name: &str| std::env::var(name).ok();
     let prepared = prepare(spec, options, parse, &env)?;
     if prepared.options.dry_run {
-        return Ok(dry_run(spec, prepared, run_step));
+        return Ok(dry_run(spec, prepared));
     }
     let sudo_password = crate::sudo_password(prepared.options.sudo_password_stdin, env_password)
         .map_err(CliError::usage)?;
     if prepared.options.check.is_some() {
-        return Ok(check::check_hosts(spec, prepared, run_step, sudo_password));
+        return Ok(check::check_hosts(spec, prepared, sudo_password));
     }
-    Ok(run(spec, prepared, run_step, sudo_password))
+    Ok(run(spec, prepared, sudo_password))
 }
 
 /// Everything validated, ready to run.
-pub(crate) struct Prepared<K> {
+pub(crate) struct Prepared {
     options: cli::Options,
     /// The SSH settings of the command line.
     ssh: SshOptions,
     targets: Vec<Target>,
     selected: Vec<usize>,
     /// Kwargs for every target without per-host ones.
-    kwargs: Option<K>,
+    kwargs: Option<Box<dyn Kwargs>>,
     /// Per-host kwargs from `--inventory`.
-    per_host: HashMap<Target, K>,
+    per_host: HashMap<Target, Box<dyn Kwargs>>,
     /// The raw inputs behind `kwargs` and `per_host`, for the placeholders
     /// of `--check`.
     raw: Option<RawArgs>,
@@ -203,12 +211,12 @@ pub(crate) struct Prepared<K> {
     record: Option<resume::StepRecord>,
 }
 
-fn prepare<K>(
+fn prepare(
     spec: &'static RecipeSpec,
     options: cli::Options,
-    parse: fn(&RawArgs) -> Result<K, ArgErrors>,
+    parse: ParseKwargs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Prepared<K>, ArgErrors> {
+) -> Result<Prepared, ArgErrors> {
     let mut errors = ArgErrors::default();
     let mut targets = Vec::new();
     if let Some(hosts) = &options.hosts {
@@ -317,11 +325,7 @@ fn prepare<K>(
 
 /// `--dry-run`: runs the steps against no host (see [`crate::dry_run`]),
 /// printing each operation with its rendered command.
-fn dry_run<K: Send + Sync>(
-    spec: &'static RecipeSpec,
-    mut prepared: Prepared<K>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
-) -> ExitCode {
+fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
     println!(
         "{} --dry-run: nothing runs on any host; every command is assumed to succeed with empty output.",
         spec.name
@@ -335,7 +339,7 @@ fn dry_run<K: Send + Sync>(
         .observer(console.clone())
         .dry_run(DryRun::new());
     let report = executor.run(|| {
-        run_steps(spec, &prepared, run_step, &|host, step| {
+        run_steps(spec, &prepared, &|host, step| {
             console.message(&format!("[{host}] step `{step}`"));
         })
     });
@@ -354,10 +358,9 @@ fn dry_run<K: Send + Sync>(
 /// Runs the selected steps on the current host — with `--resume`, from the
 /// first one not completed there in the last run — recording each completed
 /// step. `on_step(host, step)` is called as each step starts.
-pub(crate) fn run_steps<K>(
+pub(crate) fn run_steps(
     spec: &'static RecipeSpec,
-    prepared: &Prepared<K>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
+    prepared: &Prepared,
     on_step: &dyn Fn(&str, &'static str),
 ) -> crate::Result<()> {
     let host = crate::current_host();
@@ -396,7 +399,7 @@ pub(crate) fn run_steps<K>(
     for i in steps {
         let step = spec.steps[i].name;
         on_step(&host, step);
-        run_step(kwargs, i)?;
+        kwargs.run_step(i)?;
         if let Some(record) = record {
             record.complete(&target, step).map_err(record_failed)?;
         }
@@ -413,10 +416,9 @@ fn note_skipped_steps(host: &str, skipped: &[&str]) {
     ));
 }
 
-fn run<K: Send + Sync>(
+fn run(
     spec: &'static RecipeSpec,
-    mut prepared: Prepared<K>,
-    run_step: fn(&K, usize) -> crate::Result<()>,
+    mut prepared: Prepared,
     sudo_password: Option<Secret>,
 ) -> ExitCode {
     let options = &prepared.options;
@@ -465,7 +467,7 @@ fn run<K: Send + Sync>(
         .sudo_password(sudo_password)
         .observer(progress.clone());
     let report = executor.run(|| {
-        let result = run_steps(spec, &prepared, run_step, &|host, step| {
+        let result = run_steps(spec, &prepared, &|host, step| {
             progress.set_step(host, step);
         });
         let host = crate::current_host();
@@ -496,17 +498,30 @@ mod tests {
     use super::*;
     use crate::driver::args::tests::SPEC;
 
-    struct Kwargs {
+    struct Demo {
         version: u32,
         peers: Vec<String>,
     }
 
-    fn parse(raw: &RawArgs) -> Result<Kwargs, ArgErrors> {
+    impl Kwargs for Demo {
+        fn run_step(&self, step: usize) -> crate::Result<()> {
+            match step {
+                0 => crate::ops::run(format!("test {} = 7", self.version)).map(drop),
+                _ => Err(crate::Error::msg(format!("peers {}", self.peers.join(",")))),
+            }
+        }
+    }
+
+    fn parse(raw: &RawArgs) -> Result<Box<dyn Kwargs>, ArgErrors> {
+        Ok(Box::new(parse_demo(raw)?))
+    }
+
+    fn parse_demo(raw: &RawArgs) -> Result<Demo, ArgErrors> {
         let mut errors = ArgErrors::default();
         let version = errors.take(raw.get::<u32>("version"));
         let peers = errors.take(raw.get_vec::<String>("peers"));
         errors.finish()?;
-        Ok(Kwargs {
+        Ok(Demo {
             version: version.unwrap(),
             peers: peers.unwrap(),
         })
@@ -560,19 +575,15 @@ mod tests {
         let env = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
         let o = options(&["--dry-run", "--steps", "configure"]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(prepared.kwargs.as_ref().unwrap().version, 3);
+        assert!(prepared.kwargs.is_some());
+        let raw = prepared.raw.as_ref().unwrap();
+        assert_eq!(parse_demo(raw).ok().unwrap().version, 3);
         assert_eq!(prepared.selected, [1]);
         assert!(prepared.record.is_none());
     }
 
     #[test]
     fn runs_the_selected_steps_locally() {
-        fn step(k: &Kwargs, i: usize) -> crate::Result<()> {
-            match i {
-                0 => crate::ops::run(format!("test {} = 7", k.version)).map(drop),
-                _ => Err(crate::Error::msg(format!("peers {}", k.peers.join(",")))),
-            }
-        }
         let state = tempfile::tempdir().unwrap();
         let state_dir = state.path().display().to_string();
         let env = move |name: &str| (name == "OFF_STATE_DIR").then(|| state_dir.clone());
@@ -586,9 +597,9 @@ mod tests {
             "none",
         ]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(run(&SPEC, prepared, step, None), ExitCode::from(0));
+        assert_eq!(run(&SPEC, prepared, None), ExitCode::from(0));
         let o = options(&["--version", "7", "--peers", "p", "-q", "--progress", "none"]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(run(&SPEC, prepared, step, None), ExitCode::from(1));
+        assert_eq!(run(&SPEC, prepared, None), ExitCode::from(1));
     }
 }

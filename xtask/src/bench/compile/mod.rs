@@ -6,6 +6,11 @@
 //! a warm-up build, each round edits one step body (a command literal) in
 //! both and times the incremental `cargo build` of each. The ratio of the
 //! medians is the macro's overhead; the target is ≤ 1.3.
+//!
+//! Before the rounds, it also times the first build of each crate once its
+//! dependencies are built (`cargo clean -p` of the crate, then a build):
+//! what a new recipe crate costs, and what the driver being compiled once in
+//! `off-runtime` (not again per recipe, generic over its kwargs) saves.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -42,6 +47,18 @@ pub fn exec(args: CompileArgs) -> Result<()> {
         target.display()
     );
     cargo_build(dir, &target, &["-p", "bench_macro", "-p", "bench_plain"])?;
+
+    let mut first = Vec::new();
+    for name in ["bench_macro", "bench_plain"] {
+        cargo(dir, &target, &["clean", "--quiet", "-p", name])?;
+        let started = Instant::now();
+        cargo_build(dir, &target, &["-p", name])?;
+        first.push(started.elapsed().as_secs_f64());
+    }
+    println!(
+        "first build after the dependencies: #[recipe] {:.2} s, plain functions {:.2} s",
+        first[0], first[1]
+    );
 
     let mut macro_times = Vec::new();
     let mut plain_times = Vec::new();
@@ -133,14 +150,19 @@ fn edit_step_body(main: &Path, round: usize) -> Result<()> {
 }
 
 fn cargo_build(dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
+    let mut full = vec!["build", "--quiet"];
+    full.extend_from_slice(args);
+    cargo(dir, target, &full)
+}
+
+fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
     let status = crate::cargo(dir)
         .env("CARGO_TARGET_DIR", target)
-        .args(["build", "--quiet"])
         .args(args)
         .status()
         .context("running cargo")?;
     if !status.success() {
-        bail!("cargo build {} failed", args.join(" "));
+        bail!("cargo {} failed", args.join(" "));
     }
     Ok(())
 }
