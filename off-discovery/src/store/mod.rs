@@ -4,9 +4,18 @@
 //! ([`StoreError::Unavailable`]).
 //!
 //! The backends own the protocol; the bootstrap (register, wait, freeze) is written once over
-//! [`Store`]. (Signatures below are the contract the bootstrap builds on; the backends fill them.)
+//! [`Store`]. [`open`] picks the backend from the URL's scheme.
 
-use std::time::Duration;
+pub mod consul;
+pub mod etcd;
+mod http;
+pub mod url;
+
+use std::time::{Duration, Instant};
+
+pub use url::{Scheme, StoreUrl};
+
+use crate::coordinator::PeerError;
 
 /// What a write that can lose a race did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,4 +90,116 @@ pub mod keys {
     pub const FROZEN: &str = "frozen";
     /// Each member's published result, `results/<index>`.
     pub const RESULTS: &str = "results";
+}
+
+/// How a backend keeps its session and how long it tries an unreachable store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long this node's leased keys outlive it when it dies without cleaning up: the
+    /// ZooKeeper session timeout, the etcd lease TTL, the Consul session TTL (Consul refuses less
+    /// than 10 s, so its backend asks for at least that). Renewed every third of it.
+    pub lease_ttl: Duration,
+    /// How long an unreachable store is retried (with back-off) before
+    /// [`StoreError::Unavailable`].
+    pub retry_for: Duration,
+    /// How long one request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            lease_ttl: Duration::from_secs(10),
+            retry_for: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the store `url` names with the default [`StoreOptions`].
+pub fn open(url: &str) -> Result<Box<dyn Store>, PeerError> {
+    open_with(url, &StoreOptions::default())
+}
+
+/// Opens the store `url` names: a bad URL (unknown scheme, bad host or port, credentials in it)
+/// is [`PeerError::Usage`]; a store that cannot be reached within `options.retry_for` is
+/// [`PeerError::Unavailable`] naming the URL.
+pub fn open_with(url: &str, options: &StoreOptions) -> Result<Box<dyn Store>, PeerError> {
+    let parsed = StoreUrl::parse(url).map_err(PeerError::Usage)?;
+    let store: Box<dyn Store> = match parsed.scheme {
+        Scheme::Etcd => Box::new(etcd::EtcdStore::open(&parsed, options)?),
+        Scheme::Consul => Box::new(consul::ConsulStore::open(&parsed, options)?),
+        Scheme::ZooKeeper => {
+            return Err(PeerError::Usage(format!("{parsed}: backend not built yet")));
+        }
+    };
+    Ok(store)
+}
+
+impl From<StoreError> for PeerError {
+    fn from(error: StoreError) -> PeerError {
+        // A store that answers nonsense is as unusable as one that does not answer: either way
+        // this node cannot take part, and the message says which.
+        PeerError::Unavailable(format!("key/value store {error}"))
+    }
+}
+
+/// Runs `op` until it returns anything but [`StoreError::Unavailable`], or `retry_for` has
+/// passed, pausing 100 ms, then twice as long each time up to 1 s.
+pub(crate) fn retrying<T>(
+    retry_for: Duration,
+    mut op: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let deadline = Instant::now() + retry_for;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match op() {
+            Err(StoreError::Unavailable { .. }) if Instant::now() + pause < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `<url prefix>/<key>`, the key as the server stores it.
+pub(crate) fn full_key(prefix: &str, key: &str) -> String {
+    let key = key.trim_matches('/');
+    if key.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}/{key}")
+    }
+}
+
+/// The part of `full` below `dir/` when it is directly under it (no further `/`).
+pub(crate) fn child_of<'a>(dir: &str, full: &'a str) -> Option<&'a str> {
+    full.strip_prefix(dir)?
+        .strip_prefix('/')
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// A keepalive thread's stop signal: set and notified when the store is dropped.
+#[derive(Default)]
+pub(crate) struct StopSignal {
+    stopped: std::sync::Mutex<bool>,
+    wake: std::sync::Condvar,
+}
+
+impl StopSignal {
+    pub fn stop(&self) {
+        *self.stopped.lock().unwrap() = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps `pause` unless stopped first; returns whether it was stopped.
+    pub fn sleep(&self, pause: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap();
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, pause, |stopped| !*stopped)
+            .unwrap();
+        *stopped
+    }
 }

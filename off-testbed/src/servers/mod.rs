@@ -6,6 +6,10 @@
 //! One module per server builds its command line and configuration; this module holds what they
 //! share: a free port, the process, waiting until it is ready, and the log quoted when it is not.
 
+pub mod consul_fake;
+pub mod etcd;
+pub mod zookeeper;
+
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
