@@ -27,6 +27,7 @@ mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(os);
     syn::custom_keyword!(package);
+    syn::custom_keyword!(peers);
     syn::custom_keyword!(port);
     syn::custom_keyword!(regex);
     syn::custom_keyword!(service);
@@ -48,6 +49,9 @@ pub struct RecipeAttr {
     /// `validate = inputs`: a module fn that checks combinations of kwargs
     /// (its parameters, by reference) before any host is touched.
     pub validate: Option<Ident>,
+    /// `peers = cluster_kwargs`: the fn (`fn(&Membership) -> PeerKwargs`) that maps a
+    /// cluster's membership onto kwargs under `--serve`.
+    pub peers: Option<syn::Path>,
 }
 
 /// Arguments of `check(...)` inside `#[recipe(...)]`.
@@ -150,6 +154,7 @@ impl Parse for RecipeAttr {
         let mut name = None;
         let mut check = None;
         let mut validate = None;
+        let mut peers = None;
         parse_entries(input, &cx, |input| {
             if input.peek(kw::name) {
                 let key: kw::name = input.parse()?;
@@ -166,8 +171,16 @@ impl Parse for RecipeAttr {
                 let key: kw::validate = input.parse()?;
                 let value: Ident = parse_value(input)?;
                 set_once(&mut validate, value, key.span, "validate", RECIPE)
+            } else if input.peek(kw::peers) {
+                let key: kw::peers = input.parse()?;
+                let value: syn::Path = parse_value(input)?;
+                set_once(&mut peers, value, key.span, "peers", RECIPE)
             } else {
-                Err(unknown_key(input, RECIPE, &["check", "name", "validate"]))
+                Err(unknown_key(
+                    input,
+                    RECIPE,
+                    &["check", "name", "peers", "validate"],
+                ))
             }
         });
         cx.check()?;
@@ -175,6 +188,7 @@ impl Parse for RecipeAttr {
             name,
             check: check.unwrap_or_default(),
             validate,
+            peers,
         })
     }
 }
@@ -715,7 +729,7 @@ mod tests {
         assert_eq!(
             messages(error),
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?"
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?"
             ]
         );
     }
@@ -725,7 +739,7 @@ mod tests {
         let error = syn::parse2::<RecipeAttr>(quote!(foo = 1)).unwrap_err();
         assert_eq!(
             messages(error),
-            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name, validate"]
+            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name, peers, validate"]
         );
     }
 
@@ -764,12 +778,12 @@ mod tests {
         assert_eq!(
             messages(error),
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?",
                 "unknown key `verison` in check(...); expected one of: alive, os, package, port, service, version; did you mean `version`?",
                 "invalid port `88426`: expected 1..=65535",
                 "invalid exit code `300`: expected 0..=255",
                 "unknown key `prot` in check(...); expected one of: alive, os, package, port, service, version; did you mean `port`?",
-                "unknown key `naem` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
+                "unknown key `naem` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?",
             ]
         );
     }

@@ -193,6 +193,10 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         }
     });
 
+    let peers = match &recipe.peers {
+        Some(path) => quote!(::core::option::Option::Some(#path as #private::PeerMapping)),
+        None => quote!(::core::option::Option::None),
+    };
     let spec_ident = format_ident!("__OFF_RECIPE");
     quote! {
         #[doc(hidden)]
@@ -202,6 +206,7 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
             params: &[#(#param_specs),*],
             steps: &[#(#step_specs),*],
             checks: #checks,
+            peers: #peers,
         };
 
         #[doc(hidden)]

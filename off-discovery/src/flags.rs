@@ -332,9 +332,9 @@ impl PeerPlan {
                     .map(|e| format!("{} (\"role\": \"master\" in the file)", e.addr));
                 let master = match (master, self.role) {
                     (Some(m), _) => m,
-                    (None, Role::Master) => format!("{} (--role master)", self.serve),
+                    (None, Role::Master) => format!("{} (it asks for the master role)", self.serve),
                     (None, _) => format!(
-                        "the node started with --role master, else the first listed ({})",
+                        "the node that asks for the master role, else the first listed ({})",
                         peers.entries[0].addr
                     ),
                 };
@@ -344,7 +344,7 @@ impl PeerPlan {
                 lines.push(format!(
                     "2. dynamic mode: register in {kv} and wait until `{stop}` holds, for at most {timeout}"
                 ));
-                lines.push("3. freeze: the first members registered are the cluster (in registration order); master: the node started with --role master, else the first registered".into());
+                lines.push("3. freeze: the first members registered are the cluster (in registration order); master: the node that asks for the master role, else the first registered".into());
             }
         }
         lines.push(match self.order {
@@ -515,7 +515,7 @@ mod tests {
         let phases = plan.phases().join("\n");
         assert!(
             phases.contains(
-                "master: the node started with --role master, else the first listed (n0:8426)"
+                "master: the node that asks for the master role, else the first listed (n0:8426)"
             ),
             "{phases}"
         );

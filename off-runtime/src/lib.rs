@@ -45,6 +45,7 @@ mod template;
 
 pub use off_check as check;
 pub use off_check::inventory;
+pub use off_discovery as discovery;
 pub use off_error as error;
 pub use off_manifest as manifest;
 pub use off_shell as shell;
@@ -64,8 +65,8 @@ pub use template::{Template, render_str};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::driver::{
-        AliveAnnotation, ArgErrors, CheckAnnotations, Kwargs, ParamKind, ParamSpec, RawArgs,
-        RecipeSpec, StepSpec, VersionAnnotation, recipe_main,
+        AliveAnnotation, ArgErrors, CheckAnnotations, Kwargs, ParamKind, ParamSpec, PeerMapping,
+        RawArgs, RecipeSpec, StepSpec, VersionAnnotation, recipe_main,
     };
     pub use crate::shell::quote_display;
     pub use ::clap;

@@ -189,7 +189,9 @@ fn dry_run_prints_the_phases_and_binds_nothing() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("master: 127.0.0.1:{port} (--role master)")),
+        stdout.contains(&format!(
+            "master: 127.0.0.1:{port} (it asks for the master role)"
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("4. run: the master first"), "{stdout}");

@@ -465,7 +465,7 @@ fn choose_master(peers: &PeersFile, nodes: &[NodeInfo]) -> Result<usize, String>
     if let Some(marked) = peers.entries.iter().position(|e| e.master) {
         if let Some(&other) = asked.iter().find(|&&i| i != marked) {
             return Err(format!(
-                "{} has \"role\": \"master\" in {}, but {} was started with --role master",
+                "{} has \"role\": \"master\" in {}, but {} asked for the master role",
                 name(marked),
                 peers.path.display(),
                 name(other)
@@ -473,7 +473,7 @@ fn choose_master(peers: &PeersFile, nodes: &[NodeInfo]) -> Result<usize, String>
         }
         if nodes[marked].role == Role::Slave {
             return Err(format!(
-                "{} has \"role\": \"master\" in {}, but was started with --role slave",
+                "{} has \"role\": \"master\" in {}, but asked for the slave role",
                 name(marked),
                 peers.path.display()
             ));
@@ -484,11 +484,9 @@ fn choose_master(peers: &PeersFile, nodes: &[NodeInfo]) -> Result<usize, String>
         [one] => Ok(*one),
         [] => (0..nodes.len())
             .find(|&i| nodes[i].role != Role::Slave)
-            .ok_or_else(|| {
-                "every node was started with --role slave: one must be the master".into()
-            }),
+            .ok_or_else(|| "every node asked for the slave role: one must be the master".into()),
         several => Err(format!(
-            "several nodes were started with --role master ({}): a cluster has one master",
+            "several nodes asked for the master role ({}): a cluster has one master",
             several
                 .iter()
                 .map(|&i| name(i))
@@ -544,7 +542,7 @@ mod tests {
         );
         let e = choose_master(&plain, &[node(Master), node(Auto), node(Master)]).unwrap_err();
         assert!(
-            e.starts_with("several nodes were started with --role master (a:1, c:1)"),
+            e.starts_with("several nodes asked for the master role (a:1, c:1)"),
             "{e}"
         );
         let e = choose_master(&plain, &[node(Slave), node(Slave), node(Slave)]).unwrap_err();
@@ -560,9 +558,9 @@ mod tests {
             Ok(1)
         );
         let e = choose_master(&marked, &[node(Master), node(Auto), node(Auto)]).unwrap_err();
-        assert!(e.contains("but a:1 was started with --role master"), "{e}");
+        assert!(e.contains("but a:1 asked for the master role"), "{e}");
         let e = choose_master(&marked, &[node(Auto), node(Slave), node(Auto)]).unwrap_err();
-        assert!(e.contains("but was started with --role slave"), "{e}");
+        assert!(e.contains("but asked for the slave role"), "{e}");
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub(crate) struct Options {
     pub check: Option<CheckFlags>,
     /// Kwarg name → the values given on the command line (empty for a set bool flag).
     pub flags: Vec<(String, Vec<String>)>,
+    /// `--serve` and the other flags of peer mode.
+    pub peer: off_discovery::PeerFlags,
 }
 
 /// What `--check` was asked for.
@@ -114,6 +116,9 @@ struct BuiltinFlags {
         help_heading = "Checking (--check)"
     )]
     manifest: Option<PathBuf>,
+    // Peer mode's flags, shared with offconsensus.
+    #[command(flatten, next_help_heading = "Peer mode (--serve HOST:PORT)")]
+    peer: off_discovery::PeerFlags,
     // Back to the main list: the heading above would carry on.
     #[command(flatten, next_help_heading = None::<&str>)]
     sudo: SudoFlags,
@@ -134,7 +139,7 @@ fn parse_timeout_flag(text: &str) -> Result<Timeout, String> {
 }
 
 /// Flags reserved for later features: accepted by the parser, refused at run time.
-const RESERVED: &[&str] = &["serve", "metrics"];
+const RESERVED: &[&str] = &["metrics"];
 
 /// clap (without its `string` feature) wants `&'static str` names; the
 /// command is built once per process, so leaking a few short strings is fine.
@@ -216,7 +221,18 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         // Here the check flags only mean something with --check (their help
         // is offcheck's, defined once in off_check::flags).
         .mut_arg("format", |a| a.requires("check"))
-        .mut_arg("retry_timeout", |a| a.requires("check"));
+        .mut_arg("retry_timeout", |a| a.requires("check"))
+        // A recipe's own kwargs may be called `role` (postgres's is): peer mode's is
+        // `--serve-role` here, and needs --serve.
+        .mut_arg("role", |a| {
+            a.long("serve-role")
+                .visible_alias("serve_role")
+                .help("The role this node asks for in the cluster: master, slave, or auto (the first member is the master)")
+                .requires("serve")
+        })
+        .mut_arg("serve", |a| {
+            a.help("Run this recipe on this node as a member of a cluster: serve the peer endpoint on HOST:PORT (and only there), agree with the other nodes on a membership list and a master, then run with the kwargs the membership gives (the master first)")
+        });
     for &name in RESERVED {
         cmd = cmd.arg(
             Arg::new(name)
@@ -296,6 +312,7 @@ pub(crate) fn parse_argv(
             manifest: builtin.manifest,
         }),
         flags,
+        peer: builtin.peer,
     })
 }
 
@@ -380,7 +397,7 @@ mod tests {
     fn usage_errors_exit_2() {
         assert_eq!(parse(&["--nope"]).unwrap_err().exit_code(), 2);
         assert_eq!(parse(&["--progress", "fancy"]).unwrap_err().exit_code(), 2);
-        assert_eq!(parse(&["--serve"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["--kv", "zk://z/off"]).unwrap_err().exit_code(), 2);
         assert!(
             parse(&["--check", "--format", "tap"])
                 .unwrap()
@@ -497,7 +514,10 @@ mod tests {
         assert!(checking.contains("Report format of the check"), "{help}");
         assert!(checking.contains("--manifest <FILE>"), "{help}");
         assert!(main.contains("--sudo-password-stdin"), "{help}");
-        assert!(main.contains("a host's vars are its kwargs (a recipe)"), "{help}");
+        assert!(
+            main.contains("a host's vars are its kwargs (a recipe)"),
+            "{help}"
+        );
     }
 
     #[test]

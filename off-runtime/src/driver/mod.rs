@@ -13,6 +13,7 @@
 mod args;
 mod check;
 mod cli;
+mod peer;
 mod progress;
 mod resume;
 
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use args::{ArgError, ArgErrors, RawArgs};
+pub use peer::{PeerKwargs, PeerMapping};
 pub use progress::ProgressMode;
 
 use crate::Secret;
@@ -45,6 +47,8 @@ pub struct RecipeSpec {
     pub steps: &'static [StepSpec],
     /// `#[recipe(check(...))]`.
     pub checks: CheckAnnotations,
+    /// `#[recipe(peers = f)]`: how a cluster's membership maps onto the kwargs under `--serve`.
+    pub peers: Option<PeerMapping>,
 }
 
 /// What `#[recipe(check(...))]` adds to the spec `--check` derives from the
@@ -161,25 +165,58 @@ pub fn recipe_main(spec: &'static RecipeSpec, parse: ParseKwargs) -> ExitCode {
     // SAFETY: a recipe binary's `main` calls this first, before any thread
     // has started (the macro's `main` does nothing else).
     let env_password = unsafe { crate::take_sudo_password_env() };
+    // SAFETY: as above. The cluster token, like the password, must not reach the commands the
+    // recipe starts on this machine.
+    let env_token = unsafe { take_env(off_discovery::token::TOKEN_ENV) };
     crate::interrupt::install();
-    let code = recipe_main_inner(spec, parse, env_password).unwrap_or_else(CliError::report);
+    let code =
+        recipe_main_inner(spec, parse, env_password, env_token).unwrap_or_else(CliError::report);
     if crate::interrupt::interrupted() {
         return ExitCode::from(exit_code::INTERRUPTED);
     }
     code
 }
 
+/// Takes `name` out of this process's environment and returns its value.
+///
+/// # Safety
+///
+/// As [`crate::take_sudo_password_env`]: no other thread may touch the environment.
+unsafe fn take_env(name: &str) -> Option<String> {
+    let value = std::env::var_os(name)?;
+    // SAFETY: the caller promises no other thread touches the environment.
+    unsafe { std::env::remove_var(name) };
+    Some(value.to_string_lossy().into_owned())
+}
+
 fn recipe_main_inner(
     spec: &'static RecipeSpec,
     parse: ParseKwargs,
     env_password: Option<Secret>,
+    env_token: Option<String>,
 ) -> Result<ExitCode, CliError> {
     let options = match cli::parse_argv(spec, std::env::args_os()) {
         Ok(options) => options,
         Err(e) => e.exit(),
     };
-    let env = |name: &str| std::env::var(name).ok();
-    let prepared = prepare(spec, options, parse, &env)?;
+    let env = |name: &str| {
+        if name == off_discovery::token::TOKEN_ENV {
+            return env_token.clone();
+        }
+        std::env::var(name).ok()
+    };
+    let mut prepared = prepare(spec, options, parse, &env)?;
+    if let Some(serving) = prepared.serving.take() {
+        if prepared.options.dry_run {
+            peer::dry_run(spec, &prepared, &serving);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let sudo_password =
+            crate::sudo_password(prepared.options.sudo_password_stdin, env_password)
+                .map_err(CliError::usage)?;
+        let code = peer::serve(spec, prepared, serving, parse, sudo_password)?;
+        return Ok(ExitCode::from(code));
+    }
     if prepared.options.dry_run {
         return Ok(dry_run(spec, prepared));
     }
@@ -188,7 +225,7 @@ fn recipe_main_inner(
     if prepared.options.check.is_some() {
         return Ok(check::check_hosts(spec, prepared, sudo_password));
     }
-    Ok(run(spec, prepared, sudo_password))
+    Ok(ExitCode::from(run(spec, prepared, sudo_password)))
 }
 
 /// Everything validated, ready to run.
@@ -209,6 +246,8 @@ pub(crate) struct Prepared {
     events: Option<Box<dyn std::io::Write + Send + Sync>>,
     /// Completed steps per host; `None` in a dry run, which completes nothing.
     record: Option<resume::StepRecord>,
+    /// `--serve`: the peer-mode plan, checked.
+    serving: Option<peer::Serving>,
 }
 
 fn prepare(
@@ -279,10 +318,13 @@ fn prepare(
         {
             errors.push(format!("--inventory {}: no hosts", path.display()));
         }
-        if options.inventory.is_none() || options.hosts.is_some() {
+        // Under --serve, the kwargs depend on the membership: `peer::prepare` checks them.
+        if options.peer.serve.is_none() && (options.inventory.is_none() || options.hosts.is_some())
+        {
             kwargs = errors.take(parse(raw));
         }
     }
+    let serving = peer::prepare(spec, &options, raw.as_ref(), parse, env, &mut errors);
     let events = match options.events.as_deref() {
         None => None,
         Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send + Sync>),
@@ -320,6 +362,7 @@ fn prepare(
         kwargs,
         per_host,
         events,
+        serving,
     })
 }
 
@@ -416,11 +459,8 @@ fn note_skipped_steps(host: &str, skipped: &[&str]) {
     ));
 }
 
-fn run(
-    spec: &'static RecipeSpec,
-    mut prepared: Prepared,
-    sudo_password: Option<Secret>,
-) -> ExitCode {
+/// Runs the selected steps on every target; the run's exit code.
+fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<Secret>) -> u8 {
     let options = &prepared.options;
     let mode = options.progress.resolve();
     // `-q --progress none` prints no summary.
@@ -490,7 +530,7 @@ fn run(
     if summary {
         progress.line(report.summary().trim_end());
     }
-    ExitCode::from(report.exit_code())
+    report.exit_code()
 }
 
 #[cfg(test)]
@@ -597,9 +637,9 @@ mod tests {
             "none",
         ]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(run(&SPEC, prepared, None), ExitCode::from(0));
+        assert_eq!(run(&SPEC, prepared, None), 0);
         let o = options(&["--version", "7", "--peers", "p", "-q", "--progress", "none"]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(run(&SPEC, prepared, None), ExitCode::from(1));
+        assert_eq!(run(&SPEC, prepared, None), 1);
     }
 }
