@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use crate::condition::Condition;
 use crate::coordinator::{Coordinator, PeerError};
 use crate::member::{NodeInfo, Role};
 use crate::run::Order;
@@ -128,8 +129,8 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 pub enum Discovery {
     /// The peers file, read and checked.
     Static(PeersFile),
-    /// The store URL and the stop condition, as given (checked).
-    Dynamic { kv: String, stop: String },
+    /// The store URL (its scheme checked) and the stop condition.
+    Dynamic { kv: String, stop: Condition },
 }
 
 /// Peer mode's inputs, all checked: what a node does once it starts binding.
@@ -275,14 +276,9 @@ fn check_kv_url(url: &str) -> Result<String, String> {
     Ok(url.to_string())
 }
 
-/// `--discovery-stop`.
-// The condition grammar (`n>=3 && t>=90s`) is parsed by dynamic mode's own module; until it is
-// part of this crate, only an empty condition is refused here.
-fn check_condition(text: &str) -> Result<String, String> {
-    if text.trim().is_empty() {
-        return Err("--discovery-stop: empty condition (e.g. 'n>=3')".into());
-    }
-    Ok(text.to_string())
+/// `--discovery-stop`: a condition that parses.
+fn check_condition(text: &str) -> Result<Condition, String> {
+    Condition::parse(text).map_err(|e| format!("--discovery-stop: {e}"))
 }
 
 impl PeerPlan {
@@ -532,7 +528,7 @@ mod tests {
         .plan(serve(), &env)
         .unwrap();
         assert!(
-            matches!(&plan.discovery, Discovery::Dynamic { kv, stop } if kv == "etcd://10.0.0.5:2379/off" && stop == "n>=3")
+            matches!(&plan.discovery, Discovery::Dynamic { kv, stop } if kv == "etcd://10.0.0.5:2379/off" && stop.size() == Some(3))
         );
     }
 

@@ -15,6 +15,7 @@
 //!   backends, chosen by URL (`zk://`, `etcd://`, `consul://`);
 //! - [`run`]: the run order over any coordinator ([`run_in_order`]).
 
+pub mod condition;
 pub mod coordinator;
 pub mod flags;
 pub mod member;
@@ -23,6 +24,7 @@ pub mod static_mode;
 pub mod store;
 pub mod token;
 
+pub use condition::{Condition, ConditionError};
 pub use coordinator::{Coordinator, PeerError};
 pub use flags::{Discovery, PeerFlags, PeerPlan};
 pub use member::{Member, Membership, NodeInfo, Role};

