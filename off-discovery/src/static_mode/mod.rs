@@ -75,7 +75,7 @@ impl StaticCoordinator {
         serve: HostPort,
         token: ClusterToken,
     ) -> Result<StaticCoordinator, PeerError> {
-        let log: Log = Arc::new(|line: &str| eprintln!("offconsensus: {line}"));
+        let log: Log = Arc::new(|line: &str| eprintln!("peer endpoint: {line}"));
         Self::with_log(peers, serve, token, log)
     }
 
