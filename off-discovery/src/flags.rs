@@ -13,13 +13,11 @@ use crate::coordinator::{Coordinator, PeerError};
 use crate::member::{NodeInfo, Role};
 use crate::run::Order;
 use crate::static_mode::{HostPort, PeersFile, StaticCoordinator};
+use crate::store::StoreUrl;
 use crate::token::{ClusterToken, TOKEN_ENV, hex};
 
 /// `--discovery-timeout` when not given.
 pub const DEFAULT_DISCOVERY_TIMEOUT: &str = "10m";
-
-/// The store URL schemes of dynamic mode.
-pub const KV_SCHEMES: &[&str] = &["zk", "etcd", "consul"];
 
 // Peer mode (DESIGN §7). A `//` comment, not a doc comment: that would become the `about` of
 // every command the struct is flattened into.
@@ -252,27 +250,9 @@ impl PeerFlags {
     }
 }
 
-/// `--kv URL`: a known scheme and at least one host. (The backends parse the rest.)
+/// `--kv URL`: a URL the stores can open (scheme, hosts, prefix; no credentials in it).
 fn check_kv_url(url: &str) -> Result<String, String> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!(
-            "--kv {url}: expected a store URL like etcd://10.0.0.5:2379/off (schemes: zk, etcd, consul)"
-        ));
-    };
-    if !KV_SCHEMES.contains(&scheme) {
-        let hint = off_input::did_you_mean(scheme, KV_SCHEMES.iter().copied())
-            .map(|s| format!("did you mean `{s}`? "))
-            .unwrap_or_default();
-        return Err(format!(
-            "--kv {url}: unknown store scheme `{scheme}`; {hint}(use zk://, etcd:// or consul://)"
-        ));
-    }
-    let hosts = rest.split('/').next().unwrap_or("");
-    if hosts.is_empty() {
-        return Err(format!(
-            "--kv {url}: no host (e.g. {scheme}://10.0.0.5/off)"
-        ));
-    }
+    StoreUrl::parse(url).map_err(|e| format!("--kv: {e}"))?;
     Ok(url.to_string())
 }
 
@@ -560,16 +540,23 @@ mod tests {
         assert_eq!(
             e,
             [
-                "--kv redis://r:6379/off: unknown store scheme `redis`; (use zk://, etcd:// or consul://)"
+                "--kv: store URL `redis://r:6379/off`: unknown scheme `redis` (expected zk://, etcd:// or consul://)"
             ]
         );
-        let e = errors(&["--kv", "etc://r/off", "--discovery-stop", "n>=3"], &env);
-        assert!(e[0].contains("did you mean `etcd`?"), "{e:?}");
         let e = errors(&["--kv", "r:2379", "--discovery-stop", "n>=3"], &env);
         assert!(
-            e[0].starts_with("--kv r:2379: expected a store URL"),
+            e[0].starts_with("--kv: store URL `r:2379`: expected"),
             "{e:?}"
         );
+        let e = errors(
+            &["--kv", "etcd://u:pw@r/off", "--discovery-stop", "n>=3"],
+            &env,
+        );
+        assert!(
+            e[0].contains("credentials do not belong in the URL"),
+            "{e:?}"
+        );
+        assert!(!e[0].contains("pw@"), "{e:?}");
         let e = errors(&["--kv", "etcd://r/off"], &env);
         assert!(
             e[0].starts_with("dynamic mode needs --discovery-stop"),

@@ -81,7 +81,7 @@ fn bad_input_exits_2_naming_the_flag_and_binds_nothing() {
         ),
         (
             vec!["--serve", &serve, "--kv", "redis://10.0.0.5:6379/off", "--discovery_stop", "n>=3"],
-            "--kv redis://10.0.0.5:6379/off: unknown store scheme `redis`".into(),
+            "--kv: store URL `redis://10.0.0.5:6379/off`: unknown scheme `redis`".into(),
         ),
         (
             vec!["--serve", &serve, "--kv", "etcd://10.0.0.5:2379/off", "--discovery_stop", "n>=3 &"],

@@ -89,7 +89,7 @@ fn bad_serve_input_exits_2_naming_the_flag_before_anything_binds() {
         ),
         (
             vec![serve_flag(&serve), "--kv".into(), "redis://10.0.0.5/off".into()],
-            "--kv redis://10.0.0.5/off: unknown store scheme `redis`".into(),
+            "--kv: store URL `redis://10.0.0.5/off`: unknown scheme `redis`".into(),
         ),
     ];
     for (args, wanted) in cases {
