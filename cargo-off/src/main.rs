@@ -1,12 +1,14 @@
 //! `cargo off`: tooling for off recipe crates, working from their source
 //! (the same analysis the `#[recipe]` macro does; nothing is built).
 //!
-//! Exit codes: 0 success, 1 `gen-config --check` found `off.yaml` stale or
+//! Exit codes: 0 success, 2 for `new` into an existing directory or with a
+//! name that is not a lowercase identifier; 1 `gen-config --check` found `off.yaml` stale or
 //! missing, 2 usage or input error (bad manifest path, no recipe, malformed
 //! `off.yaml`).
 
 mod block;
 mod gen_config;
+mod new;
 mod recipe_crate;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,17 @@ enum Cargo {
 
 #[derive(clap::Subcommand)]
 enum OffCommand {
+    /// Create a recipe crate NAME: a #[recipe] of two steps, its template,
+    /// its off.yaml and a test, ready for `cargo test` and `cargo run -- --help`.
+    New {
+        /// The crate's directory; its last component is the crate, binary
+        /// and recipe name (a lowercase Rust identifier, e.g. offregister_nginx).
+        name: PathBuf,
+        /// Depend on the off-runtime of this checkout of off (its root or its
+        /// off-runtime/ directory) instead of the published crate.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
     /// Show each recipe's steps, keyword arguments and planned operations.
     Plan {
         /// Path to the recipe crate's Cargo.toml.
@@ -51,6 +64,11 @@ enum OffCommand {
 fn main() -> ExitCode {
     let Cargo::Off(command) = Cargo::parse();
     let result = match command {
+        OffCommand::New { name, path } => path
+            .as_deref()
+            .map_or(Ok(new::Runtime::Registry), new::Runtime::from_path)
+            .and_then(|runtime| new::run(&name, &runtime))
+            .map(|message| println!("{message}")),
         OffCommand::Plan { manifest_path } => plan(&manifest_path),
         OffCommand::GenConfig {
             manifest_path,

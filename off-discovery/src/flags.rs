@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use crate::bootstrap::DynamicCoordinator;
 use crate::condition::Condition;
 use crate::coordinator::{Coordinator, PeerError};
 use crate::member::{NodeInfo, Role};
 use crate::run::Order;
 use crate::static_mode::{HostPort, PeersFile, StaticCoordinator};
-use crate::store::StoreUrl;
+use crate::store::{self, StoreUrl};
 use crate::token::{ClusterToken, TOKEN_ENV, hex};
 
 /// `--discovery-timeout` when not given.
@@ -281,9 +282,12 @@ impl PeerPlan {
                 self.serve.clone(),
                 self.token.clone(),
             )?)),
-            Discovery::Dynamic { kv, .. } => Err(PeerError::Usage(format!(
-                "--kv {kv}: dynamic mode is not available in this build yet"
-            ))),
+            // Opening connects: the store unreachable is exit 3 after a bounded retry.
+            Discovery::Dynamic { kv, stop } => Ok(Box::new(DynamicCoordinator::new(
+                store::open(kv)?,
+                self.token.expose(),
+                stop.clone(),
+            )?)),
         }
     }
 

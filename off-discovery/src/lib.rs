@@ -13,8 +13,11 @@
 //!   ([`StaticCoordinator`]);
 //! - [`store`]: the key/value store interface of dynamic mode (Patroni's DCS shape) and its
 //!   backends, chosen by URL (`zk://`, `etcd://`, `consul://`);
+//! - [`condition`]: when dynamic mode stops waiting for more nodes (`n>=3 || t>=90s`);
+//! - [`bootstrap`]: dynamic mode's [`Coordinator`] over any store ([`DynamicCoordinator`]);
 //! - [`run`]: the run order over any coordinator ([`run_in_order`]).
 
+pub mod bootstrap;
 pub mod condition;
 pub mod coordinator;
 pub mod flags;
@@ -24,6 +27,7 @@ pub mod static_mode;
 pub mod store;
 pub mod token;
 
+pub use bootstrap::DynamicCoordinator;
 pub use condition::{Condition, ConditionError};
 pub use coordinator::{Coordinator, PeerError};
 pub use flags::{Discovery, PeerFlags, PeerPlan};

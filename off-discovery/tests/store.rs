@@ -182,3 +182,80 @@ fn bad_urls_are_usage_errors_naming_the_url() {
     let error = store::open("redis://h:1/off").err().unwrap();
     assert!(error.to_string().contains("redis://h:1/off"), "{error}");
 }
+
+/// A lease ended under a live store (revoked, or expired while the store was out of reach):
+/// the node's keys are gone, and the store says so instead of acting as a member.
+#[test]
+fn an_etcd_lease_that_ended_makes_the_store_unavailable() {
+    let backend = Backend::etcd();
+    let node = backend.open();
+    let observer = backend.open();
+    node.put_leased("c/members", b"n").unwrap();
+    let endpoint = backend
+        .url
+        .trim_start_matches("etcd://")
+        .trim_end_matches("/test");
+    let etcdctl = |args: &[&str]| {
+        let out = std::process::Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints=http://{endpoint}"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // `etcdctl lease list` prints hex IDs; revoke every lease (the observer's too).
+    for lease in etcdctl(&["lease", "list"]).lines().skip(1) {
+        etcdctl(&["lease", "revoke", lease.trim()]);
+    }
+    assert!(observer.list("c/members").unwrap().is_empty());
+    // The keepalive (every third of the 2 s TTL) finds the lease gone.
+    std::thread::sleep(Duration::from_millis(1500));
+    let error = node.list("c/members").unwrap_err();
+    assert!(error.to_string().contains("lease has ended"), "{error}");
+}
+
+#[test]
+fn a_consul_session_that_ended_makes_the_store_unavailable() {
+    let backend = Backend::consul();
+    if backend.is_real_consul() {
+        eprintln!("a real Consul agent: its sessions are not ours to destroy");
+        return;
+    }
+    let node = backend.open();
+    let observer = backend.open();
+    node.put_leased("c/members", b"n").unwrap();
+    let key = &observer.list("c/members").unwrap()[0].key;
+    let session = key.rsplit('/').next().unwrap().rsplit_once('-').unwrap().0;
+    let host = backend
+        .url
+        .trim_start_matches("consul://")
+        .trim_end_matches("/test");
+    ureq::put(format!("http://{host}/v1/session/destroy/{session}"))
+        .send_empty()
+        .unwrap();
+    assert!(observer.list("c/members").unwrap().is_empty());
+    // The renewal (every third of the 10 s minimum TTL) finds the session gone.
+    std::thread::sleep(Duration::from_millis(4000));
+    let error = node.list("c/members").unwrap_err();
+    assert!(error.to_string().contains("session has ended"), "{error}");
+}
+
+/// The ZooKeeper backend blocks on a runtime of its own: called from a caller's async code it
+/// must neither panic (tokio refuses nested runtimes) nor deadlock.
+#[test]
+fn zookeeper_works_when_called_from_async_code() {
+    let backend = Backend::zookeeper();
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    caller.block_on(async {
+        let store = backend.open();
+        assert_eq!(store.create("c/k", b"v").unwrap(), Outcome::Done(()));
+        store.put_leased("c/members", b"m").unwrap();
+        assert_eq!(store.list("c/members").unwrap().len(), 1);
+        store.wait("c", Duration::from_millis(100)).unwrap();
+        drop(store);
+    });
+}

@@ -273,7 +273,6 @@ pub fn reset_host(config: &TestbedConfig, index: usize) -> Result<()> {
     util::require_root()?;
     let _lock = util::FileLock::acquire(&config.state_dir.join(".lock"))?;
     let name = config.host_name(index);
-    let pid1 = host_pid1(config, index).with_context(|| format!("cannot reset host {name}"))?;
     let files = host::host_files(config, index);
     let script = fs::read_to_string(&files.script).with_context(|| {
         format!(
@@ -281,9 +280,13 @@ pub fn reset_host(config: &TestbedConfig, index: usize) -> Result<()> {
             files.script.display()
         )
     })?;
-    let killed = network::kill_namespace_processes(&name, pid1)
-        .with_context(|| format!("cannot stop host {name}"))?;
-    network::wait_reaped(&killed, Duration::from_secs(5))?;
+    // A host whose sshd (its PID 1) was killed, as a test of a dying host does, has nothing
+    // left to stop: its PID namespace ended with it.
+    if let Ok(pid1) = host_pid1(config, index) {
+        let killed = network::kill_namespace_processes(&name, pid1)
+            .with_context(|| format!("cannot stop host {name}"))?;
+        network::wait_reaped(&killed, Duration::from_secs(5))?;
+    }
     host::spawn(config, index, &script).with_context(|| format!("cannot restart host {name}"))?;
     host::wait_for_ssh(config, [index])
 }

@@ -44,7 +44,9 @@ impl FromStr for Target {
             input: input.to_string(),
             reason,
         };
-        if input == "local" {
+        // `localhost` alone is this machine, as in Ansible; with a user or a
+        // port (`root@localhost`, `localhost:2222`) it is an SSH host.
+        if input == "local" || input == "localhost" {
             return Ok(Target::Local);
         }
         let (user, rest) = match input.rsplit_once('@') {
@@ -144,6 +146,15 @@ mod tests {
         assert_eq!("[::1]:22".parse(), Ok(ssh(None, "::1", Some(22))));
         assert_eq!("u@::1".parse(), Ok(ssh(Some("u"), "::1", None)));
         assert_eq!("local".parse(), Ok(Target::Local));
+        assert_eq!("localhost".parse(), Ok(Target::Local));
+        assert!(matches!(
+            "root@localhost".parse::<Target>(),
+            Ok(Target::Ssh(_))
+        ));
+        assert!(matches!(
+            "localhost:2222".parse::<Target>(),
+            Ok(Target::Ssh(_))
+        ));
         assert_eq!(
             Target::parse_list("a, b@c:1").unwrap(),
             vec![ssh(None, "a", None), ssh(Some("b"), "c", Some(1))]

@@ -320,3 +320,54 @@ fn a_failing_master_makes_the_others_exit_1_having_run_nothing() {
     assert!(!dir.path().join("ran.1").exists());
     assert!(!dir.path().join("ran.2").exists());
 }
+
+/// The seed's dynamic form against a real etcd: three nodes register, the list freezes at
+/// three, the node that asked for the master role runs first, and every node sees one list.
+#[test]
+fn dynamic_mode_three_nodes_register_in_etcd_and_agree() {
+    let etcd =
+        off_testbed::servers::etcd::start(off_testbed::servers::loopback()).expect("etcd starts");
+    let kv = format!("etcd://{}/offconsensus-test", etcd.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let ports = free_ports(3);
+    let out_dir = dir.path().display().to_string();
+    let command = format!(
+        "d={out_dir}; if [ \"$OFF_ROLE\" = slave ]; then test -e $d/master-done || exit 9; fi; \
+         printf '%s\\n' \"$OFF_PEERS\" > $d/peers.$OFF_INDEX; \
+         if [ \"$OFF_ROLE\" = master ]; then sleep 0.5; touch $d/master-done; fi"
+    );
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            let role = if i == 1 { "master" } else { "slave" };
+            Command::new(env!("CARGO_BIN_EXE_offconsensus"))
+                .args(["--serve", &format!("127.0.0.1:{}", ports[i])])
+                .args(["--run", &command, "--discovery_stop", "n>=3"])
+                .args(["--role", role, "--kv", &kv, "--discovery-timeout", "60s"])
+                .env("OFF_TOKEN", TOKEN)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    }
+    let peers: Vec<String> = (0..3)
+        .map(|i| std::fs::read_to_string(dir.path().join(format!("peers.{i}"))).unwrap())
+        .collect();
+    assert!(peers.iter().all(|p| *p == peers[0]), "{peers:?}");
+    let members: serde_json::Value = serde_json::from_str(&peers[0]).unwrap();
+    let members = members.as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    let masters: Vec<u64> = members
+        .iter()
+        .filter(|m| m["role"] == "master")
+        .map(|m| m["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(masters, [u64::from(ports[1])], "{members:?}");
+}

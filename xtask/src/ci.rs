@@ -75,6 +75,8 @@ pub fn exec(args: CiArgs) -> Result<()> {
         )?;
     }
 
+    crate::install::check(&root)?;
+
     println!("==> testbed up ({TEST_HOSTS} hosts)");
     let config = off_testbed::TestbedConfig::default();
     off_testbed::up(&config, TEST_HOSTS).context("bringing up the test hosts")?;
@@ -103,7 +105,7 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn step(name: &str, cmd: &mut Command) -> Result<()> {
+pub(crate) fn step(name: &str, cmd: &mut Command) -> Result<()> {
     println!("==> {name}");
     let status = cmd
         .status()

@@ -1,11 +1,13 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: everything CI checks, from a fresh Debian machine.
+//! - `cargo xtask install`: packaging and `cargo install`, as a user gets them.
 //! - `cargo xtask testbed up|down|status`: the test hosts of the end-to-end tests.
 //! - `cargo xtask bench <name>`: performance targets, as ratios against a floor.
 
 mod bench;
 mod ci;
+mod install;
 mod testbed;
 
 use clap::Parser;
@@ -16,6 +18,9 @@ enum Command {
     /// Install what is missing, check formatting and lints, bring up the test
     /// hosts and run every test.
     Ci(ci::CiArgs),
+    /// Package every crate and `cargo install` the binaries into a temporary
+    /// root, then run them from / (part of `ci`).
+    Install,
     /// Manage the isolated test hosts the end-to-end tests run against.
     #[command(subcommand)]
     Testbed(testbed::TestbedCommand),
@@ -43,6 +48,7 @@ fn cargo(dir: &std::path::Path) -> std::process::Command {
 fn main() -> std::process::ExitCode {
     let result = match Command::parse() {
         Command::Ci(args) => ci::exec(args),
+        Command::Install => install::check(&workspace_root()),
         Command::Testbed(cmd) => testbed::exec(cmd),
         Command::Bench(cmd) => bench::exec(cmd),
     };

@@ -124,8 +124,9 @@ impl ConsulStore {
         if self.shared.session_lost.load(Ordering::Relaxed) {
             return Err(StoreError::Unavailable {
                 url: self.url().to_string(),
-                reason: "this node's session expired (the agent was out of reach too long)"
-                    .to_string(),
+                reason:
+                    "this node's session has ended (destroyed, or out of reach longer than its TTL)"
+                        .to_string(),
             });
         }
         retrying(self.shared.options.retry_for, || {

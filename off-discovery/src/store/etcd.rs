@@ -17,7 +17,8 @@
 //!   since its last wait, so a change between a read and the wait is never missed.
 //!
 //! Credentials: `ETCDCTL_USER` (`name:password`, etcdctl's own variable) authenticates through
-//! `/v3/auth/authenticate`; the token goes in the `Authorization` header.
+//! `/v3/auth/authenticate`; the token goes in the `Authorization` header, and is renewed the
+//! same way when etcd says it has expired.
 
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,8 +52,10 @@ pub struct EtcdStore {
 /// What the keepalive thread shares with the store.
 struct Shared {
     http: HttpHosts,
-    /// `Authorization` header value, when `ETCDCTL_USER` is set.
-    token: Option<String>,
+    /// `ETCDCTL_USER`, when set.
+    user: Option<String>,
+    /// `Authorization` header value, when `user` is set.
+    token: Mutex<Option<String>>,
     lease: i64,
     /// Set when a keepalive found the lease gone: this node's leased keys have vanished.
     lease_lost: AtomicBool,
@@ -66,13 +69,15 @@ impl EtcdStore {
     /// `ETCDCTL_USER` is set, and grants this store's lease.
     pub fn open(url: &StoreUrl, options: &StoreOptions) -> Result<EtcdStore, PeerError> {
         let http = HttpHosts::new(url.hosts.clone(), url.to_string(), options.request_timeout);
-        let token = match std::env::var("ETCDCTL_USER") {
-            Ok(user) => Some(authenticate(&http, &user, options)?),
-            Err(_) => None,
+        let user = std::env::var("ETCDCTL_USER").ok();
+        let token = match &user {
+            Some(user) => Some(authenticate(&http, user, options)?),
+            None => None,
         };
         let mut shared = Shared {
             http,
-            token,
+            user,
+            token: Mutex::new(token),
             lease: 0,
             lease_lost: AtomicBool::new(false),
             options: options.clone(),
@@ -106,8 +111,9 @@ impl EtcdStore {
         if self.shared.lease_lost.load(Ordering::Relaxed) {
             return Err(StoreError::Unavailable {
                 url: self.shared.http.url().to_string(),
-                reason: "this node's lease expired (the cluster was out of reach too long)"
-                    .to_string(),
+                reason:
+                    "this node's lease has ended (revoked, or out of reach longer than its TTL)"
+                        .to_string(),
             });
         }
         let answer = retrying(self.shared.options.retry_for, || {
@@ -159,8 +165,28 @@ impl Shared {
     /// One POST to the gateway. gRPC's `UNAVAILABLE` and server errors are `Unavailable`; any
     /// other error answer is `Protocol`.
     fn call(&self, path: &str, body: Value) -> Result<Value, StoreError> {
+        match self.call_once(path, &body) {
+            Err(StoreError::Protocol { reason, .. })
+                if reason.contains("invalid auth token") && self.user.is_some() =>
+            {
+                let user = self.user.as_deref().expect("checked");
+                let token = authenticate(&self.http, user, &self.options)
+                    .map_err(|e| self.protocol(&e.to_string()))?;
+                *self.token.lock().unwrap() = Some(token);
+                self.call_once(path, &body)
+            }
+            other => other,
+        }
+    }
+
+    fn token(&self) -> Option<String> {
+        self.token.lock().unwrap().clone()
+    }
+
+    fn call_once(&self, path: &str, body: &Value) -> Result<Value, StoreError> {
+        let token = self.token();
         let mut headers = vec![("Content-Type", "application/json")];
-        if let Some(token) = &self.token {
+        if let Some(token) = &token {
             headers.push(("Authorization", token));
         }
         let answer = self.http.send(
@@ -359,7 +385,7 @@ impl Store for EtcdStore {
         let response = retrying(self.shared.options.retry_for, || {
             let uri = format!("{}/v3/watch", self.shared.http.base());
             let mut builder = self.shared.http.agent().post(&uri);
-            if let Some(token) = &self.shared.token {
+            if let Some(token) = self.shared.token() {
                 builder = builder.header("Authorization", token);
             }
             let response = builder

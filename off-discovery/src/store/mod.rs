@@ -70,7 +70,8 @@ pub trait Store: Send + Sync {
     /// The value at `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Every key directly under `prefix`, in creation order ([`Entry::order`]).
+    /// Every key directly under `prefix`, in creation order ([`Entry::order`]). (In ZooKeeper
+    /// the parents of a deeper key are keys too, and are listed like any other.)
     fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError>;
 
     /// Blocks until something under `prefix` may have changed since the last `list`/`get`/`wait`

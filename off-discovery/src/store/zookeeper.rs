@@ -29,7 +29,8 @@ use crate::coordinator::PeerError;
 
 /// One node's session with a ZooKeeper ensemble.
 pub struct ZooKeeperStore {
-    runtime: tokio::runtime::Runtime,
+    /// `None` only once dropped.
+    runtime: Option<tokio::runtime::Runtime>,
     /// `None` only while dropping.
     client: Option<zk::Client>,
     url: String,
@@ -69,7 +70,7 @@ impl ZooKeeperStore {
             })
         })?;
         Ok(ZooKeeperStore {
-            runtime,
+            runtime: Some(runtime),
             client: Some(client),
             url: display,
             root,
@@ -82,13 +83,19 @@ impl ZooKeeperStore {
     fn forget_seen_events(&self) {
         let mut watcher = self.watcher.lock().unwrap();
         if let Some(watcher) = watcher.as_mut() {
-            self.runtime.block_on(async {
+            block_on(self.runtime(), async {
                 while tokio::time::timeout(Duration::ZERO, watcher.changed())
                     .await
                     .is_ok()
                 {}
             });
         }
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
     }
 
     fn client(&self) -> &zk::Client {
@@ -114,13 +121,13 @@ impl ZooKeeperStore {
     }
 
     /// Runs one request, retrying while the ensemble cannot be reached.
-    fn run<T, F: Future<Output = Result<T, zk::Error>>>(
+    fn run<T: Send, F: Future<Output = Result<T, zk::Error>> + Send>(
         &self,
         mut request: impl FnMut() -> F,
     ) -> Result<T, StoreError> {
         retrying(self.options.retry_for, || {
             block(
-                &self.runtime,
+                self.runtime(),
                 &self.url,
                 self.options.request_timeout,
                 request(),
@@ -166,17 +173,19 @@ impl ZooKeeperStore {
 
 /// Blocks on `request` for at most `timeout`; a lost connection or a timeout is `Unavailable`,
 /// any other ZooKeeper error is passed on for the caller to judge.
-fn block<T>(
+fn block<T: Send>(
     runtime: &tokio::runtime::Runtime,
     url: &str,
     timeout: Duration,
-    request: impl Future<Output = Result<T, zk::Error>>,
+    request: impl Future<Output = Result<T, zk::Error>> + Send,
 ) -> Result<T, StoreError> {
     let unavailable = |reason: String| StoreError::Unavailable {
         url: url.to_string(),
         reason,
     };
-    match runtime.block_on(async { tokio::time::timeout(timeout, request).await }) {
+    match block_on(runtime, async {
+        tokio::time::timeout(timeout, request).await
+    }) {
         Err(_) => Err(unavailable(format!("no answer within {timeout:?}"))),
         Ok(Err(e)) if is_unavailable(&e) => Err(unavailable(e.to_string())),
         Ok(Err(e)) => Err(StoreError::Protocol {
@@ -185,6 +194,24 @@ fn block<T>(
         }),
         Ok(Ok(value)) => Ok(value),
     }
+}
+
+/// Runs `future` on the store's runtime. From a thread that is inside another tokio runtime (a
+/// caller's async code), tokio refuses to block: the future then runs from a thread of its own.
+fn block_on<F>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime.block_on(future);
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| runtime.block_on(future))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 fn is_unavailable(error: &zk::Error) -> bool {
@@ -207,12 +234,16 @@ impl Drop for ZooKeeperStore {
             // ephemeral nodes are gone when the drop returns (else they end with the timeout).
             let mut state = client.state_watcher();
             drop(client);
-            let _ = self.runtime.block_on(async {
+            let _ = block_on(self.runtime(), async {
                 tokio::time::timeout(self.options.request_timeout, async {
                     while !state.changed().await.is_terminated() {}
                 })
                 .await
             });
+        }
+        // Dropping a runtime blocks, which tokio forbids inside a caller's async code.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -299,7 +330,7 @@ impl Store for ZooKeeperStore {
                     .strip_prefix(&path)
                     .is_some_and(|p| p.starts_with('/'))
         };
-        self.runtime.block_on(async {
+        block_on(self.runtime(), async {
             let _ =
                 tokio::time::timeout(timeout, async { while !under(&watcher.changed().await) {} })
                     .await;

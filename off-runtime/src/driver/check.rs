@@ -39,6 +39,9 @@ pub(super) fn check_hosts(
     sudo_password: Option<Secret>,
 ) -> ExitCode {
     prepared.events = None;
+    if prepared.targets.is_empty() {
+        eprintln!("{}", super::local_target_line(spec, "checking"));
+    }
     let flags = prepared.options.check.clone().expect("--check was given");
     let dry_run = DryRun::new();
     let derivation = Executor::new(prepared.targets.clone())

@@ -174,10 +174,15 @@ fn after_help(spec: &RecipeSpec) -> String {
     text
 }
 
+/// Said at the top of `--help`, so that nobody deploys to the machine they
+/// are on by forgetting `-H`.
+const LOCAL_BY_DEFAULT: &str =
+    "Runs on this machine unless -H or --inventory names hosts (-H local says so explicitly).";
+
 /// The clap command for `spec`.
 pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
     let mut cmd = Command::new(spec.name)
-        .about(spec.about)
+        .about(format!("{}\n\n{LOCAL_BY_DEFAULT}", spec.about.trim_end()))
         .after_help(after_help(spec))
         .next_help_heading("Recipe parameters");
     for p in spec.params {

@@ -228,6 +228,15 @@ fn recipe_main_inner(
     Ok(ExitCode::from(run(spec, prepared, sudo_password)))
 }
 
+/// The first line of a run with no `-H` and no `--inventory`: the machine
+/// the user is on is the target, which must never be a surprise.
+fn local_target_line(spec: &RecipeSpec, doing: &str) -> String {
+    format!(
+        "{}: no -H or --inventory: {doing} this machine (-H local says so explicitly)",
+        spec.name
+    )
+}
+
 /// Everything validated, ready to run.
 pub(crate) struct Prepared {
     options: cli::Options,
@@ -375,6 +384,9 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
     );
     // A dry run runs no operation worth an event.
     prepared.events = None;
+    if prepared.targets.is_empty() {
+        println!("{}", local_target_line(spec, "planning for"));
+    }
     let console = Arc::new(Console::new(true));
     // One host at a time, so each host's operations print together.
     let executor = Executor::new(prepared.targets.clone())
@@ -486,6 +498,9 @@ fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<
             .take()
             .map(|e| e as Box<dyn std::io::Write + Send>),
     ));
+    if prepared.targets.is_empty() && !options.quiet {
+        progress.line(&local_target_line(spec, "deploying to"));
+    }
     if options.verbose > 0 {
         let names: Vec<&str> = prepared
             .selected

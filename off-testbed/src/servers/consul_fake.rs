@@ -8,7 +8,7 @@
 //! - `PUT /v1/kv/<key>` with `?cas=<index>` (0: only if absent), `?acquire=<session>`,
 //!   `?release=<session>`; answers `true` or `false`;
 //! - `GET /v1/kv/<key>` (and `?recurse`): a JSON array of entries with `CreateIndex`,
-//!   `ModifyIndex`, `LockIndex`, `Flags`, `Session` and a base64 `Value`, 404 when nothing
+//!   `ModifyIndex`, `LockIndex`, `Flags`, `Session` and a base64 `Value` (null when empty), 404 when nothing
 //!   matches, the `X-Consul-Index` header, and blocking queries (`?index=<n>&wait=<d>`, at most
 //!   10 minutes) that return as soon as the index of what they read passes `n`;
 //! - `DELETE /v1/kv/<key>` (and `?recurse`).
@@ -469,7 +469,12 @@ fn kv_get(state: &Shared, key: &str, query: &HashMap<String, String>) -> Reply {
             let mut entry = json!({
                 "Key": k,
                 "Flags": e.flags,
-                "Value": base64::engine::general_purpose::STANDARD.encode(&e.value),
+                // Consul writes an empty value as null.
+                "Value": if e.value.is_empty() {
+                    Value::Null
+                } else {
+                    json!(base64::engine::general_purpose::STANDARD.encode(&e.value))
+                },
                 "CreateIndex": e.create_index,
                 "ModifyIndex": e.modify_index,
                 "LockIndex": e.lock_index,

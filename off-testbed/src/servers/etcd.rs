@@ -13,6 +13,11 @@ use super::{Server, ServerDir, free_port};
 /// Starts a one-member etcd on `ip` (free client and peer ports), ready when `/health` says so
 /// (the client port accepts connections before the member has elected itself leader).
 pub fn start(ip: IpAddr) -> Result<Server> {
+    start_with(ip, &[])
+}
+
+/// [`start`] with more flags for etcd (`--auth-token-ttl=1`, ...).
+pub fn start_with(ip: IpAddr, flags: &[&str]) -> Result<Server> {
     let dir = ServerDir::temp("etcd")?;
     let client_port = free_port(ip)?;
     let peer_port = free_port(ip)?;
@@ -26,7 +31,8 @@ pub fn start(ip: IpAddr) -> Result<Server> {
         .arg(format!("--advertise-client-urls={client_url}"))
         .arg(format!("--listen-peer-urls={peer_url}"))
         .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-        .arg(format!("--initial-cluster=n={peer_url}"));
+        .arg(format!("--initial-cluster=n={peer_url}"))
+        .args(flags);
     Server::start(
         "etcd",
         SocketAddr::new(ip, client_port),

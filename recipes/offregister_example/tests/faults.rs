@@ -233,3 +233,89 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
         "{report}"
     );
 }
+
+/// The host of the dying-sshd test, which kills the host's sshd outright.
+const SSHD_DIES_HOST: usize = 29;
+
+#[test]
+fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
+    let testbed = off_testbed::TestbedConfig::default();
+    let hang = format!("/tmp/off-hang-sync-{}", std::process::id());
+    common::on_host(
+        SSHD_DIES_HOST,
+        &format!(
+            "cat > /usr/local/bin/sync <<'EOF'\n{}EOF\nchmod 755 /usr/local/bin/sync && touch {hang}",
+            HANGING_SYNC.replace("/tmp/off-hang-sync", &hang)
+        ),
+    );
+    let root = scratch_root("sshd-dies");
+    let inv = Inventory::load().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let ssh_config = inv
+        .write_ssh_config(&state.path().join("ssh_config"), "")
+        .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", state.path())
+            .args(["-H", &root_at(SSHD_DIES_HOST), "-i"])
+            .arg(&inv.key)
+            .arg("--ssh-config")
+            .arg(&ssh_config)
+            .args(["--root", &root, "--progress", "none"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = run(&[]);
+    let started = std::time::Instant::now();
+    while common::on_host(SSHD_DIES_HOST, "pgrep -f '[u]sr/local/bin/sync' || true")
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the write never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Kill the daemon itself, not only the session processes: the host's
+    // sshd is its PID 1, so every process of the host dies with it and the
+    // kernel closes every connection it had.
+    let pid1 = off_testbed::host_pid1(&testbed, SSHD_DIES_HOST).unwrap();
+    let killed = std::time::Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid1.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let took = killed.elapsed();
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "took {took:?} to notice sshd had died"
+    );
+    assert!(
+        report.contains(&format!("[{}] upload_template", root_at(SSHD_DIES_HOST))),
+        "the report names the host and the operation: {report}"
+    );
+    // sshd comes back. The host's root is a tmpfs the test bed rebuilds, so
+    // the directories `prepare` made are recreated as a real disk would have
+    // kept them; --resume then skips `prepare` and finishes `configure`.
+    off_testbed::reset_host(&testbed, SSHD_DIES_HOST).unwrap();
+    common::on_host(SSHD_DIES_HOST, &format!("mkdir -p {root}/conf {root}/www"));
+    let out = run(&["--resume"]).wait_with_output().unwrap();
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains("--resume: skipping prepare"), "{report}");
+    assert_eq!(
+        stages(SSHD_DIES_HOST, &root),
+        "configured\ndone\n",
+        "{report}"
+    );
+}

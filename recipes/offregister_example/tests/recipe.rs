@@ -264,3 +264,46 @@ fn bad_connection_and_run_flags_exit_2_naming_the_flag_before_any_host() {
         "absent\n"
     );
 }
+
+#[test]
+fn no_host_given_says_first_that_it_deploys_to_this_machine() {
+    let state = tempfile::tempdir().unwrap();
+    let root = state.path().join("root");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", state.path())
+            .arg("--root")
+            .arg(&root)
+            .args(["--progress", "none"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            "offregister_example: no -H or --inventory: deploying to this machine (-H local says so explicitly)"
+        ),
+        "{stdout}"
+    );
+    assert!(root.join("conf/stages").exists());
+    // Named explicitly, as `local` or `localhost`, it is no surprise: no such line.
+    for named in ["local", "localhost"] {
+        let out = run(&["-H", named]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(!stdout.contains("no -H"), "{named}: {stdout}");
+        assert!(stdout.contains("[local] run:"), "{named}: {stdout}");
+    }
+    let help = run(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    let top: Vec<&str> = help.lines().take(3).collect();
+    assert!(
+        top.iter()
+            .any(|l| l.starts_with("Runs on this machine unless -H")),
+        "{help}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Peer mode end to end: three fresh test hosts (21, 22, 23), each given the recipe binary, a
-//! config and the cluster token, all started at the same moment with `--serve`. Nobody says
-//! which is the primary; they end as one primary and two replicas streaming from it, and each
-//! passes `--check` with its role.
+//! config and the cluster token, all started at the same moment with `--serve`, finding each
+//! other through a peers file (static mode) or an etcd on the control machine (dynamic mode).
+//! Nobody says which is the primary; they end as one primary and two replicas streaming from
+//! it, and each passes `--check` with its role.
 
 mod common;
 
@@ -188,4 +189,36 @@ fn three_fresh_hosts_with_a_peers_file_become_a_primary_and_two_streaming_replic
         "--discovery_mode static --discovery_file peers.json",
     );
     assert_streaming_cluster(&outputs, HOSTS[0]);
+}
+
+/// The form: no peers file, a store on the control machine, `n>=3`. The first
+/// registered is the master.
+#[test]
+fn three_fresh_hosts_registering_in_etcd_become_a_primary_and_two_streaming_replicas() {
+    let _lock = lock_hosts(&HOSTS);
+    for host in HOSTS {
+        fresh(host);
+    }
+    let etcd = off_testbed::servers::etcd::start(off_testbed::servers::bridge_ip())
+        .expect("etcd starts on the bridge");
+    let outputs = deploy_at_once(
+        &[],
+        &format!(
+            "--discovery_stop 'n>=3' --kv etcd://{}/off-serve-test",
+            etcd.addr
+        ),
+    );
+    // Which host registered first decides the master: read it from a replica's log.
+    let stderr = String::from_utf8_lossy(&outputs[0].stderr).into_owned();
+    let master_addr = stderr
+        .lines()
+        .find_map(|l| l.split("; master: ").nth(1))
+        .unwrap_or_else(|| panic!("no membership line: {stderr}"))
+        .trim()
+        .to_string();
+    let primary = HOSTS
+        .into_iter()
+        .find(|&h| address(h) == master_addr)
+        .unwrap_or_else(|| panic!("master {master_addr} is not one of the hosts"));
+    assert_streaming_cluster(&outputs, primary);
 }

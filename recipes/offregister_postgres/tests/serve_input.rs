@@ -91,10 +91,21 @@ fn bad_serve_input_exits_2_naming_the_flag_before_anything_binds() {
             vec![serve_flag(&serve), "--kv".into(), "redis://10.0.0.5/off".into()],
             "--kv: store URL `redis://10.0.0.5/off`: unknown scheme `redis`".into(),
         ),
+        (
+            vec![
+                serve_flag(&serve),
+                "--kv".into(),
+                "etcd://10.0.0.5/off".into(),
+                "--discovery_stop".into(),
+                "n>>3".into(),
+            ],
+            "--discovery-stop: stop condition `n>>3`, column".into(),
+        ),
     ];
     for (args, wanted) in cases {
         let mut argv: Vec<&str> = vec!["-c", &cfg, "--discovery-file", &peers];
         if args.iter().any(|a| a == "--kv") {
+            // Dynamic mode: no peers file.
             argv = vec!["-c", &cfg];
         }
         argv.extend(args.iter().map(String::as_str));
