@@ -724,6 +724,16 @@ mod tests {
     }
 
     #[test]
+    fn peers_names_the_membership_mapping_once() {
+        let attr: RecipeAttr = syn::parse2(quote!(peers = super::cluster_kwargs)).unwrap();
+        let path = attr.peers.unwrap();
+        assert_eq!(quote!(#path).to_string(), "super :: cluster_kwargs");
+        let error = syn::parse2::<RecipeAttr>(quote!(peers = a, peers = b)).unwrap_err();
+        assert!(messages(error)[0].contains("peers"));
+        assert!(syn::parse2::<RecipeAttr>(quote!(peers = "a")).is_err());
+    }
+
+    #[test]
     fn unknown_key_suggests_close_one() {
         let error = syn::parse2::<RecipeAttr>(quote!(nmae = "x")).unwrap_err();
         assert_eq!(
