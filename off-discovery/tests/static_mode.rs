@@ -293,3 +293,41 @@ fn a_peer_that_never_answers_is_a_timeout_naming_it() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_master_that_dies_before_publishing_makes_the_others_exit_3_having_run_nothing() {
+    let cluster = cluster(2);
+    let (slave, _) = node(&cluster, 1, TOKEN);
+    let ran = Mutex::new(false);
+    std::thread::scope(|scope| {
+        // The master joins, then goes away (its endpoint with it) without a result.
+        scope.spawn(|| {
+            let (master, _) = node(&cluster, 0, TOKEN);
+            master
+                .join(&info(&cluster, 0, Role::Master), Duration::from_secs(10))
+                .unwrap();
+            drop(master);
+        });
+        let started = Instant::now();
+        let e = run_in_order(
+            &slave,
+            &info(&cluster, 1, Role::Auto),
+            Order::MasterFirst,
+            Duration::from_secs(10),
+            &mut |_| {
+                *ran.lock().unwrap() = true;
+                0
+            },
+            &|_| {},
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("127.0.0.1 stopped answering before it published its result"),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+    });
+    assert!(!*ran.lock().unwrap(), "the slave ran without its master");
+}
