@@ -601,3 +601,34 @@ fn a_recipe_manifest_is_a_spec_with_overrides_and_kwargs() {
     assert!(stderr(&out).contains("broken.yaml:"), "{}", stderr(&out));
     in_host(MANIFEST_HOST, &format!("rm -rf {root}"));
 }
+
+#[test]
+fn completions_and_man_page_need_no_spec() {
+    let out = offcheck(&["--completions", "bash"]);
+    assert_eq!(code(&out), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("offcheck.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let registered = std::process::Command::new("bash")
+        .args([
+            "-c",
+            r#"source "$1" && complete -p offcheck"#,
+            "completions",
+        ])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(registered.status.success(), "{registered:?}");
+    assert!(String::from_utf8_lossy(&registered.stdout).contains("offcheck"));
+    let page = offcheck(&["--man"]);
+    assert_eq!(code(&page), 0);
+    assert!(
+        stdout(&page).contains(".TH offcheck 1"),
+        "{}",
+        stdout(&page)
+    );
+    // Without them, -c is still required.
+    let out = offcheck(&[]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config <SPEC>"));
+}

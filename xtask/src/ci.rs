@@ -22,6 +22,10 @@ const TEST_PACKAGES: &[&str] = &[
     "influxdb",
     "influxdb-client",
     "rsyslog",
+    // The shells whose completion scripts the binaries print (`--completions`).
+    "bash",
+    "zsh",
+    "fish",
 ];
 
 /// Makes `invoke-rc.d` refuse to start services while packages install, so that installing the

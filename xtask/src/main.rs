@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: everything CI checks, from a fresh Debian machine.
+//! - `cargo xtask man`: man pages of the installed binaries, into `man/`.
 //! - `cargo xtask install`: packaging and `cargo install`, as a user gets them.
 //! - `cargo xtask testbed up|down|status`: the test hosts of the end-to-end tests.
 //! - `cargo xtask bench <name>`: performance targets, as ratios against a floor.
@@ -8,6 +9,7 @@
 mod bench;
 mod ci;
 mod install;
+mod man;
 mod testbed;
 
 use clap::Parser;
@@ -21,6 +23,8 @@ enum Command {
     /// Package every crate and `cargo install` the binaries into a temporary
     /// root, then run them from / (part of `ci`).
     Install,
+    /// Write man/<binary>.1 for the binaries users install.
+    Man,
     /// Manage the isolated test hosts the end-to-end tests run against.
     #[command(subcommand)]
     Testbed(testbed::TestbedCommand),
@@ -49,6 +53,7 @@ fn main() -> std::process::ExitCode {
     let result = match Command::parse() {
         Command::Ci(args) => ci::exec(args),
         Command::Install => install::check(&workspace_root()),
+        Command::Man => man::exec(&workspace_root()),
         Command::Testbed(cmd) => testbed::exec(cmd),
         Command::Bench(cmd) => bench::exec(cmd),
     };

@@ -10,7 +10,7 @@ use off_check::flags::CheckRunFlags;
 use off_check::{self as check, CheckOptions, CheckSpec, SpecFormat, inventory};
 use off_error::{CliError, exit_code};
 use off_manifest::{Manifest, scalar_text};
-use off_transport::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
+use off_transport::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
 use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
@@ -48,8 +48,13 @@ was run); 3 a host unreachable or sudo refused; 4 --retry-timeout passed;
 #[command(name = "offcheck", version, after_help = AFTER_HELP)]
 struct Args {
     /// The spec to check (YAML, or JSON for a .json file), or a recipe's off.yaml
-    #[arg(short = 'c', long = "config", value_name = "SPEC")]
-    spec: PathBuf,
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "SPEC",
+        required_unless_present_any = ["completions", "man"]
+    )]
+    spec: Option<PathBuf>,
     #[command(flatten)]
     targets: TargetFlags,
     #[command(flatten)]
@@ -60,6 +65,8 @@ struct Args {
     parallel: ParallelFlags,
     #[command(flatten)]
     sudo: SudoFlags,
+    #[command(flatten)]
+    describe: SelfDescriptionFlags,
 }
 
 fn main() -> ExitCode {
@@ -75,6 +82,18 @@ fn main() -> ExitCode {
 
 fn check(env_password: Option<Secret>) -> Result<ExitCode, CliError> {
     let args = Args::parse();
+    match args
+        .describe
+        .print(<Args as clap::CommandFactory>::command())
+    {
+        Ok(true) => return Ok(ExitCode::SUCCESS),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot write to standard output: {e}"
+            )));
+        }
+    }
     let jobs = jobs(&args).map_err(CliError::usage)?;
     let ssh = args.ssh.options().map_err(CliError::usage)?;
     let sudo_password =
@@ -148,7 +167,8 @@ impl SpecSource {
 
 /// Every target with its spec, or the first input error.
 fn jobs(args: &Args) -> Result<Vec<(Target, CheckSpec)>, String> {
-    let source = SpecSource::load(&args.spec)?;
+    let spec = args.spec.as_deref().expect("clap requires -c");
+    let source = SpecSource::load(spec)?;
     let no_vars = serde_json::Map::new();
     let mut jobs: Vec<(Target, CheckSpec)> = Vec::new();
     if let Some(hosts) = &args.targets.hosts {

@@ -13,7 +13,7 @@ use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
 use off_manifest::kwarg_name;
 
 use crate::check::flags::CheckRunFlags;
-use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
+use crate::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
 
 use super::{ArgError, ParamKind, ProgressMode, RecipeSpec, did_you_mean};
 
@@ -42,6 +42,8 @@ pub(crate) struct Options {
     pub flags: Vec<(String, Vec<String>)>,
     /// `--serve` and the other flags of peer mode.
     pub peer: off_discovery::PeerFlags,
+    /// `--completions SHELL`, `--man`: print and exit.
+    pub describe: SelfDescriptionFlags,
 }
 
 /// What `--check` was asked for.
@@ -122,6 +124,8 @@ struct BuiltinFlags {
     // Back to the main list: the heading above would carry on.
     #[command(flatten, next_help_heading = None::<&str>)]
     sudo: SudoFlags,
+    #[command(flatten)]
+    describe: SelfDescriptionFlags,
     /// Do not echo commands and their output
     #[arg(short, long)]
     quiet: bool,
@@ -307,6 +311,7 @@ pub(crate) fn parse_argv(
         progress,
         events: builtin.events,
         sudo_password_stdin: builtin.sudo.sudo_password_stdin,
+        describe: builtin.describe,
         quiet: builtin.quiet,
         verbose: builtin.verbose,
         dry_run: builtin.dry_run,

@@ -199,6 +199,15 @@ fn recipe_main_inner(
         Ok(options) => options,
         Err(e) => e.exit(),
     };
+    match options.describe.print(cli::command(spec)) {
+        Ok(true) => return Ok(ExitCode::SUCCESS),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot write to standard output: {e}"
+            )));
+        }
+    }
     let env = |name: &str| {
         if name == off_discovery::token::TOKEN_ENV {
             return env_token.clone();
