@@ -19,6 +19,7 @@ const INSTALLED: &[(&str, &[&str])] = &[
     ("recipes/offregister_postgres", &["offregister_postgres"]),
     ("off-check", &["offcheck"]),
     ("cargo-off", &["cargo-off"]),
+    ("offconsensus", &["offconsensus"]),
 ];
 
 /// Recipe crates whose `.crate` must carry their `templates/`.
