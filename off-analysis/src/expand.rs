@@ -194,7 +194,12 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
     });
 
     let peers = match &recipe.peers {
-        Some(path) => quote!(::core::option::Option::Some(#path as #private::PeerMapping)),
+        // Coerced to the field's fn-pointer type; a fn of another signature is a type error at
+        // the path the user wrote.
+        Some(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned!(span=> ::core::option::Option::Some(#path))
+        }
         None => quote!(::core::option::Option::None),
     };
     let spec_ident = format_ident!("__OFF_RECIPE");
