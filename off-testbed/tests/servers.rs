@@ -49,3 +49,21 @@ fn etcd_keeps_a_key_and_stops_on_drop() {
     drop(server);
     assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err());
 }
+
+/// Test hosts reach servers at the bridge address: each launcher binds there too.
+#[test]
+fn servers_bind_to_the_bridge_address() {
+    let bridge = servers::bridge_ip();
+    assert!(
+        std::net::TcpListener::bind((bridge, 0)).is_ok(),
+        "no bridge at {bridge}: bring the testbed up (cargo xtask testbed up)"
+    );
+    let zookeeper = servers::zookeeper::start(bridge).unwrap();
+    assert_eq!(zookeeper.addr.ip(), bridge);
+    assert!(four_letter(zookeeper.addr, "stat").contains("Mode: standalone"));
+    let etcd = servers::etcd::start(bridge).unwrap();
+    assert_eq!(etcd.addr.ip(), bridge);
+    let consul = servers::consul_fake::start(bridge).unwrap();
+    assert_eq!(consul.addr.ip(), bridge);
+    TcpStream::connect_timeout(&consul.addr, Duration::from_secs(1)).unwrap();
+}

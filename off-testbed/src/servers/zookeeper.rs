@@ -20,7 +20,7 @@ const LOG4J_PROPERTIES: &str = "/etc/zookeeper/conf/log4j.properties";
 pub const TICK_MS: u64 = 500;
 pub const MIN_SESSION_TIMEOUT_MS: u64 = 1000;
 
-/// Starts a standalone ZooKeeper on `ip` (a free port), ready when it answers `ruok`.
+/// Starts a standalone ZooKeeper on `ip` (a free port), ready when it serves requests.
 pub fn start(ip: IpAddr) -> Result<Server> {
     let dir = ServerDir::temp("zookeeper")?;
     let port = free_port(ip)?;
@@ -56,16 +56,17 @@ pub fn start(ip: IpAddr) -> Result<Server> {
         SocketAddr::new(ip, port),
         dir,
         command,
-        Some(&answers_ruok),
+        Some(&is_serving),
     )
 }
 
-/// ZooKeeper's four-letter health check: `ruok` answered with `imok`.
-fn answers_ruok(addr: SocketAddr) -> Result<bool> {
+/// `stat` names the server's mode once it serves requests. (`ruok` answers `imok` as soon as the
+/// process runs, before it serves anything.)
+fn is_serving(addr: SocketAddr) -> Result<bool> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
     stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-    stream.write_all(b"ruok")?;
+    stream.write_all(b"stat")?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
-    Ok(answer == "imok")
+    Ok(answer.contains("Mode: "))
 }
