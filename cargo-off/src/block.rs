@@ -104,7 +104,11 @@ fn render_check(out: &mut String, recipe: &Recipe) {
     if !files.is_empty() {
         body.push_str("  config:\n");
         for file in files {
-            render_file(&mut body, file);
+            // A line naming a variable that is no kwarg cannot be checked.
+            let mut file = file.clone();
+            file.lines
+                .retain(|l| unknown_placeholder(l, &kwargs).is_none());
+            render_file(&mut body, &file);
         }
     }
 
@@ -183,12 +187,16 @@ fn unknown_placeholder(template: &str, kwargs: &[String]) -> Option<String> {
 }
 
 fn render_file(out: &mut String, file: &FileState) {
-    let written: Vec<&str> = file.written_by.iter().map(|op| op.name()).collect();
+    let mut written: Vec<&str> = file.written_by.iter().map(|op| op.name()).collect();
+    if file.created {
+        written.push("a command");
+    }
+    let made = if file.directory { "made" } else { "written" };
     let comment = match file.exists() {
-        Some(true) => format!("written by {}", written.join(", ")),
+        Some(true) => format!("{made} by {}", written.join(", ")),
         Some(false) => "removed by a command".to_owned(),
         None => format!(
-            "written by {} or removed by a command, depending on the branch taken: set `exists` in overrides",
+            "{made} by {} or removed by a command, depending on the branch taken: set `exists` in overrides",
             written.join(", ")
         ),
     };
@@ -216,6 +224,15 @@ fn render_file(out: &mut String, file: &FileState) {
     }
     if file.is_init_file() {
         line(out, 2, "init", "true");
+    }
+    if file.exists() == Some(true) {
+        if file.directory {
+            line(out, 2, "kind", "directory");
+        }
+        if !file.lines.is_empty() {
+            let lines: Vec<String> = file.lines.iter().map(|l| string(l)).collect();
+            line(out, 2, "contains", &flow(&lines));
+        }
     }
 }
 

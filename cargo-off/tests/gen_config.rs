@@ -397,11 +397,12 @@ fn the_generated_manifest_loads_and_resolves() {
     assert_eq!(
         paths(&HashMap::new()),
         [
+            "/srv/example",
             "/srv/example/conf/motd",
             "/srv/example/www/index.html",
             "/srv/example/conf/stages"
         ]
     );
     let values = HashMap::from([("root".to_owned(), "/opt/web".to_owned())]);
-    assert_eq!(paths(&values)[0], "/opt/web/conf/motd");
+    assert_eq!(paths(&values)[1], "/opt/web/conf/motd");
 }

@@ -326,13 +326,16 @@ impl OpCounter<'_> {
         let arg = |i: usize| args.iter().nth(i);
         let summary = &mut self.summary;
         let mut file = |index: usize| {
-            if let Some(effect) = arg(index).and_then(|dest| file_effect(kind, dest)) {
+            if let Some(mut effect) = arg(index).and_then(|dest| file_effect(kind, dest)) {
+                if kind == OpKind::Append {
+                    effect.line = arg(1).and_then(string_template).map(|(line, _)| line);
+                }
                 summary.effects.add_file(effect);
             }
         };
         match kind {
             OpKind::Put => file(1),
-            OpKind::Append => file(0),
+            OpKind::Append | OpKind::Mkdir => file(0),
             OpKind::UploadTemplate => {
                 file(1);
                 if let Some(template) = arg(0) {
@@ -699,7 +702,7 @@ fn is_template_macro(path: &syn::Path) -> bool {
 /// (see [`string_template`]) or `remote_path(<string template>)` followed by
 /// `.mode(..)`, `.owner(..)`, `.group(..)`, `.sudo()` calls.
 pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
-    if let Some((path_template, span)) = string_template(dest) {
+    if let Some((path_template, span)) = path_template(dest) {
         return Some(FileEffect {
             op,
             path_template,
@@ -707,6 +710,7 @@ pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
             mode: None,
             owner: None,
             group: None,
+            line: None,
         });
     }
     let mut mode = None;
@@ -718,14 +722,8 @@ pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
             Expr::MethodCall(call) => {
                 let arg = call.args.first();
                 if call.method == "mode" {
-                    if let Some(Expr::Lit(ExprLit {
-                        lit: Lit::Int(bits),
-                        ..
-                    })) = arg
-                    {
-                        // Walking from the last call inwards: the first value found wins.
-                        mode = mode.or(bits.base10_parse::<u32>().ok());
-                    }
+                    // Walking from the last call inwards: the first value found wins.
+                    mode = mode.or(arg.and_then(literal_mode));
                 } else if call.method == "owner" {
                     owner = owner.or(arg.and_then(string_template).map(|(name, _)| name));
                 } else if call.method == "group" {
@@ -746,7 +744,7 @@ pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
                 if !is_remote_path {
                     return None;
                 }
-                let (path_template, span) = string_template(call.args.first()?)?;
+                let (path_template, span) = path_template(call.args.first()?)?;
                 return Some(FileEffect {
                     op,
                     path_template,
@@ -754,10 +752,40 @@ pub(crate) fn file_effect(op: OpKind, dest: &Expr) -> Option<FileEffect> {
                     mode,
                     owner,
                     group,
+                    line: None,
                 });
             }
             _ => return None,
         }
+    }
+}
+
+/// A destination path: a [`string_template`], or a variable (`root`,
+/// `&root`), which is the template `{root}`.
+fn path_template(expr: &Expr) -> Option<(String, Span)> {
+    if let Some(template) = string_template(expr) {
+        return Some(template);
+    }
+    match expr {
+        Expr::Reference(inner) => path_template(&inner.expr),
+        Expr::Paren(inner) => path_template(&inner.expr),
+        Expr::Path(path) => {
+            let name = single_ident(expr)?;
+            Some((format!("{{{name}}}"), path.path.segments[0].ident.span()))
+        }
+        _ => None,
+    }
+}
+
+/// The bits of `.mode(0o750)`: an integer literal.
+fn literal_mode(expr: &Expr) -> Option<u32> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(bits),
+            ..
+        }) => bits.base10_parse::<u32>().ok(),
+        Expr::Paren(inner) => literal_mode(&inner.expr),
+        _ => None,
     }
 }
 
@@ -917,7 +945,8 @@ mod tests {
             fn f() {
                 run("a"); sudo("b"); sudo_as("u", "c"); local("d"); get("r", "l");
                 put("s", "/d"); upload_template("t.j2", "/x", ctx); exists("/p");
-                append("/f", "line"); contains("/f", "x"); package(["p"]); service("s", Restart);
+                append("/f", "line"); contains("/f", "x"); mkdir("/d"); package(["p"]);
+                service("s", Restart);
             }
         });
         let expected: OpPlan = OpKind::ALL.into_iter().map(|k| (k, 1)).collect();
@@ -1369,13 +1398,22 @@ mod tests {
                 (OpKind::UploadTemplate, "/etc/x"),
                 (OpKind::Put, "/etc/motd"),
                 (OpKind::Put, "{dir}/a"),
+                // A variable is the placeholder of itself.
+                (OpKind::Put, "{path}"),
                 (OpKind::Put, "/etc/secret"),
                 (OpKind::Put, "/srv/{dir}/b"),
                 (OpKind::UploadTemplate, "/etc/y"),
+                // Each line appended is an effect of its own.
+                (OpKind::Append, "/etc/hosts"),
                 (OpKind::Append, "/etc/hosts"),
             ]
         );
-        let secret = &summary.effects.files[4];
+        let lines: Vec<Option<&str>> = summary.effects.files[8..]
+            .iter()
+            .map(|f| f.line.as_deref())
+            .collect();
+        assert_eq!(lines, [Some("127.0.0.1 db"), Some("127.0.0.2 db2")]);
+        let secret = &summary.effects.files[5];
         assert_eq!(secret.mode, Some(0o600));
         assert_eq!(secret.owner.as_deref(), Some("postgres"));
         assert_eq!(secret.group.as_deref(), Some("pg"));

@@ -52,8 +52,15 @@ pub struct FileState {
     pub path_template: String,
     /// The operations writing it (`put`, `upload_template`, `append`), each once.
     pub written_by: Vec<OpKind>,
-    /// An `rm` of the path appears in a command.
+    /// An `rm` of the path appears in a command, or a command says it
+    /// removes it (`.removes(path)`).
     pub removed: bool,
+    /// A command says it creates it (`.creates(path)`).
+    pub created: bool,
+    /// Made by `mkdir`.
+    pub directory: bool,
+    /// The lines `append` adds to it (string templates).
+    pub lines: Vec<String>,
     pub mode: Option<u32>,
     pub owner: Option<String>,
     pub group: Option<String>,
@@ -74,10 +81,11 @@ impl FileState {
     /// `Some(false)` when only removed, `None` when the recipe writes it on
     /// one path through the code and removes it on another.
     pub fn exists(&self) -> Option<bool> {
-        match (self.written_by.is_empty(), self.removed) {
-            (false, false) => Some(true),
-            (true, _) => Some(false),
-            (false, true) => None,
+        let made = !self.written_by.is_empty() || self.created;
+        match (made, self.removed) {
+            (true, false) => Some(true),
+            (false, _) => Some(false),
+            (true, true) => None,
         }
     }
 }
@@ -109,11 +117,18 @@ impl HostState {
                     file.mode = file.mode.or(effect.mode);
                     file.owner = file.owner.take().or_else(|| effect.owner.clone());
                     file.group = file.group.take().or_else(|| effect.group.clone());
+                    file.directory |= effect.op == OpKind::Mkdir;
+                    if let Some(line) = &effect.line {
+                        push_unique(&mut file.lines, line.clone());
+                    }
                 }
                 None => files.push(FileState {
                     path_template: effect.path_template.clone(),
                     written_by: vec![effect.op],
                     removed: false,
+                    created: false,
+                    directory: effect.op == OpKind::Mkdir,
+                    lines: effect.line.iter().cloned().collect(),
                     mode: effect.mode,
                     owner: effect.owner.clone(),
                     group: effect.group.clone(),
@@ -121,17 +136,32 @@ impl HostState {
                 }),
             }
         }
+        let unknown = |path_template: String| FileState {
+            path_template,
+            written_by: Vec::new(),
+            removed: false,
+            created: false,
+            directory: false,
+            lines: Vec::new(),
+            mode: None,
+            owner: None,
+            group: None,
+            content: None,
+        };
+        for created in calls.created {
+            if !files.iter().any(|f| f.path_template == created) {
+                files.push(FileState {
+                    created: true,
+                    ..unknown(created)
+                });
+            }
+        }
         for removed in calls.removed {
             match files.iter_mut().find(|f| f.path_template == removed) {
                 Some(file) => file.removed = true,
                 None => files.push(FileState {
-                    path_template: removed,
-                    written_by: Vec::new(),
                     removed: true,
-                    mode: None,
-                    owner: None,
-                    group: None,
-                    content: None,
+                    ..unknown(removed)
                 }),
             }
         }
@@ -212,6 +242,8 @@ struct CallFacts {
     /// `(service name template, state of the action)`.
     service_actions: Vec<(String, Option<ServiceState>)>,
     removed: Vec<String>,
+    /// Paths of `.creates(path)` on a command.
+    created: Vec<String>,
     /// `(destination template, literal content)` of each `put`.
     puts: Vec<(String, Option<Vec<u8>>)>,
 }
@@ -243,7 +275,15 @@ impl CallFacts {
                     } else {
                         arg(0)
                     };
-                    if let Some(command) = command.and_then(command_template) {
+                    let Some(command) = command else { continue };
+                    let said = CommandFacts::of(command);
+                    for path in said.created {
+                        push_unique(&mut facts.created, path);
+                    }
+                    for path in said.removed {
+                        push_unique(&mut facts.removed, path);
+                    }
+                    if let Some(command) = command_template(said.command) {
                         for path in removed_paths(&command) {
                             push_unique(&mut facts.removed, path);
                         }
@@ -253,6 +293,54 @@ impl CallFacts {
             }
         }
         facts
+    }
+}
+
+/// What a command argument says beside its text:
+/// `sh!("…").creates(path).query()`.
+struct CommandFacts<'a> {
+    /// The command line itself, inside the method calls.
+    command: &'a Expr,
+    created: Vec<String>,
+    removed: Vec<String>,
+}
+
+impl<'a> CommandFacts<'a> {
+    fn of(mut expr: &'a Expr) -> CommandFacts<'a> {
+        let mut created = Vec::new();
+        let mut removed = Vec::new();
+        while let Expr::MethodCall(call) = expr {
+            let path = || call.args.first().and_then(string_or_variable);
+            match call.method.to_string().as_str() {
+                "creates" => created.extend(path()),
+                "removes" => removed.extend(path()),
+                "query" | "changed_if" | "unchanged_if" => {}
+                _ => break,
+            }
+            expr = &call.receiver;
+        }
+        CommandFacts {
+            command: expr,
+            created,
+            removed,
+        }
+    }
+}
+
+/// A string template, or a variable `index` (or `&index`) standing for the
+/// template `{index}`.
+fn string_or_variable(expr: &Expr) -> Option<String> {
+    if let Some((text, _)) = string_template(expr) {
+        return Some(text);
+    }
+    match expr {
+        Expr::Reference(inner) => string_or_variable(&inner.expr),
+        Expr::Paren(inner) => string_or_variable(&inner.expr),
+        Expr::Path(path) if path.qself.is_none() => {
+            let name = path.path.get_ident()?.unraw().to_string();
+            Some(format!("{{{name}}}"))
+        }
+        _ => None,
     }
 }
 
@@ -415,6 +503,49 @@ mod tests {
         assert_eq!(state.files[0].owner.as_deref(), Some("root"));
         assert!(!state.files[1].is_init_file());
         assert_eq!(state.files[0].content.as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn directories_lines_and_what_commands_say() {
+        let state = state_of(quote! {
+            fn r(root: String, version: u32) -> Result<()> {
+                mkdir(remote_path(&root).mode(0o750).owner("www"))?;
+                append(format!("{root}/stages"), "configured")?;
+                append(format!("{root}/stages"), "done")?;
+                sudo(sh!("pg_createcluster {version} main")
+                    .creates(format!("/etc/postgresql/{version}/main/postgresql.conf")))?;
+                run(sh!("cleanup").removes(format!("{root}/old")).query())?;
+                Ok(())
+            }
+        });
+        let files: Vec<(&str, bool, &[String], Option<bool>)> = state
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.path_template.as_str(),
+                    f.directory,
+                    f.lines.as_slice(),
+                    f.exists(),
+                )
+            })
+            .collect();
+        let lines = ["configured".to_string(), "done".to_string()];
+        assert_eq!(
+            files,
+            [
+                ("{root}", true, &[][..], Some(true)),
+                ("{root}/stages", false, &lines[..], Some(true)),
+                (
+                    "/etc/postgresql/{version}/main/postgresql.conf",
+                    false,
+                    &[][..],
+                    Some(true)
+                ),
+                ("{root}/old", false, &[][..], Some(false)),
+            ]
+        );
+        assert_eq!(state.files[0].mode, Some(0o750));
     }
 
     #[test]

@@ -22,12 +22,13 @@ pub enum OpKind {
     Exists,
     Append,
     Contains,
+    Mkdir,
     Package,
     Service,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 12] = [
+    pub const ALL: [OpKind; 13] = [
         OpKind::Run,
         OpKind::Sudo,
         OpKind::SudoAs,
@@ -38,6 +39,7 @@ impl OpKind {
         OpKind::Exists,
         OpKind::Append,
         OpKind::Contains,
+        OpKind::Mkdir,
         OpKind::Package,
         OpKind::Service,
     ];
@@ -55,6 +57,7 @@ impl OpKind {
             OpKind::Exists => "exists",
             OpKind::Append => "append",
             OpKind::Contains => "contains",
+            OpKind::Mkdir => "mkdir",
             OpKind::Package => "package",
             OpKind::Service => "service",
         }
@@ -197,6 +200,8 @@ pub struct FileEffect {
     pub mode: Option<u32>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// The line of an `append`, when it is a string template.
+    pub line: Option<String>,
 }
 
 /// An operation call that counting recognised (see the crate docs for the
@@ -246,10 +251,9 @@ impl Effects {
     }
 
     pub(crate) fn add_file(&mut self, file: FileEffect) {
-        let seen = self
-            .files
-            .iter()
-            .any(|f| f.op == file.op && f.path_template == file.path_template);
+        let seen = self.files.iter().any(|f| {
+            f.op == file.op && f.path_template == file.path_template && f.line == file.line
+        });
         if !seen {
             self.files.push(file);
         }

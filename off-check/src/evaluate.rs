@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::script::{Captured, Facts};
-use super::spec::{CheckSpec, FileCheck, ServiceState};
+use super::spec::{CheckSpec, FileCheck, FileKind, ServiceState};
 
 /// The default version regex: the first run of dotted numbers.
 const VERSION_REGEX: &str = r"\d+(?:\.\d+)*";
@@ -104,8 +104,8 @@ pub(crate) fn evaluate(spec: &CheckSpec, facts: &Facts) -> (Vec<ItemResult>, boo
             ),
         }));
     }
-    for f in &spec.config {
-        items.push(file_item(f, facts));
+    for (i, f) in spec.config.iter().enumerate() {
+        items.push(file_item(i, f, facts));
     }
     for s in &spec.service {
         let mut item = ItemResult::new("service", "name", s.name.clone());
@@ -261,7 +261,7 @@ pub(crate) fn evaluate(spec: &CheckSpec, facts: &Facts) -> (Vec<ItemResult>, boo
     (items, bootstrapped)
 }
 
-fn file_item(f: &FileCheck, facts: &Facts) -> ItemResult {
+fn file_item(index: usize, f: &FileCheck, facts: &Facts) -> ItemResult {
     let mut item = ItemResult::new("config", "path", f.path.clone());
     let found = facts.files.get(&f.path);
     let mut expected = Map::new();
@@ -320,6 +320,30 @@ fn file_item(f: &FileCheck, facts: &Facts) -> ItemResult {
         if let Some(group) = &f.group {
             let ok = *group == file.group || *group == file.gid;
             compare("group", json!(group), json!(file.group), ok);
+        }
+        if let Some(kind) = f.kind {
+            let is_dir = file.kind == "directory";
+            let got = if is_dir { "directory" } else { "file" };
+            let ok = match kind {
+                FileKind::Directory => is_dir,
+                FileKind::File => file.kind.starts_with("regular"),
+            };
+            compare("kind", json!(kind), json!(got), ok);
+        }
+        if !f.contains.is_empty() {
+            let missing: Vec<&String> = f
+                .contains
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| facts.lines.get(&(index, *j)) != Some(&true))
+                .map(|(_, line)| line)
+                .collect();
+            expected.insert("contains".into(), json!(f.contains));
+            actual.insert("missing_lines".into(), json!(missing));
+            if !missing.is_empty() {
+                let shown: Vec<String> = missing.iter().map(|l| format!("`{l}`")).collect();
+                problems.push(format!("lacks the line {}", shown.join(", ")));
+            }
         }
     }
     item.expected = Value::Object(expected);

@@ -46,7 +46,7 @@ pub use off_input::parse_duration;
 pub use report::ReportFormat;
 pub use size::{Size, SizeError};
 pub use spec::{
-    AliveScript, CheckSpec, CommandCheck, FileCheck, PackageCheck, Pattern, PortCheck,
+    AliveScript, CheckSpec, CommandCheck, FileCheck, FileKind, PackageCheck, Pattern, PortCheck,
     ServiceCheck, ServiceState, SpecError, SpecFormat, VersionCheck,
 };
 pub use version::{ConstraintError, VersionConstraint};

@@ -162,6 +162,22 @@ pub(crate) fn build(spec: &CheckSpec) -> String {
     if !hashed.is_empty() {
         jobs.push(path_calls("@@sha256", "sha256sum --", &hashed));
     }
+    // Whole lines a file must hold: `@@line I J 1` when config[I] has its
+    // J-th line (fixed text, never a pattern).
+    let mut lines = String::new();
+    for (i, f) in spec.config.iter().enumerate() {
+        for (j, wanted) in f.contains.iter().enumerate() {
+            let _ = writeln!(
+                lines,
+                "if grep -qxF -e {} -- {} 2>/dev/null; then echo '@@line {i} {j} 1'; else echo '@@line {i} {j} 0'; fi",
+                quote(wanted),
+                quote(&f.path)
+            );
+        }
+    }
+    if !lines.is_empty() {
+        jobs.push(lines);
+    }
     // Each service once, asking its init script for its status only when a
     // running/stopped state is expected (Debian's scripts are slow to load).
     let mut services: Vec<(&str, bool)> = Vec::new();
@@ -241,6 +257,8 @@ pub(crate) struct Facts {
     pub sha256: HashMap<String, String>,
     /// By service name.
     pub services: HashMap<String, ServiceFacts>,
+    /// `(config index, line index)`: whether the file holds that line.
+    pub lines: HashMap<(usize, usize), bool>,
     /// `dpkg`, `rpm` or `none`.
     pub package_manager: Option<String>,
     /// Installed packages and their versions.
@@ -312,6 +330,11 @@ impl Facts {
                                 enabled: *enabled == "1",
                             },
                         );
+                    }
+                    ["line", i, j, found] => {
+                        if let (Ok(i), Ok(j)) = (i.parse(), j.parse()) {
+                            facts.lines.insert((i, j), *found == "1");
+                        }
                     }
                     ["end"] => facts.complete = true,
                     ["stat"] => section = "stat",
@@ -655,5 +678,49 @@ mod tests {
         assert_eq!(c.stderr, "err\n");
         assert_eq!(c.code, Some(4));
         assert!(facts.listening_ports().is_some());
+    }
+
+    #[test]
+    fn lines_kinds_and_symbolic_modes_are_checked() {
+        use crate::spec::SpecFormat;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(dir.path().join("stages"), "configured\ndone-ish\n").unwrap();
+        std::fs::create_dir(dir.path().join("www")).unwrap();
+        let chmod = |path: &str, mode: u32| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        chmod(&format!("{d}/www"), 0o750);
+        let text = format!(
+            "config:\n- path: {d}/stages\n  kind: file\n  contains: [configured, done]\n\
+             - path: {d}/www\n  kind: directory\n  mode: u=rwx,g=rx\n\
+             - path: {d}/stages\n  kind: directory\n- path: {d}/www\n  mode: 0o755\n"
+        );
+        let spec = CheckSpec::from_str(&text, SpecFormat::Yaml, "t").unwrap();
+        assert_eq!(spec.config[1].mode, Some(0o750));
+        assert_eq!(spec.config[3].mode, Some(0o755), "YAML's 0o755 is octal");
+        let facts = Facts::parse(&run_locally(&build(&spec)));
+        let (items, _) = crate::evaluate::evaluate(&spec, &facts);
+        let verdicts: Vec<(bool, Option<&str>)> =
+            items.iter().map(|i| (i.ok, i.message.as_deref())).collect();
+        assert!(!verdicts[0].0, "{verdicts:?}");
+        assert!(
+            verdicts[0].1.unwrap().ends_with("lacks the line `done`"),
+            "{verdicts:?}"
+        );
+        assert!(verdicts[1].0, "{verdicts:?}");
+        assert!(
+            verdicts[2]
+                .1
+                .unwrap()
+                .contains("kind is file, expected directory")
+        );
+        assert!(
+            verdicts[3]
+                .1
+                .unwrap()
+                .contains("mode is 0750, expected 0755")
+        );
     }
 }

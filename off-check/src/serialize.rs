@@ -85,6 +85,12 @@ impl Serialize for FileCheck {
         if self.init {
             m.serialize_entry("init", &true)?;
         }
+        if let Some(kind) = &self.kind {
+            m.serialize_entry("kind", kind)?;
+        }
+        if !self.contains.is_empty() {
+            m.serialize_entry("contains", &self.contains)?;
+        }
         m.end()
     }
 }

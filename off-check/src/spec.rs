@@ -93,6 +93,20 @@ pub struct FileCheck {
     /// for files under /etc/init.d or /etc/systemd). Not checked.
     #[serde(default)]
     pub init: bool,
+    /// `file` or `directory`; either when not given.
+    #[serde(default)]
+    pub kind: Option<FileKind>,
+    /// Whole lines the file must contain (the lines `append` adds).
+    #[serde(default)]
+    pub contains: Vec<String>,
+}
+
+/// What a checked path must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Directory,
 }
 
 impl Default for FileCheck {
@@ -106,6 +120,8 @@ impl Default for FileCheck {
             owner: None,
             group: None,
             init: false,
+            kind: None,
+            contains: Vec::new(),
         }
     }
 }
@@ -443,6 +459,9 @@ impl CheckSpec {
             if let Some(group) = &mut f.group {
                 strings.push((format!("config[{i}].group"), Fill::Text, group));
             }
+            for (j, line) in f.contains.iter_mut().enumerate() {
+                strings.push((format!("config[{i}].contains[{j}]"), Fill::Text, line));
+            }
         }
         for (i, s) in self.service.iter_mut().enumerate() {
             strings.push((format!("service[{i}]"), Fill::Text, &mut s.name));
@@ -622,16 +641,12 @@ fn de_sha256<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
     Ok(Some(text.to_ascii_lowercase()))
 }
 
-/// Octal permission bits: `"0644"`, `"644"`, `0o644`.
+/// Permission bits by the one rule of [`off_input::Mode`]: `"0644"`,
+/// `644`, `0o644`, `u=rw,g=r,o=r`.
 pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
-    let digits = text.trim();
-    let digits = digits.strip_prefix("0o").unwrap_or(digits);
-    match u32::from_str_radix(digits, 8) {
-        Ok(mode) if !digits.is_empty() && digits.len() <= 5 && mode <= 0o7777 => Ok(mode),
-        _ => Err(format!(
-            "`{text}` is not a file mode (octal permission bits like \"0644\")"
-        )),
-    }
+    text.parse::<off_input::Mode>()
+        .map(off_input::Mode::bits)
+        .map_err(|e| e.to_string())
 }
 
 fn de_mode<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {

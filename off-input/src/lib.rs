@@ -8,6 +8,7 @@
 
 mod duration;
 mod kwarg;
+mod mode;
 mod names;
 mod package;
 pub mod placeholder;
@@ -15,6 +16,7 @@ mod service;
 
 pub use duration::parse_duration;
 pub use kwarg::ParamKind;
+pub use mode::{Mode, ModeError};
 pub use names::did_you_mean;
 pub use package::{is_package_name, is_package_version};
 pub use service::ServiceState;

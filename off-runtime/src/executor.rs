@@ -144,7 +144,7 @@ impl Executor {
             let cancelled = Error::Cancelled { host: host.clone() };
             return finish(host.clone(), Err(interrupted_or(&host, cancelled)));
         }
-        let conn = if shared.dry_run.is_some() {
+        let conn = if shared.dry_run.as_ref().is_some_and(|d| !d.reads_hosts()) {
             crate::dry_run::assumed_connection(target)
         } else {
             match Connection::open(target, &self.ssh) {

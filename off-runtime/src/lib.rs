@@ -32,6 +32,7 @@
 //! builds without openssh and tokio.
 
 mod context;
+mod diff;
 #[doc(hidden)]
 pub mod driver;
 pub mod dry_run;
@@ -55,6 +56,7 @@ pub use off_transport::{connection, flags, interrupt, target};
 pub use context::{OpCounters, Settings, current_host};
 pub use error::{Error, Result, exit_code};
 pub use executor::{Executor, HostReport, RunReport};
+pub use off_input::Mode;
 pub use off_macros::{recipe, sh, step};
 pub use off_transport::{SUDO_PASSWORD_ENV, Secret, sudo_password, take_sudo_password_env};
 pub use output::Output;

@@ -8,14 +8,15 @@ pub use crate::error::{Error, Result};
 pub use crate::executor::{Executor, RunReport};
 pub use crate::ops::ServiceAction::{self, Disable, Enable, Reload, Restart, Start, Stop};
 pub use crate::ops::{
-    RemotePath, append, cd, contains, exists, get, lcd, local, package, put, remote_path, run,
-    run_with_input, service, settings, shell_env, sudo, sudo_as, sudo_as_with_input,
-    sudo_with_input, upload_template,
+    CommandExt, RemotePath, ShellCommand, append, cd, contains, exists, get, lcd, local, mkdir,
+    package, put, remote_path, run, run_with_input, service, settings, shell_env, sudo, sudo_as,
+    sudo_as_with_input, sudo_with_input, upload_template,
 };
 pub use crate::output::Output;
 pub use crate::target::Target;
 pub use crate::template::Template;
 pub use crate::{sh, template};
 pub use minijinja::context;
+pub use off_input::Mode;
 pub use off_macros::{recipe, step};
 pub use std::time::Duration;

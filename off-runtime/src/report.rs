@@ -72,6 +72,18 @@ pub fn op_started_line(event: &OpEvent<'_>) -> String {
     format!("[{}] {}: {}", event.host, event.op, event.command)
 }
 
+/// The echo of an operation's end, on the line after its output:
+/// `[root@db1] ok` (the host already was as asked), `[root@db1] changed`,
+/// `[root@db1] failed`.
+pub fn op_finished_line(event: &OpEvent<'_>, status: OpStatus) -> String {
+    let status = match status {
+        OpStatus::Ok { changed: false } => "ok",
+        OpStatus::Ok { changed: true } => "changed",
+        OpStatus::Failed => "failed",
+    };
+    format!("[{}] {status}", event.host)
+}
+
 /// The echo of one output line: `[root@db1] out: ...` (`err:` for stderr).
 pub fn output_echo_line(host: &str, stream: Stream, line: &str) -> String {
     let tag = match stream {
@@ -91,6 +103,12 @@ impl RunObserver for Console {
     fn output_line(&self, host: &str, stream: Stream, line: &str) {
         if self.echo {
             self.line(&output_echo_line(host, stream, line));
+        }
+    }
+
+    fn op_finished(&self, event: &OpEvent<'_>, status: OpStatus, _duration: Duration) {
+        if self.echo && !event.quiet {
+            self.line(&op_finished_line(event, status));
         }
     }
 

@@ -21,10 +21,10 @@ use std::time::Duration;
 use super::{CheckAnnotations, Prepared, RawArgs, RecipeSpec, run_steps};
 use crate::Secret;
 use crate::check::{
-    AliveScript, CheckOptions, CheckSpec, FileCheck, PackageCheck, PortCheck, ServiceCheck,
-    ServiceState, VersionCheck, VersionConstraint,
+    AliveScript, CheckOptions, CheckSpec, FileCheck, FileKind, PackageCheck, PortCheck,
+    ServiceCheck, ServiceState, VersionCheck, VersionConstraint,
 };
-use crate::dry_run::{DryRun, HostEffects};
+use crate::dry_run::{DryRun, HostEffects, WrittenFile};
 use crate::error::exit_code;
 use crate::executor::Executor;
 use crate::manifest::{self, Fill, FillError, Manifest};
@@ -82,7 +82,7 @@ pub(super) fn check_hosts(
     }
     let options = CheckOptions {
         ssh: prepared.ssh.clone(),
-        sudo_password,
+        sudo_password: sudo_password.clone(),
         parallel: prepared.options.parallel,
         retry: flags.retry,
         ..Default::default()
@@ -94,6 +94,15 @@ pub(super) fn check_hosts(
             eprintln!("error: {e}");
         }
     }
+    // A file that differs from what the recipe writes: show how.
+    let drifted: Vec<crate::Target> = run
+        .hosts
+        .iter()
+        .filter(|h| h.error.is_none())
+        .filter(|h| h.items.iter().any(|i| i.resource == "config" && !i.ok))
+        .map(|h| h.target.clone())
+        .collect();
+    super::diff::diff_drifted(spec, &prepared, &drifted, sudo_password);
     ExitCode::from(run.exit_code())
 }
 
@@ -115,18 +124,7 @@ fn derive_spec(
     };
     let fill = |what: &str, text: &str| fill_as(what, text, Fill::Text);
     let mut spec = CheckSpec {
-        config: effects
-            .files
-            .iter()
-            .map(|f| FileCheck {
-                path: f.path.clone(),
-                sha256: f.sha256.clone(),
-                mode: f.mode,
-                owner: f.owner.clone(),
-                group: f.group.clone(),
-                ..FileCheck::default()
-            })
-            .collect(),
+        config: effects.files.iter().map(file_check).collect(),
         service: effects
             .services
             .iter()
@@ -194,6 +192,36 @@ fn derive_spec(
     Ok(spec)
 }
 
+/// What the check expects of a path the recipe manages: a removed one
+/// absent; a directory with its mode and owner; a file with its content's
+/// checksum (unless a secret's) or the lines `append` adds.
+fn file_check(f: &WrittenFile) -> FileCheck {
+    if !f.exists {
+        return FileCheck {
+            path: f.path.clone(),
+            exists: false,
+            ..FileCheck::default()
+        };
+    }
+    let kind = if f.directory {
+        Some(FileKind::Directory)
+    } else if f.sha256.is_some() || !f.lines.is_empty() {
+        Some(FileKind::File)
+    } else {
+        None
+    };
+    FileCheck {
+        path: f.path.clone(),
+        sha256: f.sha256.clone(),
+        mode: f.mode,
+        owner: f.owner.clone(),
+        group: f.group.clone(),
+        kind,
+        contains: f.lines.clone(),
+        ..FileCheck::default()
+    }
+}
+
 /// The state a service is left in by the last action on it.
 fn state_after(action: ServiceAction) -> ServiceState {
     ServiceState::after_action(action.verb()).expect("every action's verb leaves a state")
@@ -248,7 +276,6 @@ fn with_manifest(
 mod tests {
     use super::*;
     use crate::driver::{AliveAnnotation, VersionAnnotation};
-    use crate::dry_run::WrittenFile;
 
     static ANNOTATIONS: CheckAnnotations = CheckAnnotations {
         version: Some(VersionAnnotation {
@@ -286,6 +313,7 @@ mod tests {
             }],
             services: vec![("postgresql".into(), ServiceAction::Stop)],
             packages: vec!["postgresql-15".into(), "curl=7.88".into()],
+            ..HostEffects::default()
         };
         let spec = derive_spec(&ANNOTATIONS, &effects, &values).unwrap();
         assert_eq!(spec.config.len(), 1);
@@ -311,6 +339,31 @@ mod tests {
         assert!(version.expected.matches("15.8"));
         assert!(!version.expected.matches("16.1"));
         assert!(spec.validate().is_ok());
+    }
+
+    #[test]
+    fn appended_lines_directories_and_removed_paths_are_checked() {
+        let dry = DryRun::new();
+        let t = crate::Target::Local;
+        dry.line(&t, "/srv/stages", "configured");
+        dry.line(&t, "/srv/stages", "done");
+        dry.directory(&t, "/srv/www", Some(0o750), Some("www".into()), None);
+        dry.path_exists(&t, "/srv/www/index.html", false);
+        let spec = derive_spec(&CheckAnnotations::NONE, &dry.effects(&t), &values).unwrap();
+        let [stages, www, index] = &spec.config[..] else {
+            panic!("{:?}", spec.config);
+        };
+        assert_eq!(stages.contains, ["configured", "done"]);
+        assert_eq!(
+            (stages.kind, stages.sha256.as_ref()),
+            (Some(FileKind::File), None)
+        );
+        assert_eq!(
+            (www.kind, www.mode),
+            (Some(FileKind::Directory), Some(0o750))
+        );
+        assert_eq!(www.owner.as_deref(), Some("www"));
+        assert!(!index.exists);
     }
 
     /// A kwarg's value in a command is one shell word, whatever it holds;

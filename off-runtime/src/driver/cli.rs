@@ -35,6 +35,8 @@ pub(crate) struct Options {
     pub quiet: bool,
     pub verbose: u8,
     pub dry_run: bool,
+    /// `--diff`: show what a run would change, change nothing.
+    pub diff: bool,
     pub resume: bool,
     /// `--check`, with its report format, retries and manifest.
     pub check: Option<CheckFlags>,
@@ -102,6 +104,9 @@ struct BuiltinFlags {
     /// Print every operation with its rendered command; run nothing
     #[arg(long)]
     dry_run: bool,
+    /// Read each host and show what a run would change there (a diff of every file, the commands that would run); change nothing. Exit 1 when something would change
+    #[arg(long, conflicts_with_all = ["dry_run", "check"])]
+    diff: bool,
     /// Start each host at the first step it did not complete in the last run
     #[arg(long)]
     resume: bool,
@@ -315,6 +320,7 @@ pub(crate) fn parse_argv(
         quiet: builtin.quiet,
         verbose: builtin.verbose,
         dry_run: builtin.dry_run,
+        diff: builtin.diff,
         resume: builtin.resume,
         check: builtin.check.then(|| CheckFlags {
             format: builtin.check_run.report_format(),

@@ -13,6 +13,7 @@
 mod args;
 mod check;
 mod cli;
+mod diff;
 mod peer;
 mod progress;
 mod resume;
@@ -234,6 +235,9 @@ fn recipe_main_inner(
     if prepared.options.check.is_some() {
         return Ok(check::check_hosts(spec, prepared, sudo_password));
     }
+    if prepared.options.diff {
+        return Ok(diff::diff_hosts(spec, prepared, sudo_password));
+    }
     Ok(ExitCode::from(run(spec, prepared, sudo_password)))
 }
 
@@ -358,7 +362,7 @@ fn prepare(
         Some(_) => None,
     };
     // Dry runs and checks complete no step.
-    let record = match (!options.dry_run && options.check.is_none())
+    let record = match (!options.dry_run && !options.diff && options.check.is_none())
         .then(|| resume::StepRecord::for_recipe(spec.name, env))
     {
         Some(Err(e)) => {
@@ -529,7 +533,10 @@ fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<
         .timeout(options.timeout)
         .ssh_options(prepared.ssh.clone())
         .sudo_password(sudo_password)
-        .observer(progress.clone());
+        .observer(Arc::new(StatusEcho {
+            progress: progress.clone(),
+            echo: !options.quiet,
+        }));
     let report = executor.run(|| {
         let result = run_steps(spec, &prepared, &|host, step| {
             progress.set_step(host, step);
@@ -555,6 +562,40 @@ fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<
         progress.line(report.summary().trim_end());
     }
     report.exit_code()
+}
+
+/// The progress display, and after each echoed operation the line saying
+/// how it ended (`[root@db1] ok`, `changed`, `failed`).
+struct StatusEcho {
+    progress: Arc<Progress>,
+    echo: bool,
+}
+
+impl RunObserver for StatusEcho {
+    fn op_started(&self, event: &crate::report::OpEvent<'_>) {
+        self.progress.op_started(event);
+    }
+
+    fn output_line(&self, host: &str, stream: crate::transport::Stream, line: &str) {
+        self.progress.output_line(host, stream, line);
+    }
+
+    fn op_finished(
+        &self,
+        event: &crate::report::OpEvent<'_>,
+        status: crate::report::OpStatus,
+        duration: std::time::Duration,
+    ) {
+        if self.echo && !event.quiet {
+            self.progress
+                .line(&crate::report::op_finished_line(event, status));
+        }
+        self.progress.op_finished(event, status, duration);
+    }
+
+    fn message(&self, text: &str) {
+        self.progress.message(text);
+    }
 }
 
 #[cfg(test)]

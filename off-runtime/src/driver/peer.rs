@@ -94,6 +94,7 @@ pub(crate) fn prepare(
         (options.hosts.is_some(), "-H"),
         (options.inventory.is_some(), "--inventory"),
         (options.check.is_some(), "--check"),
+        (options.diff, "--diff"),
         (options.resume, "--resume"),
     ] {
         if given {

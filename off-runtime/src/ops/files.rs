@@ -14,11 +14,13 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::Secret;
-use crate::dry_run::WrittenFile;
+use crate::diff::{FileView, file_diff};
+use crate::dry_run::{PendingFile, WrittenFile};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::shell::quote;
 use crate::template::Template;
+use off_input::Mode;
 
 use super::remote_file::{self, FileState, ReadOutcome, Replace};
 use super::{RunAs, Scope, operation};
@@ -103,9 +105,10 @@ pub fn remote_path(path: impl Into<String>) -> RemotePath {
 
 impl RemotePath {
     /// Permission bits of the written file (default: those of the file it
-    /// replaces, else 0644).
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = Some(mode);
+    /// replaces, else 0644): `0o640`, or a [`Mode`] read from `"0640"` or
+    /// `"u=rw,g=r"` (a kwarg of type `Mode`).
+    pub fn mode(mut self, mode: impl Into<Mode>) -> Self {
+        self.mode = Some(mode.into().bits());
         self
     }
     pub fn owner(mut self, owner: impl Into<String>) -> Self {
@@ -373,7 +376,7 @@ pub fn exists(path: impl Into<RemotePath>) -> Result<bool> {
     let path = path.into();
     operation("exists", &path.path.clone(), |scope| {
         let p = scope.remote_path(&path.path);
-        let out = scope.exec(super::Command::plumbing(
+        let out = scope.exec(super::Command::read(
             "exists",
             &p,
             &format!("test -e {}", quote(&p)),
@@ -399,12 +402,7 @@ pub fn contains(path: impl Into<RemotePath>, text: impl AsRef<str>) -> Result<bo
             quote(text),
             p = quote(&p)
         );
-        let out = scope.exec(super::Command::plumbing(
-            "contains",
-            &p,
-            &script,
-            path.run_as(),
-        ))?;
+        let out = scope.exec(super::Command::read("contains", &p, &script, path.run_as()))?;
         match out.code {
             0 => Ok((true, false)),
             1 => Ok((false, false)),
@@ -432,10 +430,13 @@ pub fn append(path: impl Into<RemotePath>, line: impl AsRef<str>) -> Result<Outp
                 ),
             });
         }
-        if scope.shared.dry_run.is_some() {
-            return Ok((Output::default(), true));
-        }
         let remote = scope.remote_path(&path.path);
+        if let Some(dry_run) = &scope.shared.dry_run {
+            dry_run.line(&scope.conn.target, &remote, line);
+            if !dry_run.reads_hosts() {
+                return Ok((Output::default(), true));
+            }
+        }
         let existing = read(scope, "append", &remote, path.run_as(), true)?;
         let mut content = match &existing {
             Some((_, old)) if old.split(|&b| b == b'\n').any(|l| l == line.as_bytes()) => {
@@ -450,11 +451,20 @@ pub fn append(path: impl Into<RemotePath>, line: impl AsRef<str>) -> Result<Outp
         }
         content.extend_from_slice(line.as_bytes());
         content.push(b'\n');
-        let before = existing.map(|(state, _)| state);
         let how = Install {
             backup: false,
             secret: false,
         };
+        if scope.shared.dry_run.is_some() {
+            return Ok(would_install(
+                scope,
+                &content,
+                &path,
+                &how,
+                existing.as_ref(),
+            ));
+        }
+        let before = existing.map(|(state, _)| state);
         install_over(scope, "append", &content, &path, how, before)
     })
 }
@@ -469,8 +479,22 @@ fn read(
     run_as: RunAs<'_>,
     content: bool,
 ) -> Result<Option<(FileState, Vec<u8>)>> {
+    if let Some(dry_run) = &scope.shared.dry_run
+        && let Some(pending) = dry_run.pending(&scope.conn.target, path)
+    {
+        // `--diff`: what an earlier operation of this run would have written.
+        let state = FileState {
+            sha256: hex(&Sha256::digest(&pending.content)),
+            mode: pending.mode,
+            uid: u32::MAX,
+            owner: pending.owner,
+            gid: u32::MAX,
+            group: pending.group,
+        };
+        return Ok(Some((state, pending.content)));
+    }
     let script = remote_file::read_script(path, content);
-    let (out, stdout) = scope.exec_bytes(super::Command::plumbing(op, path, &script, run_as))?;
+    let (out, stdout) = scope.exec_bytes(super::Command::read(op, path, &script, run_as))?;
     if out.code != 0 {
         return Err(scope.command_failed(op, path, &out));
     }
@@ -513,16 +537,91 @@ fn install(
             mode: dest.mode,
             owner: dest.owner.clone(),
             group: dest.group.clone(),
-            ..WrittenFile::new(path, data)
+            ..WrittenFile::new(path.clone(), data)
         };
         if how.secret {
             file.sha256 = None;
         }
         dry_run.file(&scope.conn.target, file);
-        return Ok((Output::default(), true));
+        if !dry_run.reads_hosts() {
+            return Ok((Output::default(), true));
+        }
+        let before = read(scope, op, &path, dest.run_as(), true)?;
+        return Ok(would_install(scope, data, dest, &how, before.as_ref()));
     }
     let before = read(scope, op, &path, dest.run_as(), false)?.map(|(state, _)| state);
     install_over(scope, op, data, dest, how, before)
+}
+
+/// `--diff`: whether writing `data` to `dest` over `before` (its state and
+/// content) would change it, shown as a diff; nothing is written.
+fn would_install(
+    scope: &Scope,
+    data: &[u8],
+    dest: &RemotePath,
+    how: &Install,
+    before: Option<&(FileState, Vec<u8>)>,
+) -> (Output, bool) {
+    let path = scope.remote_path(&dest.path);
+    // An attribute is shown only where the write would change it: an owner
+    // given as a number matches the name the host reports.
+    let state = before.map(|(state, _)| state);
+    let mode = dest.mode.filter(|m| state.is_none_or(|s| s.mode != *m));
+    let owner = dest
+        .owner
+        .as_deref()
+        .filter(|o| state.is_none_or(|s| !s.owned_by(o)));
+    let group = dest
+        .group
+        .as_deref()
+        .filter(|g| state.is_none_or(|s| !s.in_group(g)));
+    let old = before.map(|(state, content)| FileView {
+        content,
+        mode: Some(state.mode),
+        owner: Some(&state.owner),
+        group: Some(&state.group),
+    });
+    let new = FileView {
+        content: data,
+        mode,
+        owner,
+        group,
+    };
+    let diff = file_diff(scope.host(), &path, old.as_ref(), &new, how.secret);
+    let changed = diff.is_some();
+    if let Some(dry_run) = &scope.shared.dry_run {
+        let writer = if dest.sudo {
+            "root"
+        } else {
+            &scope.conn.facts.user
+        };
+        let owner = dest
+            .owner
+            .clone()
+            .or(state.map(|s| s.owner.clone()))
+            .unwrap_or_else(|| writer.to_string());
+        let pending = PendingFile {
+            content: data.to_vec(),
+            mode: dest.mode.or(state.map(|s| s.mode)).unwrap_or(0o644),
+            group: dest
+                .group
+                .clone()
+                .or(state.map(|s| s.group.clone()))
+                .unwrap_or_else(|| owner.clone()),
+            owner,
+        };
+        dry_run.set_pending(&scope.conn.target, &path, pending);
+    }
+    if let Some(diff) = diff {
+        scope.shared.observer.message(diff.trim_end());
+    }
+    (
+        Output {
+            changed,
+            ..Output::default()
+        },
+        changed,
+    )
 }
 
 /// [`install`] once the destination's current state (`before`) is known.

@@ -6,6 +6,7 @@
 //! transport.
 
 mod command;
+mod directory;
 mod files;
 mod guards;
 mod remote_file;
@@ -17,7 +18,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub use crate::service_action::ServiceAction;
-pub use command::{local, run, run_with_input, sudo, sudo_as, sudo_as_with_input, sudo_with_input};
+pub use command::{
+    CommandExt, ShellCommand, local, run, run_with_input, sudo, sudo_as, sudo_as_with_input,
+    sudo_with_input,
+};
+pub use directory::mkdir;
 pub use files::{
     RemotePath, Source, append, contains, exists, get, put, remote_path, upload_template,
 };
@@ -111,6 +116,9 @@ pub(crate) struct Command<'a> {
     /// Where standard output goes as it arrives, instead of being kept in
     /// memory (a download written straight to disk).
     pub stdout_to: Option<&'a mut StdoutSink<'a>>,
+    /// The command only reads the host, so a dry run that reads hosts
+    /// (`--diff`) runs it; every other command is only assumed to succeed.
+    pub read_only: bool,
 }
 
 /// Takes a command's standard output chunk by chunk.
@@ -133,6 +141,16 @@ impl<'a> Command<'a> {
             echo: false,
             in_context: false,
             stdout_to: None,
+            read_only: false,
+        }
+    }
+
+    /// [`Command::plumbing`] that only reads the host (a file's state, a
+    /// package's): `--diff` runs it.
+    pub fn read(op: &'static str, display: &'a str, script: &'a str, run_as: RunAs<'a>) -> Self {
+        Command {
+            read_only: true,
+            ..Command::plumbing(op, display, script, run_as)
         }
     }
 }
@@ -148,7 +166,9 @@ impl Scope {
 
     /// [`Scope::exec`], also returning standard output as the exact bytes.
     pub fn exec_bytes(&self, mut cmd: Command<'_>) -> Result<(Output, Vec<u8>)> {
-        if self.shared.dry_run.is_some() {
+        if let Some(dry_run) = &self.shared.dry_run
+            && !(cmd.read_only && dry_run.reads_hosts())
+        {
             // Assumed: the command succeeds with empty output.
             return Ok((Output::default(), Vec::new()));
         }
@@ -289,15 +309,16 @@ impl Scope {
         Ok((out, raw.stdout))
     }
 
-    /// Runs internal plumbing (no echo, no `cd`) and fails on a non-zero exit.
-    pub fn plumbing(
+    /// Runs internal plumbing that only reads the host (no echo, no `cd`)
+    /// and fails on a non-zero exit.
+    pub fn read(
         &self,
         op: &'static str,
         display: &str,
         script: &str,
         run_as: RunAs<'_>,
     ) -> Result<Output> {
-        let out = self.exec(Command::plumbing(op, display, script, run_as))?;
+        let out = self.exec(Command::read(op, display, script, run_as))?;
         if out.code != 0 {
             return Err(self.command_failed(op, display, &out));
         }

@@ -38,6 +38,9 @@ where
         })?;
         if let Some(dry_run) = &scope.shared.dry_run {
             dry_run.packages(&scope.conn.target, &names);
+            if !dry_run.reads_hosts() {
+                return Ok((Output::default(), true));
+            }
         }
         let query = |name: &str| match manager {
             PackageManager::Apt => format!(
@@ -50,7 +53,7 @@ where
             .iter()
             .map(|n| format!("{} || echo {};", query(n), quote(n)))
             .collect();
-        let missing = scope.plumbing("package", &display, &probe, RunAs::Login)?;
+        let missing = scope.read("package", &display, &probe, RunAs::Login)?;
         let missing: Vec<&str> = missing.stdout.split_whitespace().collect();
         if missing.is_empty() {
             return Ok((Output::default(), false));
@@ -63,6 +66,10 @@ where
             ),
             PackageManager::Dnf => format!("dnf install -y -q {}", list.join(" ")),
         };
+        if let Some(dry_run) = &scope.shared.dry_run {
+            dry_run.command(&scope.conn.target, "package", &install);
+            return Ok((Output::default(), true));
+        }
         Ok((root_command(scope, "package", &install)?, true))
     })
 }
@@ -87,6 +94,9 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
         }
         if let Some(dry_run) = &scope.shared.dry_run {
             dry_run.service(&scope.conn.target, name, action);
+            if !dry_run.reads_hosts() {
+                return Ok((Output::default(), true));
+            }
         }
         let facts = &scope.conn.facts;
         let n = quote(name);
@@ -130,7 +140,7 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
             }
         };
         if let Some(test) = state_test {
-            let out = scope.exec(super::Command::plumbing(
+            let out = scope.exec(super::Command::read(
                 "service",
                 &display,
                 &test,
@@ -139,6 +149,10 @@ pub fn service(name: impl AsRef<str>, action: ServiceAction) -> Result<Output> {
             if out.code == 0 {
                 return Ok((Output::default(), false));
             }
+        }
+        if let Some(dry_run) = &scope.shared.dry_run {
+            dry_run.command(&scope.conn.target, "service", &command);
+            return Ok((Output::default(), true));
         }
         Ok((root_command(scope, "service", &command)?, true))
     })

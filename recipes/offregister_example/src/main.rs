@@ -1,5 +1,7 @@
 //! An example recipe: every kind of code the progress plan counts (steps, a
-//! helper called twice, a loop, a branch) in a few lines.
+//! helper called twice, a loop, a branch) in a few lines, each operation
+//! reporting a change only when it made one, so a second deploy reports
+//! `0 changed`.
 //!
 //! ```text
 //! cargo run -p offregister_example -- --help
@@ -20,8 +22,9 @@ mod offregister_example {
         #[arg(default = "/srv/example")]
         root: String,
     ) -> Result<()> {
+        mkdir(remote_path(&root).mode(0o755))?;
         for dir in ["conf", "www"] {
-            run(sh!("mkdir -p {root}/{dir}"))?;
+            mkdir(format!("{root}/{dir}"))?;
         }
         Ok(())
     }
@@ -48,7 +51,7 @@ mod offregister_example {
         if with_index {
             put(b"<h1>off</h1>\n", format!("{root}/www/index.html"))?;
         } else {
-            run(sh!("rm -f {root}/www/index.html"))?;
+            run(sh!("rm -f {root}/www/index.html").removes(format!("{root}/www/index.html")))?;
         }
         mark(&root, "done")?;
         Ok(())

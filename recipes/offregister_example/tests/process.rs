@@ -4,8 +4,9 @@
 //! on test host 18.
 //!
 //! Local runs put a `mkdir` of the test's own first in `PATH`: the recipe's
-//! first command (`mkdir -p ROOT/conf`) then runs whatever the test needs
-//! (print its environment, hang) with no change to the recipe.
+//! first operation (`mkdir(ROOT)`, which runs `mkdir -p -- ROOT`) then runs
+//! whatever the test needs (print its environment, hang) with no change to
+//! the recipe.
 
 mod common;
 
@@ -177,7 +178,7 @@ fn a_hung_command_ends_with_exit_4_after_the_timeout() {
     assert_eq!(out.status.code(), Some(4), "{all}");
     assert!(
         all.contains(&format!(
-            "[local] run `mkdir -p {}/conf` timed out after 2s",
+            "[local] mkdir `{}` timed out after 2s",
             scratch.root()
         )),
         "{all}"
@@ -430,7 +431,7 @@ fn start_hung_ssh_run(scratch: &Scratch, name: &str, args: &[&str]) -> Child {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let hung = format!("grep -c '[m]kdir -p {root}/conf'");
+    let hung = format!("grep -c '[m]kdir -p -- {root}'");
     while common::on_host(HOST, &format!("ps -eo args | {hung}")).trim() == "0" {
         assert!(
             started.elapsed() < Duration::from_secs(30),

@@ -52,7 +52,7 @@ fn progress_lines_count_up_to_exactly_100_percent() {
         stdout.contains("[1/1 upload_template operations]"),
         "{stdout}"
     );
-    assert!(stdout.contains("[6/6 total] (100.00%)"), "{stdout}");
+    assert!(stdout.contains("[7/7 total] (100.00%)"), "{stdout}");
     assert!(
         stdout.lines().any(|l| l == "[2/2 append operations]"),
         "{stdout}"
@@ -159,8 +159,9 @@ fn dry_run_prints_every_operation_and_touches_nothing() {
     let address = common::address(HOST);
     for expected in [
         format!("[root@{address}] step `prepare`"),
-        format!("run: mkdir -p {root}/conf"),
-        format!("run: mkdir -p {root}/www"),
+        format!("mkdir: {root}"),
+        format!("mkdir: {root}/conf"),
+        format!("mkdir: {root}/www"),
         format!("upload_template: {root}/conf/motd"),
         format!("append: {root}/conf/stages"),
         format!("put: {root}/www/index.html"),

@@ -85,6 +85,42 @@ pub fn pgpass_line(host: &str, port: u16, database: &str, user: &str, password: 
     )
 }
 
+/// The settings of `postgresql.conf` a running server takes only when it
+/// starts (PostgreSQL's `postmaster` context): a change to any of them needs
+/// a restart, every other change a reload.
+const RESTART_SETTINGS: &[&str] = &[
+    "data_directory",
+    "hba_file",
+    "ident_file",
+    "external_pid_file",
+    "unix_socket_directories",
+    "cluster_name",
+    "listen_addresses",
+    "port",
+    "max_connections",
+    "shared_buffers",
+    "dynamic_shared_memory_type",
+    "wal_level",
+    "max_wal_senders",
+    "hot_standby",
+];
+
+/// Whether going from the `postgresql.conf` text `old` to `new` changes a
+/// setting that needs a restart (a setting given twice counts by its last
+/// line, as PostgreSQL reads it).
+pub fn restart_needed(old: &str, new: &str) -> bool {
+    let value = |text: &str, name: &str| {
+        text.lines().rev().find_map(|line| {
+            let line = line.split('#').next().unwrap_or("").trim();
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
+    };
+    RESTART_SETTINGS
+        .iter()
+        .any(|name| value(old, name) != value(new, name))
+}
+
 /// A size setting such as `128MB`, `1GB` or `16384` (8kB pages).
 pub fn check_size(name: &str, value: &str) -> Result<(), String> {
     let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -214,6 +250,25 @@ mod tests {
             pgpass_line("10.0.0.1", 5432, "replication", "rep", "a:b\\c"),
             "10.0.0.1:5432:replication:rep:a\\:b\\\\c\n"
         );
+    }
+
+    #[test]
+    fn only_a_postmaster_setting_needs_a_restart() {
+        let old = render_str("postgresql.conf", POSTGRESQL_CONF, &settings()).unwrap();
+        let mut reload_only = settings();
+        reload_only.wal_keep_size = conf_string("1GB");
+        let new = render_str("postgresql.conf", POSTGRESQL_CONF, &reload_only).unwrap();
+        assert_ne!(old, new);
+        assert!(!restart_needed(&old, &new));
+        let mut bigger = settings();
+        bigger.shared_buffers = conf_string("512MB");
+        let new = render_str("postgresql.conf", POSTGRESQL_CONF, &bigger).unwrap();
+        assert!(restart_needed(&old, &new));
+        assert!(
+            restart_needed("", &old),
+            "no file before: every setting is new"
+        );
+        assert!(!restart_needed("port = 1 # a\n", "port = 1\n"));
     }
 
     #[test]

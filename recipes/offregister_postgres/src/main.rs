@@ -71,7 +71,7 @@ mod offregister_postgres {
     ) -> Result<()> {
         // The recipe creates the cluster itself (`configure`): a replica's
         // data directory must stay empty until it is copied from the primary.
-        sudo("mkdir -p /etc/postgresql-common/createcluster.d")?;
+        mkdir(remote_path("/etc/postgresql-common/createcluster.d").sudo())?;
         put(
             b"# Written by offregister_postgres: clusters are created by the recipe.\ncreate_main_cluster = false\n",
             remote_path("/etc/postgresql-common/createcluster.d/offregister.conf").sudo(),
@@ -91,13 +91,12 @@ mod offregister_postgres {
     fn add_pgdg_source() -> Result<()> {
         const KEYRING: &str = "/etc/apt/keyrings/apt.postgresql.org.asc";
         package(["ca-certificates", "curl"])?;
-        if !exists(remote_path(KEYRING).sudo())? {
-            sudo("install -d -m 0755 /etc/apt/keyrings")?;
-            sudo(sh!(
-                "curl -fsSL --proto '=https' -o {KEYRING} https://www.postgresql.org/media/keys/ACCC4CF8.asc"
-            ))?;
-        }
-        let codename = run(". /etc/os-release && echo \"$VERSION_CODENAME\"")?;
+        mkdir(remote_path("/etc/apt/keyrings").mode(0o755).sudo())?;
+        sudo(
+            sh!("curl -fsSL --proto '=https' -o {KEYRING} https://www.postgresql.org/media/keys/ACCC4CF8.asc")
+                .creates(KEYRING),
+        )?;
+        let codename = run(". /etc/os-release && echo \"$VERSION_CODENAME\"".query())?;
         let codename = codename.stdout.trim().to_string();
         upload_template(
             "templates/pgdg.list.j2",
@@ -161,11 +160,10 @@ mod offregister_postgres {
             )?;
         }
         let conf = format!("{}/postgresql.conf", layout.conf_dir);
-        if !exists(remote_path(conf).sudo())? {
-            // Adopts a data directory that exists (a replica's copy, or a
-            // cluster whose configuration was removed): never re-initialises.
-            sudo(sh!("pg_createcluster {version} main"))?;
-        }
+        // Adopts a data directory that exists (a replica's copy, or a
+        // cluster whose configuration was removed): never re-initialises.
+        sudo(sh!("pg_createcluster {version} main").creates(&conf))?;
+        let conf_before = read_conf(&conf)?;
         let replicating = role != ClusterRole::Standalone;
         let settings = ServerSettings {
             layout: layout.clone(),
@@ -204,18 +202,29 @@ mod offregister_postgres {
             &hba,
         )?
         .changed;
-        // A running server reads listen_addresses, port and shared_buffers
-        // only when it starts.
+        // A running server takes pg_hba.conf and most settings on a
+        // reload; listen_addresses, port, shared_buffers and the other
+        // postmaster settings only when it starts.
         if (conf_changed || hba_changed) && cluster_running(version)? {
-            sudo(sh!("pg_ctlcluster {version} main restart"))?;
+            if conf_changed && config::restart_needed(&conf_before, &read_conf(&conf)?) {
+                sudo(sh!("pg_ctlcluster {version} main restart"))?;
+            } else {
+                sudo(sh!("pg_ctlcluster {version} main reload"))?;
+            }
         }
         Ok(())
+    }
+
+    /// The text of `postgresql.conf` at `path` (empty when there is none).
+    fn read_conf(path: &str) -> Result<String> {
+        let _quiet = settings(Settings::new().warn_only(true).quiet(true));
+        Ok(sudo(sh!("cat {path} 2>/dev/null").query())?.stdout)
     }
 
     /// Whether cluster `<version>/main` is running.
     fn cluster_running(version: u32) -> Result<bool> {
         let _quiet = settings(Settings::new().warn_only(true).quiet(true));
-        Ok(sudo(sh!("pg_ctlcluster {version} main status"))?.code == 0)
+        Ok(sudo(sh!("pg_ctlcluster {version} main status").query())?.code == 0)
     }
 
     /// Makes the replica's data directory a copy of the primary with
@@ -286,7 +295,7 @@ mod offregister_postgres {
             "i=0; until pg_isready -q -p {port}; do i=$((i+1)); [ $i -ge 60 ] && exit 1; sleep 0.5; done"
         );
         let _warn = settings(Settings::new().warn_only(true));
-        if run(wait)?.code != 0 {
+        if run(wait.query())?.code != 0 {
             return Err(Error::msg(format!(
                 "[{}] PostgreSQL {version}/main does not accept connections on port {port} after 30s; see /var/log/postgresql/postgresql-{version}-main.log",
                 current_host()
@@ -308,19 +317,37 @@ mod offregister_postgres {
         if role == ClusterRole::Replica || users.is_empty() {
             return Ok(());
         }
-        psql(port, &sql::users(&users))?;
+        let names: Vec<&str> = users.iter().map(|u| u.user.as_str()).collect();
+        let salts = stored_salts(port, &names)?;
+        psql(port, &sql::users(&users, &salts))?;
         Ok(())
     }
 
     /// Runs `script` with psql as the postgres superuser. The SQL (with its
-    /// passwords) goes over standard input; terse errors do not quote it.
+    /// passwords) goes over standard input; terse errors do not quote it. A
+    /// change is what the script says it changed (see [`sql::CHANGED`]).
     fn psql(port: u16, script: &sql::Script) -> Result<Output> {
         let _cd = cd(POSTGRES_HOME);
+        let psql = sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres");
         sudo_as_with_input(
             "postgres",
-            sh!("psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres"),
+            psql.changed_if(|out| out.stderr.contains(sql::CHANGED)),
             script.text(),
         )
+    }
+
+    /// The salts of the roles' stored verifiers (see [`sql::StoredSalts`]).
+    fn stored_salts(port: u16, roles: &[&str]) -> Result<sql::StoredSalts> {
+        let _cd = cd(POSTGRES_HOME);
+        let _quiet = settings(Settings::new().quiet(true));
+        let query =
+            sh!("psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -p {port} -d postgres");
+        let out = sudo_as_with_input(
+            "postgres",
+            query.query(),
+            sql::stored_salts_query(roles).text(),
+        )?;
+        Ok(sql::parse_stored_salts(&out.stdout))
     }
 
     /// Primary: create the replication role; replica: wait until it streams.
@@ -335,7 +362,9 @@ mod offregister_postgres {
             ClusterRole::Standalone => Ok(()),
             ClusterRole::Primary => {
                 let password = replication_password.as_ref().map(Password::expose);
-                let script = sql::replication_role(&replication_user, password.unwrap_or_default());
+                let salts = stored_salts(port, &[&replication_user])?;
+                let script =
+                    sql::replication_role(&replication_user, password.unwrap_or_default(), &salts);
                 psql(port, &script)?;
                 Ok(())
             }
@@ -346,7 +375,7 @@ mod offregister_postgres {
                 );
                 let _cd = cd(POSTGRES_HOME);
                 let _warn = settings(Settings::new().warn_only(true));
-                if sudo_as("postgres", wait)?.code != 0 {
+                if sudo_as("postgres", wait.query())?.code != 0 {
                     return Err(Error::msg(format!(
                         "[{}] the replica does not stream from its primary after 30s; see the server log in /var/log/postgresql",
                         current_host()

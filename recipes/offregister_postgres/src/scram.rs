@@ -26,12 +26,29 @@ pub fn password_for_server(password: &str) -> String {
     verifier(password).unwrap_or_else(|| password.to_string())
 }
 
+/// What `ALTER ROLE … PASSWORD` gets when the role has a verifier already:
+/// one with the same salt and iterations (`stored`: `4096:<salt base64>`,
+/// as [`salt_of`] reads it), so an unchanged password gives the stored
+/// verifier again and the recipe can tell that nothing changed.
+pub fn password_for_server_like(password: &str, stored: Option<&str>) -> String {
+    let reused = stored.and_then(|s| {
+        let (iterations, salt) = s.split_once(':')?;
+        let salt = BASE64.decode(salt).ok()?;
+        with_iterations(password, &salt, iterations.parse().ok()?)
+    });
+    reused.unwrap_or_else(|| password_for_server(password))
+}
+
 fn verifier_with_salt(password: &str, salt: &[u8]) -> Option<String> {
-    if !password.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    with_iterations(password, salt, ITERATIONS)
+}
+
+fn with_iterations(password: &str, salt: &[u8], iterations: u32) -> Option<String> {
+    if !password.bytes().all(|b| (0x20..0x7f).contains(&b)) || iterations == 0 {
         return None;
     }
     let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, ITERATIONS, &mut salted);
+    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, iterations, &mut salted);
     let hmac = |key: &[u8], data: &[u8]| {
         let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(data);
@@ -41,7 +58,7 @@ fn verifier_with_salt(password: &str, salt: &[u8]) -> Option<String> {
     let stored_key = Sha256::digest(client_key);
     let server_key = hmac(&salted, b"Server Key");
     Some(format!(
-        "SCRAM-SHA-256${ITERATIONS}:{}${}:{}",
+        "SCRAM-SHA-256${iterations}:{}${}:{}",
         BASE64.encode(salt),
         BASE64.encode(stored_key),
         BASE64.encode(server_key)
@@ -61,6 +78,19 @@ mod tests {
     }
 
     const EXPECTED_PW: &str = "SCRAM-SHA-256$4096:jixOgElhMJtdpnyb9JCYUA==$IwlcVKcvIZkNDImmKMV9DX0xkcLE92L+2b+WvYYMidU=:Ss5dK1YKlrJQ1iQ9Wt1Y00iLNdHCcDfbdXU0no56CcY=";
+
+    #[test]
+    fn the_stored_salt_gives_the_stored_verifier_again() {
+        let stored = "4096:jixOgElhMJtdpnyb9JCYUA==";
+        assert_eq!(password_for_server_like("pw", Some(stored)), EXPECTED_PW);
+        assert_ne!(password_for_server_like("other", Some(stored)), EXPECTED_PW);
+        let fresh = password_for_server_like("pw", Some("garbled"));
+        assert!(fresh.starts_with("SCRAM-SHA-256$4096:"), "{fresh}");
+        assert_eq!(
+            password_for_server_like("pässword", Some(stored)),
+            "pässword"
+        );
+    }
 
     #[test]
     fn random_salts_and_non_ascii_passwords() {

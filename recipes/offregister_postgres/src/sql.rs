@@ -3,6 +3,8 @@
 //! role name like any other. The statements reach `psql` on its standard
 //! input, never on a command line, as a [`Script`].
 
+use std::collections::HashMap;
+
 use crate::inputs::DbUser;
 use crate::scram;
 
@@ -31,9 +33,54 @@ impl Script {
     }
 }
 
+/// What a script prints (a notice, on standard error) for each role or
+/// database it creates or changes: a run that prints none changed nothing.
+pub const CHANGED: &str = "off-changed";
+
+/// The salt and iterations (`4096:<base64>`) of each role's stored SCRAM
+/// verifier, by role name, as [`stored_salts_query`]'s output gives them.
+pub type StoredSalts = HashMap<String, String>;
+
+/// Lists the stored salts of `roles`: one line per role with a verifier,
+/// its name in hex (any name survives the line format) and its salt. Salts
+/// are no secret: the server sends one to anyone who tries to log in.
+pub fn stored_salts_query(roles: &[&str]) -> Script {
+    let names: Vec<String> = roles.iter().map(|r| literal(r)).collect();
+    let names = if names.is_empty() {
+        "NULL".to_string()
+    } else {
+        names.join(", ")
+    };
+    let mut script = Script::new();
+    script.push(&format!(
+        "SELECT encode(convert_to(rolname, 'UTF8'), 'hex') || ' ' || substring(rolpassword from '^SCRAM-SHA-256\\$([0-9]+:[^$]+)\\$') \
+         FROM pg_catalog.pg_authid WHERE rolpassword LIKE 'SCRAM-SHA-256$%' AND rolname IN ({names});\n"
+    ));
+    script
+}
+
+/// Reads [`stored_salts_query`]'s output (`psql -At`).
+pub fn parse_stored_salts(stdout: &str) -> StoredSalts {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (hex, salt) = line.split_once(' ')?;
+            if hex.len() % 2 != 0 {
+                return None;
+            }
+            let bytes: Option<Vec<u8>> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+                .collect();
+            Some((String::from_utf8(bytes?).ok()?, salt.to_string()))
+        })
+        .collect()
+}
+
 /// Creates or updates each user (its password as a SCRAM verifier where
-/// possible) and the database it owns.
-pub fn users(users: &[DbUser]) -> Script {
+/// possible, with the salt it has on the server if any) and the database it
+/// owns. A user already as asked is left alone.
+pub fn users(users: &[DbUser], salts: &StoredSalts) -> Script {
     let mut script = Script::new();
     for u in users {
         let attrs = if u.superuser {
@@ -41,9 +88,10 @@ pub fn users(users: &[DbUser]) -> Script {
         } else {
             "NOSUPERUSER"
         };
+        let stored = salts.get(&u.user).map(String::as_str);
         script.push(&ensure_role(
             &u.user,
-            &scram::password_for_server(u.password.expose()),
+            &scram::password_for_server_like(u.password.expose(), stored),
             &[attrs],
         ));
         if let Some(db) = &u.dbname {
@@ -54,11 +102,12 @@ pub fn users(users: &[DbUser]) -> Script {
 }
 
 /// Creates or updates the role replicas connect as.
-pub fn replication_role(user: &str, password: &str) -> Script {
+pub fn replication_role(user: &str, password: &str, salts: &StoredSalts) -> Script {
     let mut script = Script::new();
+    let stored = salts.get(user).map(String::as_str);
     script.push(&ensure_role(
         user,
-        &scram::password_for_server(password),
+        &scram::password_for_server_like(password, stored),
         &["REPLICATION"],
     ));
     script
@@ -84,18 +133,34 @@ pub fn literal(value: &str) -> String {
 pub fn ensure_role(name: &str, password: &str, attributes: &[&str]) -> String {
     let mut attrs = vec!["LOGIN"];
     attrs.extend_from_slice(attributes);
-    let create = format!(
-        "BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) THEN CREATE ROLE {}; END IF; END",
+    // The role as asked: logging in, with this password and these attributes.
+    let mut as_asked = vec![
+        format!("rolname = {}", literal(name)),
+        "rolcanlogin".to_string(),
+        format!("rolpassword = {}", literal(password)),
+    ];
+    for attr in attributes {
+        let column = match *attr {
+            "SUPERUSER" => "rolsuper",
+            "NOSUPERUSER" => "NOT rolsuper",
+            "REPLICATION" => "rolreplication",
+            "NOREPLICATION" => "NOT rolreplication",
+            other => other,
+        };
+        as_asked.push(column.to_string());
+    }
+    let body = format!(
+        "BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_authid WHERE {}) THEN \
+         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) THEN CREATE ROLE {}; END IF; \
+         ALTER ROLE {} WITH {} PASSWORD {}; RAISE NOTICE '{CHANGED}'; END IF; END",
+        as_asked.join(" AND "),
         literal(name),
-        ident(name)
-    );
-    format!(
-        "DO {};\nALTER ROLE {} WITH {} PASSWORD {};\n",
-        dollar_quote(&create),
+        ident(name),
         ident(name),
         attrs.join(" "),
         literal(password)
-    )
+    );
+    format!("DO {};\n", dollar_quote(&body))
 }
 
 /// Creates database `name` owned by `owner` unless it exists. `CREATE
@@ -104,9 +169,11 @@ pub fn ensure_role(name: &str, password: &str, attributes: &[&str]) -> String {
 /// `\gexec` runs what it returns.
 pub fn ensure_database(name: &str, owner: &str) -> String {
     let create = format!("CREATE DATABASE {} OWNER {}", ident(name), ident(owner));
+    let said = format!("DO $off$BEGIN RAISE NOTICE '{CHANGED}'; END$off$");
     format!(
-        "SELECT {} WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = {}) \\gexec\n",
+        "SELECT {}, {} WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = {}) \\gexec\n",
         literal(&create),
+        literal(&said),
         literal(name),
     )
 }
@@ -157,12 +224,26 @@ mod tests {
         let sql = ensure_role("x'\"; --", "p'$off$\"", &["SUPERUSER"]);
         assert_eq!(
             sql,
-            "DO $off$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'x''\"; --') \
-             THEN CREATE ROLE \"x'\"\"; --\"; END IF; END$off$;\n\
-             ALTER ROLE \"x'\"\"; --\" WITH LOGIN SUPERUSER PASSWORD 'p''$off$\"';\n"
+            "DO $off1$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_authid WHERE rolname = 'x''\"; --' \
+             AND rolcanlogin AND rolpassword = 'p''$off$\"' AND rolsuper) THEN \
+             IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'x''\"; --') THEN CREATE ROLE \"x'\"\"; --\"; END IF; \
+             ALTER ROLE \"x'\"\"; --\" WITH LOGIN SUPERUSER PASSWORD 'p''$off$\"'; RAISE NOTICE 'off-changed'; END IF; END$off1$;\n"
         );
-        // A name holding the tag gets another tag.
-        assert!(ensure_role("$off$", "pw", &[]).starts_with("DO $off1$BEGIN"));
+        assert!(ensure_role("plain", "pw", &[]).starts_with("DO $off$BEGIN"));
+    }
+
+    #[test]
+    fn stored_salts_read_back_by_name() {
+        let salts = parse_stored_salts("617070 4096:c2FsdA==\n61206220 4096:eA==\nzz 1:x\n");
+        assert_eq!(salts["app"], "4096:c2FsdA==");
+        assert_eq!(salts["a b "], "4096:eA==");
+        assert_eq!(salts.len(), 2);
+        let query = stored_salts_query(&["app", "it's"]);
+        assert!(
+            query.text().contains("rolname IN ('app', 'it''s')"),
+            "{}",
+            query.text()
+        );
     }
 
     #[test]
@@ -174,9 +255,9 @@ mod tests {
         .unwrap();
         let scripts = [
             Script::new(),
-            super::users(&users),
-            super::users(&[]),
-            replication_role("replicator", r"r\'p"),
+            super::users(&users, &StoredSalts::new()),
+            super::users(&[], &StoredSalts::new()),
+            replication_role("replicator", r"r\'p", &StoredSalts::new()),
         ];
         for script in &scripts {
             assert!(
@@ -213,7 +294,8 @@ mod tests {
         let sql = ensure_database("app's", "o\"wner");
         assert_eq!(
             sql,
-            "SELECT 'CREATE DATABASE \"app''s\" OWNER \"o\"\"wner\"' \
+            "SELECT 'CREATE DATABASE \"app''s\" OWNER \"o\"\"wner\"', \
+             'DO $off$BEGIN RAISE NOTICE ''off-changed''; END$off$' \
              WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = 'app''s') \\gexec\n"
         );
     }

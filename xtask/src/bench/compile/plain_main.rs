@@ -5,8 +5,9 @@ use off_runtime::prelude::*;
 use off_runtime::template;
 
 fn prepare(root: &str) -> Result<()> {
+    mkdir(remote_path(root).mode(0o755))?;
     for dir in ["conf", "www"] {
-        run(sh!("mkdir -p {root}/{dir}"))?;
+        mkdir(format!("{root}/{dir}"))?;
     }
     Ok(())
 }
@@ -22,7 +23,7 @@ fn configure(root: String, greeting: String, with_index: bool, lines: Vec<String
     if with_index {
         put(b"<h1>off</h1>\n", format!("{root}/www/index.html"))?;
     } else {
-        run(sh!("rm -f {root}/www/index.html"))?;
+        run(sh!("rm -f {root}/www/index.html").removes(format!("{root}/www/index.html")))?;
     }
     mark(&root, "done")?;
     Ok(())
