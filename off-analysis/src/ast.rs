@@ -38,6 +38,8 @@ pub struct Recipe {
     /// `#[recipe(validate = f)]`: the module fn that checks combinations of
     /// kwargs; `valid.rs` makes sure it is a helper whose parameters are kwargs.
     pub validate: Option<Ident>,
+    /// `#[recipe(peers = f)]`: the fn mapping a cluster's membership onto kwargs.
+    pub peers: Option<syn::Path>,
     /// Sum of the steps' plans: the denominators of the progress display.
     pub plan: OpPlan,
     /// Every literal template path of an `upload_template` call, in source order.
@@ -215,6 +217,7 @@ impl Recipe {
             helpers,
             check: attr.check,
             validate: attr.validate,
+            peers: attr.peers,
             plan,
             templates,
             effects,

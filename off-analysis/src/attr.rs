@@ -25,6 +25,7 @@ mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(os);
     syn::custom_keyword!(package);
+    syn::custom_keyword!(peers);
     syn::custom_keyword!(port);
     syn::custom_keyword!(regex);
     syn::custom_keyword!(service);
@@ -46,6 +47,9 @@ pub struct RecipeAttr {
     /// `validate = inputs`: a module fn that checks combinations of kwargs
     /// (its parameters, by reference) before any host is touched.
     pub validate: Option<Ident>,
+    /// `peers = cluster_kwargs`: the fn (`fn(&Membership) -> PeerKwargs`) that maps a
+    /// cluster's membership onto kwargs under `--serve`.
+    pub peers: Option<syn::Path>,
 }
 
 /// Arguments of `check(...)` inside `#[recipe(...)]`: the one model of
@@ -89,6 +93,7 @@ impl Parse for RecipeAttr {
         let mut name = None;
         let mut check = None;
         let mut validate = None;
+        let mut peers = None;
         parse_entries(input, &cx, |input| {
             if input.peek(kw::name) {
                 let key: kw::name = input.parse()?;
@@ -105,8 +110,16 @@ impl Parse for RecipeAttr {
                 let key: kw::validate = input.parse()?;
                 let value: Ident = parse_value(input)?;
                 set_once(&mut validate, value, key.span, "validate", RECIPE)
+            } else if input.peek(kw::peers) {
+                let key: kw::peers = input.parse()?;
+                let value: syn::Path = parse_value(input)?;
+                set_once(&mut peers, value, key.span, "peers", RECIPE)
             } else {
-                Err(unknown_key(input, RECIPE, &["check", "name", "validate"]))
+                Err(unknown_key(
+                    input,
+                    RECIPE,
+                    &["check", "name", "peers", "validate"],
+                ))
             }
         });
         cx.check()?;
@@ -114,6 +127,7 @@ impl Parse for RecipeAttr {
             name,
             check: check.unwrap_or_default(),
             validate,
+            peers,
         })
     }
 }
@@ -654,12 +668,22 @@ mod tests {
     }
 
     #[test]
+    fn peers_names_the_membership_mapping_once() {
+        let attr: RecipeAttr = syn::parse2(quote!(peers = super::cluster_kwargs)).unwrap();
+        let path = attr.peers.unwrap();
+        assert_eq!(quote!(#path).to_string(), "super :: cluster_kwargs");
+        let error = syn::parse2::<RecipeAttr>(quote!(peers = a, peers = b)).unwrap_err();
+        assert!(messages(error)[0].contains("peers"));
+        assert!(syn::parse2::<RecipeAttr>(quote!(peers = "a")).is_err());
+    }
+
+    #[test]
     fn unknown_key_suggests_close_one() {
         let error = syn::parse2::<RecipeAttr>(quote!(nmae = "x")).unwrap_err();
         assert_eq!(
             messages(error),
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?"
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?"
             ]
         );
     }
@@ -669,7 +693,7 @@ mod tests {
         let error = syn::parse2::<RecipeAttr>(quote!(foo = 1)).unwrap_err();
         assert_eq!(
             messages(error),
-            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name, validate"]
+            ["unknown key `foo` in #[recipe(...)]; expected one of: check, name, peers, validate"]
         );
     }
 
@@ -708,12 +732,12 @@ mod tests {
         assert_eq!(
             messages(error),
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?",
                 "unknown key `verison` in check(...); expected one of: alive, os, package, port, service, version; did you mean `version`?",
                 "invalid port `88426`: expected 1..=65535",
                 "invalid exit code `300`: expected 0..=255",
                 "unknown key `prot` in check(...); expected one of: alive, os, package, port, service, version; did you mean `port`?",
-                "unknown key `naem` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
+                "unknown key `naem` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?",
             ]
         );
     }

@@ -198,6 +198,15 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
         }
     });
 
+    let peers = match &recipe.peers {
+        // Coerced to the field's fn-pointer type; a fn of another signature is a type error at
+        // the path the user wrote.
+        Some(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned!(span=> ::core::option::Option::Some(#path))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let spec_ident = format_ident!("__OFF_RECIPE");
     quote! {
         #[doc(hidden)]
@@ -207,6 +216,7 @@ fn entry_point(recipe: &Recipe) -> TokenStream {
             params: &[#(#param_specs),*],
             steps: &[#(#step_specs),*],
             checks: #checks,
+            peers: #peers,
         };
 
         #[doc(hidden)]

@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?",
                 "parameter `host` clashes with the built-in `--host` flag of the generated binary; rename the parameter",
             ]
         );
@@ -587,7 +587,7 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, validate; did you mean `name`?",
+                "unknown key `nmae` in #[recipe(...)]; expected one of: check, name, peers, validate; did you mean `name`?",
                 "a #[recipe] module needs at least one #[step] fn",
             ]
         );

@@ -47,6 +47,7 @@ mod template;
 
 pub use off_check as check;
 pub use off_check::inventory;
+pub use off_discovery as discovery;
 pub use off_error as error;
 pub use off_manifest as manifest;
 pub use off_metrics as metrics;
@@ -68,7 +69,8 @@ pub use template::{Template, render_str};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::driver::{
-        ArgErrors, Kwargs, ParamKind, ParamSpec, RawArgs, RecipeSpec, StepSpec, recipe_main,
+        ArgErrors, Kwargs, ParamKind, ParamSpec, PeerMapping, RawArgs, RecipeSpec, StepSpec,
+        recipe_main,
     };
     pub use crate::shell::quote_display;
     pub use ::clap;

@@ -2,6 +2,8 @@
 
 pub use crate::Secret;
 pub use crate::context::{Settings, current_host};
+pub use crate::discovery::Membership;
+pub use crate::driver::PeerKwargs;
 pub use crate::error::{Error, Result};
 pub use crate::executor::{Executor, RunReport};
 pub use crate::ops::ServiceAction::{self, Disable, Enable, Reload, Restart, Start, Stop};

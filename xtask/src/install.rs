@@ -20,6 +20,7 @@ const INSTALLED: &[(&str, &[&str])] = &[
     ("off-check", &["offcheck"]),
     ("off-metrics", &["offmetric"]),
     ("cargo-off", &["cargo-off"]),
+    ("offconsensus", &["offconsensus"]),
 ];
 
 /// Recipe crates whose `.crate` must carry their `templates/`.

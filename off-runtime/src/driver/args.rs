@@ -161,6 +161,17 @@ impl RawArgs {
         })
     }
 
+    /// These inputs with `flags` given as flags too (over the command line's): the kwargs a
+    /// recipe sets from a cluster's membership under `--serve`.
+    pub(crate) fn with_flags(
+        &self,
+        flags: impl IntoIterator<Item = (String, Vec<String>)>,
+    ) -> RawArgs {
+        let mut raw = self.clone();
+        raw.flags.extend(flags);
+        raw
+    }
+
     /// These inputs with a host's vars (already checked) between the
     /// environment and the file.
     pub(crate) fn with_host_vars(&self, layer: &HostLayer, vars: Map<String, Value>) -> RawArgs {
@@ -689,6 +700,7 @@ pub(crate) mod tests {
             },
         ],
         checks: super::super::CheckAnnotations::NONE,
+        peers: None,
     };
 
     fn raw(

@@ -47,6 +47,8 @@ pub(crate) struct Options {
     pub check: Option<CheckFlags>,
     /// Kwarg name → the values given on the command line (empty for a set bool flag).
     pub flags: Vec<(String, Vec<String>)>,
+    /// `--serve` and the other flags of peer mode.
+    pub peer: off_discovery::PeerFlags,
     /// `--completions SHELL`, `--man`: print and exit.
     pub describe: SelfDescriptionFlags,
 }
@@ -131,6 +133,9 @@ struct BuiltinFlags {
         help_heading = "Checking (--check)"
     )]
     manifest: Option<PathBuf>,
+    // Peer mode's flags, shared with offconsensus.
+    #[command(flatten, next_help_heading = "Peer mode (--serve HOST:PORT)")]
+    peer: off_discovery::PeerFlags,
     // Back to the main list: the heading above would carry on.
     #[command(flatten, next_help_heading = None::<&str>)]
     sudo: SudoFlags,
@@ -151,9 +156,6 @@ struct Timeout(Option<Duration>);
 fn parse_timeout_flag(text: &str) -> Result<Timeout, String> {
     parse_timeout(text).map(Timeout)
 }
-
-/// Flags reserved for later features: accepted by the parser, refused at run time.
-const RESERVED: &[&str] = &["serve"];
 
 /// clap (without its `string` feature) wants `&'static str` names; the
 /// command is built once per process, so leaking a few short strings is fine.
@@ -267,16 +269,18 @@ pub(crate) fn command(spec: &'static RecipeSpec) -> Command {
         // Here the check flags only mean something with --check (their help
         // is offcheck's, defined once in off_check::flags).
         .mut_arg("format", |a| a.requires("check"))
-        .mut_arg("retry_timeout", |a| a.requires("check"));
-    for &name in RESERVED {
-        cmd = cmd.arg(
-            Arg::new(name)
-                .long(name)
-                .hide(true)
-                .num_args(0..=1)
-                .action(ArgAction::Append),
-        );
-    }
+        .mut_arg("retry_timeout", |a| a.requires("check"))
+        // A recipe's own kwargs may be called `role` (postgres's is): peer mode's is
+        // `--serve-role` here, and needs --serve.
+        .mut_arg("role", |a| {
+            a.long("serve-role")
+                .visible_alias("serve_role")
+                .help("The role this node asks for in the cluster: master, slave, or auto (the first member is the master)")
+                .requires("serve")
+        })
+        .mut_arg("serve", |a| {
+            a.help("Run this recipe on this node as a member of a cluster: serve the peer endpoint on HOST:PORT (and only there), agree with the other nodes on a membership list and a master, then run with the kwargs the membership gives (the master first)")
+        });
     cmd
 }
 
@@ -289,14 +293,6 @@ pub(crate) fn parse_argv(
     let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     let mut cmd = command(spec).color(color::from_argv(&argv).clap());
     let m = cmd.try_get_matches_from_mut(argv)?;
-    for &name in RESERVED {
-        if m.contains_id(name) && m.value_source(name).is_some() {
-            return Err(cmd.error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("--{name} is reserved and not available in this build yet"),
-            ));
-        }
-    }
     let builtin = BuiltinFlags::from_arg_matches(&m)?;
     let mut flags = Vec::new();
     for p in spec.params {
@@ -352,6 +348,7 @@ pub(crate) fn parse_argv(
             manifest: builtin.manifest,
         }),
         flags,
+        peer: builtin.peer,
     })
 }
 
@@ -436,7 +433,7 @@ mod tests {
     fn usage_errors_exit_2() {
         assert_eq!(parse(&["--nope"]).unwrap_err().exit_code(), 2);
         assert_eq!(parse(&["--progress", "fancy"]).unwrap_err().exit_code(), 2);
-        assert_eq!(parse(&["--serve"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["--kv", "zk://z/off"]).unwrap_err().exit_code(), 2);
         assert!(
             parse(&["--check", "--format", "tap"])
                 .unwrap()
@@ -500,6 +497,7 @@ mod tests {
             params: &PARAMS,
             steps: &[],
             checks: crate::driver::CheckAnnotations::NONE,
+            peers: None,
         };
         let help = command(&HELP_SPEC).render_long_help().to_string();
         assert!(help.contains("--apt-source <APT_SOURCE>"), "{help}");

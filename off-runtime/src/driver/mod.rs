@@ -16,6 +16,7 @@ mod cli;
 mod color;
 mod diff;
 mod events;
+mod peer;
 mod progress;
 mod resume;
 mod written;
@@ -25,6 +26,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use args::{ArgError, ArgErrors, RawArgs};
+pub use peer::{PeerKwargs, PeerMapping};
 pub use progress::ProgressMode;
 
 use crate::Secret;
@@ -50,6 +52,8 @@ pub struct RecipeSpec {
     pub steps: &'static [StepSpec],
     /// `#[recipe(check(...))]`.
     pub checks: CheckAnnotations,
+    /// `#[recipe(peers = f)]`: how a cluster's membership maps onto the kwargs under `--serve`.
+    pub peers: Option<PeerMapping>,
 }
 
 /// What `#[recipe(check(...))]` adds to the spec `--check` derives from the
@@ -128,18 +132,35 @@ pub fn recipe_main(spec: &'static RecipeSpec, parse: ParseKwargs) -> ExitCode {
     // SAFETY: a recipe binary's `main` calls this first, before any thread
     // has started (the macro's `main` does nothing else).
     let env_password = unsafe { crate::take_sudo_password_env() };
+    // SAFETY: as above. The cluster token, like the password, must not reach the commands the
+    // recipe starts on this machine.
+    let env_token = unsafe { take_env(off_discovery::token::TOKEN_ENV) };
     crate::interrupt::install();
-    let code = recipe_main_inner(spec, parse, env_password).unwrap_or_else(CliError::report);
+    let code =
+        recipe_main_inner(spec, parse, env_password, env_token).unwrap_or_else(CliError::report);
     if crate::interrupt::interrupted() {
         return ExitCode::from(exit_code::INTERRUPTED);
     }
     code
 }
 
+/// Takes `name` out of this process's environment and returns its value.
+///
+/// # Safety
+///
+/// As [`crate::take_sudo_password_env`]: no other thread may touch the environment.
+unsafe fn take_env(name: &str) -> Option<String> {
+    let value = std::env::var_os(name)?;
+    // SAFETY: the caller promises no other thread touches the environment.
+    unsafe { std::env::remove_var(name) };
+    Some(value.to_string_lossy().into_owned())
+}
+
 fn recipe_main_inner(
     spec: &'static RecipeSpec,
     parse: ParseKwargs,
     env_password: Option<Secret>,
+    env_token: Option<String>,
 ) -> Result<ExitCode, CliError> {
     let options = match cli::parse_argv(spec, std::env::args_os()) {
         Ok(options) => options,
@@ -154,8 +175,24 @@ fn recipe_main_inner(
             )));
         }
     }
-    let env = |name: &str| std::env::var(name).ok();
-    let prepared = prepare(spec, options, parse, &env)?;
+    let env = |name: &str| {
+        if name == off_discovery::token::TOKEN_ENV {
+            return env_token.clone();
+        }
+        std::env::var(name).ok()
+    };
+    let mut prepared = prepare(spec, options, parse, &env)?;
+    if let Some(serving) = prepared.serving.take() {
+        if prepared.options.dry_run {
+            peer::dry_run(spec, &prepared, &serving);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let sudo_password =
+            crate::sudo_password(prepared.options.sudo_password_stdin, env_password)
+                .map_err(CliError::usage)?;
+        let code = peer::serve(spec, prepared, serving, parse, sudo_password)?;
+        return Ok(ExitCode::from(code));
+    }
     if prepared.options.dry_run {
         return Ok(dry_run(spec, prepared));
     }
@@ -167,7 +204,7 @@ fn recipe_main_inner(
     if prepared.options.diff {
         return Ok(diff::diff_hosts(spec, prepared, sudo_password));
     }
-    Ok(run(spec, prepared, sudo_password))
+    Ok(ExitCode::from(run(spec, prepared, sudo_password)))
 }
 
 /// The first line of a run with no `-H` and no `--inventory`: the machine
@@ -197,6 +234,8 @@ pub(crate) struct Prepared {
     events: Option<Box<dyn std::io::Write + Send + Sync>>,
     /// Completed steps per host; `None` in a dry run, which completes nothing.
     record: Option<resume::StepRecord>,
+    /// `--serve`: the peer-mode plan, checked.
+    serving: Option<peer::Serving>,
 }
 
 fn prepare(
@@ -267,10 +306,13 @@ fn prepare(
         {
             errors.push(format!("--inventory {}: no hosts", path.display()));
         }
-        if options.inventory.is_none() || options.hosts.is_some() {
+        // Under --serve, the kwargs depend on the membership: `peer::prepare` checks them.
+        if options.peer.serve.is_none() && (options.inventory.is_none() || options.hosts.is_some())
+        {
             kwargs = errors.take(parse(raw));
         }
     }
+    let serving = peer::prepare(spec, &options, raw.as_ref(), parse, env, &mut errors);
     let events = match options.events.as_deref() {
         None => None,
         Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send + Sync>),
@@ -308,6 +350,7 @@ fn prepare(
         kwargs,
         per_host,
         events,
+        serving,
     })
 }
 
@@ -482,11 +525,8 @@ fn note_message(host: &str, message: &str) {
     shared.observer.message(&format!("[{host}] {message}"));
 }
 
-fn run(
-    spec: &'static RecipeSpec,
-    mut prepared: Prepared,
-    sudo_password: Option<Secret>,
-) -> ExitCode {
+/// Runs the selected steps on every target; the run's exit code.
+fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<Secret>) -> u8 {
     let options = &prepared.options;
     let mode = options.progress.resolve();
     // `-q --progress none` prints no summary.
@@ -587,7 +627,7 @@ fn run(
         progress.line(color::paint_summary(report.summary().trim_end(), color).as_str());
     }
     events.finish();
-    ExitCode::from(report.exit_code())
+    report.exit_code()
 }
 
 /// The progress display, and after each echoed operation the line saying
@@ -728,9 +768,9 @@ mod tests {
             "none",
         ]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(run(&SPEC, prepared, None), ExitCode::from(0));
+        assert_eq!(run(&SPEC, prepared, None), 0);
         let o = options(&["--version", "7", "--peers", "p", "-q", "--progress", "none"]);
         let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
-        assert_eq!(run(&SPEC, prepared, None), ExitCode::from(1));
+        assert_eq!(run(&SPEC, prepared, None), 1);
     }
 }

@@ -6,6 +6,8 @@
 //! offregister_postgres -c db.yaml -H root@db1             # users from db.yaml
 //! offregister_postgres -c cluster.yaml -H root@db1 --role primary
 //! offregister_postgres -c cluster.yaml -H root@db2,root@db3 --role replica --primary-host db1
+//! # or, on each of three fresh machines, with nobody choosing the roles:
+//! offregister_postgres -c cluster.yaml --serve db1:8426 --discovery-file peers.json
 //! ```
 //!
 //! The steps run in order: `install` the packages, `configure` the cluster
@@ -30,6 +32,7 @@ use inputs::{AptSource, ClusterRole, DbUser, Network, Password, WalLevel};
 /// its streaming replicas.
 #[recipe(
     validate = check_inputs,
+    peers = cluster_kwargs,
     check(
         version(cmd = "psql --version", regex = r"\(PostgreSQL\) (\d+)", expected = "{version}"),
         alive(cmd = "pg_isready -q -p {port}", timeout = "10s"),
@@ -42,6 +45,18 @@ use inputs::{AptSource, ClusterRole, DbUser, Network, Password, WalLevel};
 )]
 mod offregister_postgres {
     use super::*;
+
+    /// Under `--serve`: the cluster's master is the primary, every other member a replica
+    /// streaming from it.
+    fn cluster_kwargs(cluster: &Membership) -> PeerKwargs {
+        if cluster.is_master() {
+            PeerKwargs::new().set("role", "primary")
+        } else {
+            PeerKwargs::new()
+                .set("role", "replica")
+                .set("primary_host", &cluster.master().host)
+        }
+    }
 
     /// Install the server and client packages.
     #[step]
