@@ -12,10 +12,13 @@
 use std::process::{Command, ExitCode};
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use off_discovery::run::Phase;
 use off_discovery::static_mode::{HostPort, parse_port};
 use off_discovery::token::TOKEN_ENV;
 use off_discovery::{Membership, PeerFlags, run_in_order};
 use off_error::{CliError, exit_code};
+use off_metrics::event::{Body, PeerPhase, Phase as PhaseEvent};
+use off_metrics::{MetricsFlags, Publisher};
 
 /// The port of the seed's examples, when a bare `--serve` has no `--port`.
 const DEFAULT_PORT: u16 = 8426;
@@ -51,6 +54,8 @@ Exit codes: the command's; 1 \"cluster full\" or \"master <host> failed\" (nothi
 struct Cli {
     #[command(flatten)]
     peer: PeerFlags,
+    #[command(flatten)]
+    metrics: MetricsFlags,
     /// With a bare --serve: the name or address this node serves on and the others reach it by
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
@@ -100,15 +105,45 @@ fn offconsensus() -> Result<u8, CliError> {
         return Ok(exit_code::OK);
     }
     let coordinator = plan.coordinator()?;
+    // Phases go to the --metrics sinks as peer-mode events (no secret is in them: the token
+    // never leaves the coordinator).
+    let events = Publisher::new(
+        "offconsensus",
+        None,
+        cli.metrics.start(),
+        Box::new(Vec::new),
+    );
+    let host = plan.me().host;
     let code = run_in_order(
         coordinator.as_ref(),
         &plan.me(),
         plan.order,
         plan.timeout,
         &mut |membership| run_command(&cli.run, membership),
-        &|phase| eprintln!("offconsensus: {}", phase.describe()),
-    )?;
-    Ok(code)
+        &|phase| {
+            eprintln!("offconsensus: {}", phase.describe());
+            if let Some(event) = phase_event(phase, &host) {
+                events.publish(Body::Phase(event));
+            }
+        },
+    );
+    events.finish();
+    Ok(code?)
+}
+
+/// The metrics event of a phase, for the phases the event schema names.
+fn phase_event(phase: &Phase, host: &str) -> Option<PhaseEvent> {
+    let (phase, detail) = match phase {
+        Phase::Joining => (PeerPhase::Registered, None),
+        Phase::Joined(_) => (PeerPhase::Frozen, Some(phase.describe())),
+        Phase::WaitingForMaster { host } => (PeerPhase::WaitingForMaster, Some(host.clone())),
+        Phase::Running | Phase::Ran(_) => return None,
+    };
+    Some(PhaseEvent {
+        host: host.to_string(),
+        phase,
+        detail,
+    })
 }
 
 /// `--serve HOST:PORT`, or a bare `--serve` with `--host` and `--port`.

@@ -201,6 +201,9 @@ fn dry_run_prints_the_phases_and_binds_nothing() {
 /// node's exit code its command's.
 #[test]
 fn three_nodes_run_the_command_with_the_membership_in_its_environment() {
+    // Every node pushes its phases to a real InfluxDB as well.
+    let influx = off_testbed::servers::InfluxDb::start(off_testbed::servers::loopback()).unwrap();
+    influx.create_database("peers").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ports = free_ports(3);
     let peers = peers_file(dir.path(), &ports);
@@ -236,6 +239,8 @@ fn three_nodes_run_the_command_with_the_membership_in_its_environment() {
                 token_file.display().to_string(),
                 "--discovery-timeout".into(),
                 "30s".into(),
+                "--metrics".into(),
+                influx.sink_url("peers"),
             ];
             if i == 1 {
                 args.extend(["--role".into(), "master".into()]);
@@ -277,6 +282,19 @@ fn three_nodes_run_the_command_with_the_membership_in_its_environment() {
     assert_eq!(read("env.1".into()), "master 127.0.0.1 1 3 token:none\n");
     assert_eq!(read("env.0".into()), "slave 127.0.0.1 0 3 token:none\n");
     assert!(stderr(&outputs[0]).contains("waiting for master 127.0.0.1 to succeed"));
+    // Three registered, three frozen, two waiting for the master; never the token.
+    let rows = influx.select("peers", "SELECT * FROM off_phase").unwrap();
+    let count = |phase: &str| rows.iter().filter(|r| r["phase"] == phase).count();
+    assert_eq!(
+        (
+            count("registered"),
+            count("frozen"),
+            count("waiting_for_master")
+        ),
+        (3, 3, 2),
+        "{rows:?}"
+    );
+    assert!(!format!("{rows:?}").contains(TOKEN));
 }
 
 #[test]

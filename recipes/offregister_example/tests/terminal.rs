@@ -63,12 +63,25 @@ impl Drop for Tmux {
     }
 }
 
-/// Host 27 twice (as `root@addr` and `root@addr:22`): two targets.
-fn two_targets() -> Vec<String> {
+/// Host 27 twice (as `root@addr` and `root@addr:22`): two targets, each
+/// deploying under a root of its own (`<root>-1`, `<root>-2`) through an
+/// inventory, so that the two runs never write the same files.
+fn two_targets(dir: &std::path::Path, root: &str) -> Vec<String> {
     let mut flags = common::ssh_flags(HOST);
     let one = flags[1].clone();
     let address = one.trim_start_matches("root@");
-    flags[1] = format!("{one},root@{address}:22");
+    let inventory = dir.join("inventory.yaml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "hosts:\n- {{host: \"{one}\", vars: {{root: \"{root}-1\"}}}}\n- {{host: \"root@{address}:22\", vars: {{root: \"{root}-2\"}}}}\n"
+        ),
+    )
+    .unwrap();
+    flags.splice(
+        0..2,
+        ["--inventory".to_string(), inventory.display().to_string()],
+    );
     flags
 }
 
@@ -78,12 +91,10 @@ fn bars_fit_the_terminal_end_above_the_summary_with_an_overall_line() {
     let state = tempfile::tempdir().unwrap();
     let columns = 50;
     let mut command = format!("OFF_STATE_DIR={} {EXAMPLE}", state.path().display());
-    for flag in two_targets().iter().chain(&[
-        "--root".into(),
-        root.clone(),
-        "--progress".into(),
-        "bar".into(),
-    ]) {
+    for flag in two_targets(state.path(), &root)
+        .iter()
+        .chain(&["--progress".into(), "bar".into()])
+    {
         command.push(' ');
         command.push_str(flag);
     }
@@ -114,7 +125,7 @@ fn bars_fit_the_terminal_end_above_the_summary_with_an_overall_line() {
         rows[2].starts_with("[2 hosts] [") && rows[2].contains("[14/14 total]"),
         "{screen}"
     );
-    common::on_host(HOST, &format!("rm -rf {root}"));
+    common::on_host(HOST, &format!("rm -rf {root}-1 {root}-2"));
 }
 
 #[test]

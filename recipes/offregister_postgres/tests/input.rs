@@ -422,7 +422,7 @@ fn help_shows_enum_defaults_as_typed() {
     let help = String::from_utf8_lossy(&out.stdout);
     for default in ["distribution", "replica", "standalone"] {
         assert!(
-            help.contains(&format!("[default: \"{default}\"]")),
+            help.contains(&format!("[default: {default}]")),
             "{default}: {help}"
         );
     }
