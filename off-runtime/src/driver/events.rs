@@ -186,20 +186,8 @@ impl RunObserver for RunEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buf {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::driver::test_output::Buf;
 
     fn event<'a>(command: &'a str) -> OpEvent<'a> {
         OpEvent {
@@ -211,8 +199,7 @@ mod tests {
     }
 
     fn lines(buf: &Buf) -> Vec<serde_json::Value> {
-        String::from_utf8(buf.0.lock().unwrap().clone())
-            .unwrap()
+        buf.text()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
@@ -268,7 +255,7 @@ mod tests {
             (&lines[3]["ok"], &lines[3]["changed"], &lines[3]["failed"]),
             (&1.into(), &1.into(), &1.into())
         );
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         assert!(!text.contains("hunter2"), "{text}");
     }
 }

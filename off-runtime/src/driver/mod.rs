@@ -664,6 +664,33 @@ impl RunObserver for StatusEcho {
     }
 }
 
+/// Output the driver's observers write to, captured for their tests.
+#[cfg(test)]
+pub(crate) mod test_output {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer whose clones share one buffer.
+    #[derive(Clone, Default)]
+    pub(crate) struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Buf {
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl Write for Buf {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
