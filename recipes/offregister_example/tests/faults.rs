@@ -169,6 +169,78 @@ while [ -e MARKER ]; do sleep 0.2; done
 exec /bin/sync "$@"
 "#;
 
+/// A deploy of the example recipe to `host` as root whose first write hangs
+/// (the [`HANGING_SYNC`] wrapper), so that a test can take the host away
+/// mid-deploy, and then run it again (`--resume`) with the same state.
+struct HangingDeploy {
+    host: usize,
+    /// The wrapper's marker: the write hangs while it exists.
+    marker: String,
+    root: String,
+    key: PathBuf,
+    ssh_config: PathBuf,
+    /// The completed-steps records `--resume` reads.
+    state: tempfile::TempDir,
+}
+
+impl HangingDeploy {
+    /// Installs the hanging `sync` on `host`, starts the deploy (into a
+    /// scratch root named after `name`) and returns once its write hangs.
+    fn start(host: usize, name: &str) -> (HangingDeploy, std::process::Child) {
+        let marker = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
+        let hanging_sync = HANGING_SYNC.replace("MARKER", &marker);
+        common::on_host(
+            host,
+            &format!(
+                "cat > /usr/local/bin/sync.new <<'EOF'\n{hanging_sync}EOF\nchmod 755 /usr/local/bin/sync.new && \
+                 touch {marker} && mv /usr/local/bin/sync.new /usr/local/bin/sync"
+            ),
+        );
+        let inv = Inventory::load().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let ssh_config = inv
+            .write_ssh_config(&state.path().join("ssh_config"), "")
+            .unwrap();
+        let deploy = HangingDeploy {
+            host,
+            marker,
+            root: scratch_root(name),
+            key: inv.key.clone(),
+            ssh_config,
+            state,
+        };
+        let child = deploy.run(&[]);
+        let started = std::time::Instant::now();
+        while common::on_host(host, "pgrep -f '[u]sr/local/bin/sync' || true")
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the write never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        (deploy, child)
+    }
+
+    /// The deploy again, with `extra` flags.
+    fn run(&self, extra: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", self.state.path())
+            .args(["-H", &root_at(self.host), "-i"])
+            .arg(&self.key)
+            .arg("--ssh-config")
+            .arg(&self.ssh_config)
+            .args(["--root", &self.root, "--progress", "none"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
 #[test]
 fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     let config = off_testbed::TestbedConfig::default();
@@ -180,55 +252,15 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
             .unwrap();
         assert!(status.success(), "ip link set {state}");
     };
-    let marker = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
-    let hanging_sync = HANGING_SYNC.replace("MARKER", &marker);
-    common::on_host(
-        DROPPED_HOST,
-        &format!(
-            "cat > /usr/local/bin/sync.new <<'EOF'\n{hanging_sync}EOF\nchmod 755 /usr/local/bin/sync.new && \
-             touch {marker} && mv /usr/local/bin/sync.new /usr/local/bin/sync"
-        ),
-    );
-    let root = scratch_root("dropped");
-    let inv = Inventory::load().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let ssh_config = inv
-        .write_ssh_config(&state.path().join("ssh_config"), "")
-        .unwrap();
-    let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-            .env("OFF_STATE_DIR", state.path())
-            .args(["-H", &root_at(DROPPED_HOST), "-i"])
-            .arg(&inv.key)
-            .arg("--ssh-config")
-            .arg(&ssh_config)
-            .args(["--root", &root, "--progress", "none"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let child = run(&[]);
-    // Wait until the write hangs, then take the host off the network: no
-    // reset, no FIN, only silence, as when a host loses power.
-    let started = std::time::Instant::now();
-    while common::on_host(DROPPED_HOST, "pgrep -f '[u]sr/local/bin/sync' || true")
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the write never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // Once the write hangs, take the host off the network: no reset, no
+    // FIN, only silence, as when a host loses power.
+    let (deploy, child) = HangingDeploy::start(DROPPED_HOST, "dropped");
     link("down");
     let dropped = std::time::Instant::now();
     let out = wait(child);
     let took = dropped.elapsed();
     link("up");
-    common::on_host(DROPPED_HOST, &format!("rm -f {marker}"));
+    common::on_host(DROPPED_HOST, &format!("rm -f {}", deploy.marker));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(3), "{report}");
     assert!(
@@ -241,12 +273,12 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     );
     // Back on the network: --resume skips `prepare`, which completed, and
     // finishes `configure`.
-    let out = wait(run(&["--resume"]));
+    let out = wait(deploy.run(&["--resume"]));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(report.contains("prepare"), "{report}");
     assert_eq!(
-        stages(DROPPED_HOST, &root),
+        stages(DROPPED_HOST, &deploy.root),
         "configured\ndone\n",
         "{report}"
     );
@@ -258,47 +290,7 @@ const SSHD_DIES_HOST: usize = 29;
 #[test]
 fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     let testbed = off_testbed::TestbedConfig::default();
-    let hang = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
-    common::on_host(
-        SSHD_DIES_HOST,
-        &format!(
-            "cat > /usr/local/bin/sync.new <<'EOF'\n{}EOF\nchmod 755 /usr/local/bin/sync.new && \
-             touch {hang} && mv /usr/local/bin/sync.new /usr/local/bin/sync",
-            HANGING_SYNC.replace("MARKER", &hang)
-        ),
-    );
-    let root = scratch_root("sshd-dies");
-    let inv = Inventory::load().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let ssh_config = inv
-        .write_ssh_config(&state.path().join("ssh_config"), "")
-        .unwrap();
-    let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-            .env("OFF_STATE_DIR", state.path())
-            .args(["-H", &root_at(SSHD_DIES_HOST), "-i"])
-            .arg(&inv.key)
-            .arg("--ssh-config")
-            .arg(&ssh_config)
-            .args(["--root", &root, "--progress", "none"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let child = run(&[]);
-    let started = std::time::Instant::now();
-    while common::on_host(SSHD_DIES_HOST, "pgrep -f '[u]sr/local/bin/sync' || true")
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the write never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (deploy, child) = HangingDeploy::start(SSHD_DIES_HOST, "sshd-dies");
     // Kill the daemon itself, not only the session processes: the host's
     // sshd is its PID 1, so every process of the host dies with it and the
     // kernel closes every connection it had.
@@ -327,13 +319,14 @@ fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     // the directories `prepare` made are recreated as a real disk would have
     // kept them; --resume then skips `prepare` and finishes `configure`.
     off_testbed::reset_host(&testbed, SSHD_DIES_HOST).unwrap();
+    let root = &deploy.root;
     common::on_host(SSHD_DIES_HOST, &format!("mkdir -p {root}/conf {root}/www"));
-    let out = wait(run(&["--resume"]));
+    let out = wait(deploy.run(&["--resume"]));
     let report = text(&out);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(report.contains("--resume: skipping prepare"), "{report}");
     assert_eq!(
-        stages(SSHD_DIES_HOST, &root),
+        stages(SSHD_DIES_HOST, root),
         "configured\ndone\n",
         "{report}"
     );
