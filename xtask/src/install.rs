@@ -41,7 +41,7 @@ pub fn check(root: &Path) -> Result<()> {
             "--quiet",
         ]),
     )?;
-    let target = target_dir(root);
+    let target = crate::target_dir();
     for (dir, name) in RECIPES {
         let version = env!("CARGO_PKG_VERSION");
         let archive = target.join(format!("package/{name}-{version}.crate"));
@@ -119,10 +119,4 @@ pub fn check(root: &Path) -> Result<()> {
     }
     run(&["cargo-off", "off", "new", "--help"])?;
     Ok(())
-}
-
-fn target_dir(root: &Path) -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
 }

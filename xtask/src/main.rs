@@ -41,6 +41,13 @@ fn workspace_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR`, else the checkout's `target/`.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
 /// `cargo`, as the one running xtask, in `dir`.
 fn cargo(dir: &std::path::Path) -> std::process::Command {
     let mut cmd =

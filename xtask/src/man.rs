@@ -18,9 +18,7 @@ pub fn exec(root: &Path) -> Result<()> {
         build.args(["-p", package]);
     }
     crate::ci::step("build", &mut build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
     let dir = root.join("man");
     std::fs::create_dir_all(&dir)?;
     for (_, binary) in PAGES {

@@ -2,7 +2,7 @@
 //! services and 3 commands on one test host, against the floor of one
 //! `ssh host sha256sum <the 1000 files>` in the same run. Target: ≤ 1.5×.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -148,8 +148,6 @@ fn build_offcheck() -> Result<PathBuf> {
         .args(["build", "--release", "-p", "off-check", "--bin", "offcheck"])
         .status()?;
     ensure!(status.success(), "building offcheck failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let target = crate::target_dir();
     Ok(target.join("release/offcheck"))
 }

@@ -12,7 +12,7 @@
 //! what a new recipe crate costs, and what the driver being compiled once in
 //! `off-runtime` (not again per recipe, generic over its kwargs) saves.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -38,9 +38,7 @@ pub fn exec(args: CompileArgs) -> Result<()> {
         .tempdir()?;
     let dir = scratch.path();
     write_workspace(&root, dir)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
 
     println!(
         "==> warm-up build (dependencies come from {})",
