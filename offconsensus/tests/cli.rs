@@ -3,18 +3,43 @@
 //! environment; the exit code is the command's.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use off_testbed::deadline::{DEFAULT_DEADLINE, output, wait_within};
+
 const TOKEN: &str = "offconsensus-test-token-0123456789";
 
+/// One run of the binary, under the suite's deadline (standard input empty).
 fn offconsensus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_offconsensus"))
-        .args(args)
-        .env("OFF_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    output(
+        Command::new(env!("CARGO_BIN_EXE_offconsensus"))
+            .args(args)
+            .env("OFF_TOKEN", TOKEN),
+    )
+}
+
+/// Starts one `offconsensus` per node at once, each as `node(i)` sets it up,
+/// and waits for all of them, each under the suite's deadline.
+fn run_nodes(count: usize, node: impl Fn(usize) -> Command) -> Vec<Output> {
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            let mut cmd = node(i);
+            let shown = format!("{cmd:?}");
+            let child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            (child, shown)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(child, shown)| wait_within(child, &shown, None, DEFAULT_DEADLINE))
+        .collect()
 }
 
 fn stderr(out: &Output) -> String {
@@ -122,11 +147,11 @@ fn bad_input_exits_2_naming_the_flag_and_binds_nothing() {
         );
     }
     // No token: refused before anything binds, naming where the token comes from.
-    let out = Command::new(env!("CARGO_BIN_EXE_offconsensus"))
-        .args(["--serve", &serve, "--discovery-file", peers, "--run", &run])
-        .env_remove("OFF_TOKEN")
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(env!("CARGO_BIN_EXE_offconsensus"))
+            .args(["--serve", &serve, "--discovery-file", peers, "--run", &run])
+            .env_remove("OFF_TOKEN"),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("--token-file FILE or OFF_TOKEN"),
@@ -220,44 +245,34 @@ fn three_nodes_run_the_command_with_the_membership_in_its_environment() {
          if [ \"$OFF_ROLE\" = master ]; then sleep 0.5; touch $d/master-done; fi; \
          if [ \"$OFF_INDEX\" = 2 ]; then exit 5; fi"
     );
-    let children: Vec<_> = (0..3)
-        .map(|i| {
-            let port = ports[i].to_string();
-            let mut args = vec![
-                "--serve".to_string(),
-                "--port".into(),
-                port,
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--run".into(),
-                command.clone(),
-                "--discovery_mode".into(),
-                "static".into(),
-                "--discovery_file".into(),
-                peers.display().to_string(),
-                "--token-file".into(),
-                token_file.display().to_string(),
-                "--discovery-timeout".into(),
-                "30s".into(),
-                "--metrics".into(),
-                influx.sink_url("peers"),
-            ];
-            if i == 1 {
-                args.extend(["--role".into(), "master".into()]);
-            }
-            Command::new(env!("CARGO_BIN_EXE_offconsensus"))
-                .args(&args)
-                .env_remove("OFF_TOKEN")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = run_nodes(3, |i| {
+        let port = ports[i].to_string();
+        let mut args = vec![
+            "--serve".to_string(),
+            "--port".into(),
+            port,
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--run".into(),
+            command.clone(),
+            "--discovery_mode".into(),
+            "static".into(),
+            "--discovery_file".into(),
+            peers.display().to_string(),
+            "--token-file".into(),
+            token_file.display().to_string(),
+            "--discovery-timeout".into(),
+            "30s".into(),
+            "--metrics".into(),
+            influx.sink_url("peers"),
+        ];
+        if i == 1 {
+            args.extend(["--role".into(), "master".into()]);
+        }
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_offconsensus"));
+        cmd.args(&args).env_remove("OFF_TOKEN");
+        cmd
+    });
     let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
     assert_eq!(
         codes,
@@ -304,27 +319,18 @@ fn a_failing_master_makes_the_others_exit_1_having_run_nothing() {
     let peers = peers_file(dir.path(), &ports);
     let marker = dir.path().display().to_string();
     let command = format!("touch {marker}/ran.$OFF_INDEX; [ \"$OFF_ROLE\" = slave ] || exit 7");
-    let children: Vec<_> = (0..3)
-        .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_offconsensus"))
-                .args(["--serve", &format!("127.0.0.1:{}", ports[i])])
-                .args([
-                    "--discovery-file",
-                    peers.to_str().unwrap(),
-                    "--run",
-                    &command,
-                ])
-                .env("OFF_TOKEN", TOKEN)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = run_nodes(3, |i| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_offconsensus"));
+        cmd.args(["--serve", &format!("127.0.0.1:{}", ports[i])])
+            .args([
+                "--discovery-file",
+                peers.to_str().unwrap(),
+                "--run",
+                &command,
+            ])
+            .env("OFF_TOKEN", TOKEN);
+        cmd
+    });
     assert_eq!(outputs[0].status.code(), Some(7), "{}", stderr(&outputs[0]));
     for out in &outputs[1..] {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
@@ -354,24 +360,15 @@ fn dynamic_mode_three_nodes_register_in_etcd_and_agree() {
          printf '%s\\n' \"$OFF_PEERS\" > $d/peers.$OFF_INDEX; \
          if [ \"$OFF_ROLE\" = master ]; then sleep 0.5; touch $d/master-done; fi"
     );
-    let children: Vec<_> = (0..3)
-        .map(|i| {
-            let role = if i == 1 { "master" } else { "slave" };
-            Command::new(env!("CARGO_BIN_EXE_offconsensus"))
-                .args(["--serve", &format!("127.0.0.1:{}", ports[i])])
-                .args(["--run", &command, "--discovery_stop", "n>=3"])
-                .args(["--role", role, "--kv", &kv, "--discovery-timeout", "60s"])
-                .env("OFF_TOKEN", TOKEN)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = run_nodes(3, |i| {
+        let role = if i == 1 { "master" } else { "slave" };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_offconsensus"));
+        cmd.args(["--serve", &format!("127.0.0.1:{}", ports[i])])
+            .args(["--run", &command, "--discovery_stop", "n>=3"])
+            .args(["--role", role, "--kv", &kv, "--discovery-timeout", "60s"])
+            .env("OFF_TOKEN", TOKEN);
+        cmd
+    });
     for out in &outputs {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     }
