@@ -32,17 +32,17 @@ fn offcheck_pushes_each_item_and_the_hosts_verdict() {
     let ssh_config = inv
         .write_ssh_config(&dir.path().join("ssh_config"), "")
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_offcheck"))
-        .arg("-c")
-        .arg(&spec)
-        .args(["-H", &format!("root@{}", host.address), "-i"])
-        .arg(&inv.key)
-        .arg("--ssh-config")
-        .arg(&ssh_config)
-        .args(["--metrics", &influx.sink_url("checks")])
-        .args(["--metrics", &gateway.sink_url()])
-        .output()
-        .unwrap();
+    let out = off_testbed::deadline::output(
+        Command::new(env!("CARGO_BIN_EXE_offcheck"))
+            .arg("-c")
+            .arg(&spec)
+            .args(["-H", &format!("root@{}", host.address), "-i"])
+            .arg(&inv.key)
+            .arg("--ssh-config")
+            .arg(&ssh_config)
+            .args(["--metrics", &influx.sink_url("checks")])
+            .args(["--metrics", &gateway.sink_url()]),
+    );
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -90,12 +90,12 @@ fn offcheck_pushes_each_item_and_the_hosts_verdict() {
     }
 
     // A bad URL: exit 2 naming the flag, nothing checked.
-    let bad = Command::new(env!("CARGO_BIN_EXE_offcheck"))
-        .arg("-c")
-        .arg(&spec)
-        .args(["--metrics", "prometheus://h:9091"])
-        .output()
-        .unwrap();
+    let bad = off_testbed::deadline::output(
+        Command::new(env!("CARGO_BIN_EXE_offcheck"))
+            .arg("-c")
+            .arg(&spec)
+            .args(["--metrics", "prometheus://h:9091"]),
+    );
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(

@@ -180,11 +180,13 @@ fn a_dry_run_into_a_closed_pipe_exits_quietly_and_v_prints_the_plan_first() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let out = Command::new(EXAMPLE)
-        .args(common::ssh_flags(HOST))
-        .args(["--root", "/tmp/example-pipe", "--dry-run", "-v"])
-        .output()
-        .unwrap();
+    let out =
+        off_testbed::deadline::output(Command::new(EXAMPLE).args(common::ssh_flags(HOST)).args([
+            "--root",
+            "/tmp/example-pipe",
+            "--dry-run",
+            "-v",
+        ]));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let second = stdout.lines().nth(1).unwrap_or_default();
     assert_eq!(
@@ -196,7 +198,7 @@ fn a_dry_run_into_a_closed_pipe_exits_quietly_and_v_prints_the_plan_first() {
 
 #[test]
 fn help_shows_value_names_and_defaults_as_typed() {
-    let out = Command::new(EXAMPLE).arg("--help").output().unwrap();
+    let out = off_testbed::deadline::output(Command::new(EXAMPLE).arg("--help"));
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--root <ROOT>"), "{help}");
     assert!(help.contains("[default: /srv/example]"), "{help}");

@@ -7,12 +7,12 @@ use std::process::{Command, Output};
 const TOKEN: &str = "serve-input-test-token-0123456789";
 
 fn recipe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
-        .args(args)
-        .env("OFF_TOKEN", TOKEN)
-        .env("OFF_STATE_DIR", std::env::temp_dir())
-        .output()
-        .unwrap()
+    off_testbed::deadline::output(
+        Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
+            .args(args)
+            .env("OFF_TOKEN", TOKEN)
+            .env("OFF_STATE_DIR", std::env::temp_dir()),
+    )
 }
 
 fn stderr(out: &Output) -> String {
@@ -145,11 +145,11 @@ fn bad_serve_input_exits_2_naming_the_flag_before_anything_binds() {
     assert!(!err.contains("cannot listen"), "{err}");
 
     // No token: refused, naming where it comes from.
-    let out = Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
-        .args(["-c", &cfg, "--serve", &serve, "--discovery-file", &peers])
-        .env_remove("OFF_TOKEN")
-        .output()
-        .unwrap();
+    let out = off_testbed::deadline::output(
+        Command::new(env!("CARGO_BIN_EXE_offregister_postgres"))
+            .args(["-c", &cfg, "--serve", &serve, "--discovery-file", &peers])
+            .env_remove("OFF_TOKEN"),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("--token-file FILE or OFF_TOKEN"),
