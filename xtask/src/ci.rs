@@ -5,7 +5,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Test hosts the end-to-end suites use (see each suite's host table).
-const TEST_HOSTS: usize = 30;
+const TEST_HOSTS: usize = 35;
 
 /// Debian packages the tests need on the machine besides the testbed's own.
 const TEST_PACKAGES: &[&str] = &[
