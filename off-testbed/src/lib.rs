@@ -42,6 +42,31 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// Holds test hosts for one test: tests that use the same host, in one
+/// suite or in two, wait for each other (nextest runs them in parallel
+/// processes). Released when dropped.
+pub struct HostLock(#[allow(dead_code)] Vec<std::fs::File>);
+
+/// Locks test hosts `hosts` (in ascending order, so two tests cannot deadlock).
+pub fn lock_hosts(hosts: &[usize]) -> HostLock {
+    let mut sorted = hosts.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    HostLock(
+        sorted
+            .into_iter()
+            .map(|h| {
+                let path = std::env::temp_dir().join(format!("off-test-host-{h}.lock"));
+                let file = std::fs::File::create(&path)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+                file.lock()
+                    .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+                file
+            })
+            .collect(),
+    )
+}
+
 /// Default state dir (keys, logs, inventory); `$OFF_TESTBED_STATE` overrides it.
 pub const DEFAULT_STATE_DIR: &str = "/run/off-testbed";
 /// Default rootfs cache; `$OFF_TESTBED_CACHE` overrides it. Outside the checkout so that
