@@ -166,14 +166,12 @@ fn recipe_main_inner(
         Ok(options) => options,
         Err(e) => e.exit(),
     };
-    match options.describe.print(cli::command(spec)) {
-        Ok(true) => return Ok(ExitCode::SUCCESS),
-        Ok(false) => {}
-        Err(e) => {
-            return Err(CliError::failed(format!(
-                "cannot write to standard output: {e}"
-            )));
-        }
+    if options
+        .describe
+        .print(cli::command(spec))
+        .map_err(CliError::failed)?
+    {
+        return Ok(ExitCode::SUCCESS);
     }
     let env = |name: &str| {
         if name == off_discovery::token::TOKEN_ENV {
