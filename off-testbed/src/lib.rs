@@ -10,6 +10,7 @@
 //! [`Inventory::load`]. [`down`] removes every trace. Everything needs root.
 
 pub mod attack;
+pub mod completions;
 pub mod deadline;
 mod host;
 mod inventory;

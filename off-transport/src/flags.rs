@@ -1,5 +1,7 @@
 //! Flags that several binaries share (recipe binaries, `offcheck`), each
 //! defined once with its help text, and flattened into every command line.
+//! (Those that need nothing but clap, `--completions` and `--man`, are
+//! `off_cli`'s, for the binaries that reach no host.)
 
 use std::path::{Path, PathBuf};
 
@@ -149,37 +151,6 @@ fn check_known_hosts(file: &Path, policy: HostKeyPolicy) -> Result<(), String> {
                 ))
             }
         }
-    }
-}
-
-// A binary describing itself, for shells and packagers. (A `//` comment: a
-// derived `Args`' doc comment would become the `about` of its command.)
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct SelfDescriptionFlags {
-    /// Print a completion script for SHELL and exit (bash: `source <(BIN --completions bash)`)
-    #[arg(long, value_name = "SHELL", exclusive = true)]
-    pub completions: Option<clap_complete::Shell>,
-    /// Print this binary's man page (roff) and exit
-    #[arg(long, exclusive = true, hide = true)]
-    pub man: bool,
-}
-
-impl SelfDescriptionFlags {
-    /// Writes what was asked for of `cmd` to standard output; `false` when
-    /// nothing was asked, and the binary goes on with its work.
-    pub fn print(&self, cmd: clap::Command) -> std::io::Result<bool> {
-        let mut out = std::io::stdout().lock();
-        if let Some(shell) = self.completions {
-            let mut cmd = cmd;
-            let name = cmd.get_name().to_string();
-            clap_complete::generate(shell, &mut cmd, name, &mut out);
-            return Ok(true);
-        }
-        if self.man {
-            clap_mangen::Man::new(cmd).render(&mut out)?;
-            return Ok(true);
-        }
-        Ok(false)
     }
 }
 

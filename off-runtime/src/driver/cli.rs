@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+use off_cli::SelfDescriptionFlags;
 use off_manifest::kwarg_name;
 
 use crate::check::flags::CheckRunFlags;
-use crate::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
+use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 use crate::metrics::{MetricsFlags, SinkUrl};
 
 use super::color::{self, ColorWhen};

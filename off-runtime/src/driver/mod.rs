@@ -167,14 +167,12 @@ fn recipe_main_inner(
         Ok(options) => options,
         Err(e) => e.exit(),
     };
-    match options.describe.print(cli::command(spec)) {
-        Ok(true) => return Ok(ExitCode::SUCCESS),
-        Ok(false) => {}
-        Err(e) => {
-            return Err(CliError::failed(format!(
-                "cannot write to standard output: {e}"
-            )));
-        }
+    if options
+        .describe
+        .print(cli::command(spec))
+        .map_err(CliError::failed)?
+    {
+        return Ok(ExitCode::SUCCESS);
     }
     if options.push_child {
         return Ok(push::serve(spec, parse));
