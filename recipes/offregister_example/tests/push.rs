@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::text;
+
 use std::process::Output;
 
 use common::{HangingDeploy, on_host, recipe_on};
@@ -13,14 +15,6 @@ use common::{HangingDeploy, on_host, recipe_on};
 const SAME_HOST: usize = 32;
 /// The host of the faults: a killed connection, a host that cannot run the binary.
 const FAULT_HOST: usize = 33;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// The deploy's output with what differs between two runs taken out: the
 /// root it deploys into (`ROOT`), the summary's duration and the line
