@@ -243,3 +243,30 @@ fn a_host_that_cannot_run_the_binary_is_refused_before_the_copy() {
         "nothing copied, nothing deployed"
     );
 }
+
+#[test]
+fn a_cache_where_programs_cannot_run_is_named() {
+    let _lock = off_testbed::lock_hosts(&[FAULT_HOST]);
+    let state = tempfile::tempdir().unwrap();
+    on_host(
+        FAULT_HOST,
+        "rm -rf /root/.cache/off; mkdir -p /root/.cache && mount -t tmpfs -o noexec tmpfs /root/.cache",
+    );
+    let root = format!("/tmp/{}", off_testbed::unique("example-noexec"));
+    let out = recipe_on(
+        FAULT_HOST,
+        &["--push", "--root", &root, "-q", "--progress", "none"],
+        state.path(),
+    );
+    on_host(FAULT_HOST, "umount /root/.cache");
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(&format!(
+            "[root@{}] failed: [root@{0}] push: the copy did not start on the host (is /root/.cache/off/bin on a filesystem mounted noexec?",
+            common::address(FAULT_HOST)
+        )),
+        "{report}"
+    );
+    assert!(report.contains("Permission denied"), "{report}");
+}
