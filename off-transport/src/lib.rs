@@ -196,6 +196,12 @@ pub trait Transport: Send + Sync {
     /// Starts `command` (a `/bin/sh` command line, as the login user) in a
     /// channel of its own whose pipes the caller keeps: see [`Channel`].
     fn open_channel(&self, command: &str) -> Result<Channel, TransportError>;
+    /// Whether [`Transport::exec`]'s deadline kills the command's whole
+    /// process group (as coreutils `timeout` would), so that a command run
+    /// as the login user needs no `timeout` of the target's around it.
+    fn kills_at_deadline(&self) -> bool {
+        false
+    }
 }
 
 /// Whether sudo itself (not the command) failed for want of the right

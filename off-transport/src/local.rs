@@ -68,6 +68,12 @@ impl Transport for LocalTransport {
         })
     }
 
+    /// The deadline kills the command's process group (the command runs as
+    /// this process's user, whose processes it may signal).
+    fn kills_at_deadline(&self) -> bool {
+        true
+    }
+
     fn open_channel(&self, command: &str) -> Result<Channel, TransportError> {
         let failed = |e: std::io::Error| TransportError::Io(format!("cannot start /bin/sh: {e}"));
         let mut child = std::process::Command::new("/bin/sh")

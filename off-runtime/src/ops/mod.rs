@@ -231,7 +231,13 @@ impl Scope {
         // shell or subshell of its own (the SSH transport's persistent shell
         // runs it in a subshell, which saves starting another shell).
         let mut line = script;
-        if let (Some(t), true) = (timeout, facts.has_timeout) {
+        // A local command of the login user is killed with its process
+        // group by the transport at the deadline: `timeout` and the shell
+        // it starts would cost two more processes per command (what a
+        // pushed run's operations are made of).
+        let transport_kills =
+            matches!(cmd.run_as, RunAs::Login) && self.conn.transport.kills_at_deadline();
+        if let (Some(t), true, false) = (timeout, facts.has_timeout, transport_kills) {
             // `timeout` runs the command in its own process group and kills
             // the whole group, so nothing the command started survives.
             line = format!(
@@ -279,7 +285,13 @@ impl Scope {
         let request = ExecRequest {
             command: &line,
             stdin: cmd.input,
-            deadline: timeout.map(|t| t + TIMEOUT_GRACE),
+            deadline: timeout.map(|t| {
+                if transport_kills {
+                    t
+                } else {
+                    t + TIMEOUT_GRACE
+                }
+            }),
             on_output: &mut on_output,
             keep_stdout,
         };
