@@ -12,7 +12,10 @@ mod metrics;
 mod ops;
 mod postgres;
 
-use anyhow::Result;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{Result, bail, ensure};
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -53,4 +56,26 @@ pub fn report_ratio(name: &str, ours: f64, floor: f64, target: &str, met: bool) 
         "{name}: {ours:.3} s vs {floor:.3} s = {:.2}x ({verdict} target {target})",
         ours / floor
     );
+}
+
+/// Builds `example` of `package` in release mode; the executable's path.
+fn build_example(package: &str, example: &str) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "-p", package, "--example", example])
+        .args(["--message-format", "json"])
+        .stderr(Stdio::inherit())
+        .output()?;
+    ensure!(out.status.success(), "building {example} failed");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["target"]["name"] == example
+            && let Some(path) = message["executable"].as_str()
+        {
+            return Ok(PathBuf::from(path));
+        }
+    }
+    bail!("cargo did not say where {example} is")
 }
