@@ -7,6 +7,7 @@
 //! `off.yaml`).
 
 mod block;
+mod completions;
 mod gen_config;
 mod new;
 mod recipe_crate;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use off_cli::SelfDescriptionFlags;
 use off_error::CliError;
 use off_manifest::kwarg_name;
 
@@ -24,8 +26,22 @@ use crate::recipe_crate::RecipeCrate;
 #[command(name = "cargo", bin_name = "cargo")]
 enum Cargo {
     /// Tooling for off recipe crates.
+    Off(Off),
+}
+
+// `cargo off`: a subcommand, or --completions / --man. (A `//` comment: a
+// derived `Args`' doc comment would replace the variant's about.)
+#[derive(clap::Args)]
+#[command(
+    version,
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true
+)]
+struct Off {
     #[command(subcommand)]
-    Off(OffCommand),
+    command: Option<OffCommand>,
+    #[command(flatten)]
+    describe: SelfDescriptionFlags,
 }
 
 #[derive(clap::Subcommand)]
@@ -62,18 +78,19 @@ enum OffCommand {
 }
 
 fn main() -> ExitCode {
-    let Cargo::Off(command) = Cargo::parse();
-    let result = match command {
-        OffCommand::New { name, path } => path
+    let Cargo::Off(off) = Cargo::parse();
+    let result = match off.command {
+        None => completions::describe(&off.describe),
+        Some(OffCommand::New { name, path }) => path
             .as_deref()
             .map_or(Ok(new::Runtime::Registry), new::Runtime::from_path)
             .and_then(|runtime| new::run(&name, &runtime))
             .map(|message| println!("{message}")),
-        OffCommand::Plan { manifest_path } => plan(&manifest_path),
-        OffCommand::GenConfig {
+        Some(OffCommand::Plan { manifest_path }) => plan(&manifest_path),
+        Some(OffCommand::GenConfig {
             manifest_path,
             check,
-        } => gen_config::run(&manifest_path, check).map(|message| println!("{message}")),
+        }) => gen_config::run(&manifest_path, check).map(|message| println!("{message}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,6 +103,20 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped the run (see off-transport's `interrupt`).
     #[error("[{host}] interrupted by {signal}; its running command was stopped")]
     Interrupted { host: String, signal: &'static str },
+    /// An operation of a pushed run (`--push`) needs the control machine,
+    /// which the binary running on the host cannot reach.
+    #[error(
+        "[{host}] {op} {what}: --push runs the recipe on the host itself, which cannot reach the control machine; embed it in the binary (a literal template path, put(include_bytes!(..))) or run without --push"
+    )]
+    ControlMachine {
+        host: String,
+        op: &'static str,
+        what: String,
+    },
+    /// A host's failure as the recipe binary that ran there (`--push`)
+    /// reported it: its message and exit code, as they were.
+    #[error("{message}")]
+    Relayed { message: String, exit_code: u8 },
     #[error("{0}")]
     Other(String),
 }
@@ -120,6 +134,7 @@ impl Error {
             | Error::Disconnected { .. } => exit_code::UNREACHABLE,
             Error::Timeout { .. } => exit_code::TIMEOUT,
             Error::Interrupted { .. } => exit_code::INTERRUPTED,
+            Error::Relayed { exit_code, .. } => *exit_code,
             _ => exit_code::FAILED,
         }
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::Secret;
 use crate::connection::Connection;
 use crate::dry_run::DryRun;
-use crate::report::{Console, RunObserver};
+use crate::report::{Console, OpStatus, RunObserver};
 
 /// Per-operation behaviour, set for a block with [`settings`](crate::ops::settings).
 /// Unset fields inherit from the enclosing block.
@@ -77,6 +77,11 @@ pub struct RunShared {
     /// The per-operation timeout of commands not under a
     /// [`settings`](crate::ops::settings) block with a timeout of its own.
     pub timeout: Option<Duration>,
+    /// The recipe runs on the host itself (`--push`), or is checked for
+    /// whether it could: operations that need the control machine (a local
+    /// file to upload, `local`, `get`) fail with
+    /// [`Error::ControlMachine`](crate::Error::ControlMachine).
+    pub pushed: bool,
 }
 
 /// Ctrl-C cancels a run as `--fail-fast` does.
@@ -95,6 +100,7 @@ impl Default for RunShared {
             cancelled: AtomicBool::new(false),
             dry_run: None,
             timeout: None,
+            pushed: false,
         }
     }
 }
@@ -105,6 +111,24 @@ pub struct OpCounters {
     pub ok: AtomicU64,
     pub changed: AtomicU64,
     pub failed: AtomicU64,
+}
+
+impl OpCounters {
+    /// Counts one operation that ended with `status`.
+    pub fn count(&self, status: OpStatus) {
+        let add = |n: &AtomicU64| n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match status {
+            OpStatus::Ok { changed } => {
+                add(&self.ok);
+                if changed {
+                    add(&self.changed);
+                }
+            }
+            OpStatus::Failed => {
+                add(&self.failed);
+            }
+        }
+    }
 }
 
 /// Everything an operation needs to know, for the current thread's host.

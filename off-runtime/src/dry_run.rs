@@ -278,6 +278,10 @@ impl Transport for Nowhere {
     fn exec(&self, _: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
         self.refuse()
     }
+
+    fn open_channel(&self, _: &str) -> Result<crate::transport::Channel, TransportError> {
+        self.refuse()
+    }
 }
 
 #[cfg(test)]

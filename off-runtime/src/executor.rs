@@ -34,6 +34,8 @@ pub struct Executor {
     observer: Arc<dyn RunObserver>,
     dry_run: Option<Arc<DryRun>>,
     timeout: Option<Duration>,
+    pushed: bool,
+    label: Option<String>,
 }
 
 impl Executor {
@@ -53,6 +55,8 @@ impl Executor {
             observer: Arc::new(Console::default()),
             dry_run: None,
             timeout: None,
+            pushed: false,
+            label: None,
         }
     }
 
@@ -93,6 +97,21 @@ impl Executor {
         self
     }
 
+    /// The run is a pushed binary's, on the host itself (see
+    /// [`RunShared::pushed`]).
+    pub fn pushed(mut self, yes: bool) -> Self {
+        self.pushed = yes;
+        self
+    }
+
+    /// Names the (single) target `label` in output and errors instead of
+    /// `user@host`: a pushed binary runs as `local` on the host and reports
+    /// under the name the control machine knows the host by.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
     /// Run without reaching any host, recording effects into `dry_run`
     /// (see [`crate::dry_run`]).
     pub fn dry_run(mut self, dry_run: Arc<DryRun>) -> Self {
@@ -111,6 +130,7 @@ impl Executor {
             cancelled: Default::default(),
             dry_run: self.dry_run.clone(),
             timeout: self.timeout,
+            pushed: self.pushed,
         });
         // SIGINT cancels the run (see crate::interrupt).
         let _tracked = crate::interrupt::track_run(&shared);
@@ -155,10 +175,26 @@ impl Executor {
                 }
             }
         };
+        let conn = match &self.label {
+            Some(label) => relabelled(conn, label),
+            None => conn,
+        };
         let label = conn.label.clone();
         let context = HostContext::new(conn, shared.clone(), counters.clone());
         let result = with_host(context, task).map_err(|e| interrupted_or(&label, e));
         finish(label, result)
+    }
+}
+
+/// `conn` under the name `label`.
+fn relabelled(conn: Arc<Connection>, label: &str) -> Arc<Connection> {
+    match Arc::try_unwrap(conn) {
+        Ok(mut conn) => {
+            conn.label = label.to_string();
+            Arc::new(conn)
+        }
+        // Shared already (the dry run's assumed connection): keep its name.
+        Err(conn) => conn,
     }
 }
 

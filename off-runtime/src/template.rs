@@ -32,13 +32,13 @@ impl Template {
     /// file's path is resolved by `local_path` (against `lcd`).
     pub(crate) fn render(
         &self,
-        local_path: impl FnOnce(&Path) -> PathBuf,
+        local_path: impl FnOnce(&Path) -> Result<PathBuf>,
         context: &impl serde::Serialize,
     ) -> Result<String> {
         let (name, source) = match self {
             Template::Embedded { name, source } => (name.to_string(), source.clone()),
             Template::File(path) => {
-                let path = local_path(path);
+                let path = local_path(path)?;
                 let source = std::fs::read_to_string(&path).map_err(|e| Error::Template {
                     name: path.display().to_string(),
                     reason: format!("cannot read it: {e}"),

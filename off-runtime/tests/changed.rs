@@ -110,13 +110,6 @@ fn unchanged_files_are_reported_unchanged(fx: Fixture) {
     fx.on(|| run(sh!("rm -rf {dir}")));
 }
 
-/// Holds test host 26 (the example recipe's suite compares its processes).
-fn lock_host() -> std::fs::File {
-    let file = std::fs::File::create(std::env::temp_dir().join("off-test-host-26.lock")).unwrap();
-    file.lock().unwrap();
-    file
-}
-
 macro_rules! on_local_and_ssh {
     ($($test:ident),* $(,)?) => {
         mod local {
@@ -124,7 +117,7 @@ macro_rules! on_local_and_ssh {
         }
         mod ssh {
             $(#[test] fn $test() {
-                let _lock = super::lock_host();
+                let _lock = off_testbed::lock_hosts(&[super::HOST]);
                 super::$test(super::Fixture::host(super::HOST, "root"))
             })*
         }

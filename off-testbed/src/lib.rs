@@ -10,6 +10,7 @@
 //! [`Inventory::load`]. [`down`] removes every trace. Everything needs root.
 
 pub mod attack;
+pub mod completions;
 pub mod deadline;
 mod host;
 mod inventory;
@@ -40,6 +41,31 @@ pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// Holds test hosts for one test: tests that use the same host, in one
+/// suite or in two, wait for each other (nextest runs them in parallel
+/// processes). Released when dropped.
+pub struct HostLock(#[allow(dead_code)] Vec<std::fs::File>);
+
+/// Locks test hosts `hosts` (in ascending order, so two tests cannot deadlock).
+pub fn lock_hosts(hosts: &[usize]) -> HostLock {
+    let mut sorted = hosts.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    HostLock(
+        sorted
+            .into_iter()
+            .map(|h| {
+                let path = std::env::temp_dir().join(format!("off-test-host-{h}.lock"));
+                let file = std::fs::File::create(&path)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+                file.lock()
+                    .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+                file
+            })
+            .collect(),
+    )
 }
 
 /// Default state dir (keys, logs, inventory); `$OFF_TESTBED_STATE` overrides it.

@@ -1,6 +1,9 @@
 //! Flags that several binaries share (recipe binaries, `offcheck`), each
 //! defined once with its help text, and flattened into every command line.
+//! (Those that need nothing but clap, `--completions` and `--man`, are
+//! `off_cli`'s, for the binaries that reach no host.)
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -11,13 +14,18 @@ use crate::{HostKeyPolicy, SshOptions};
 // comment would become the `about` of every command it is flattened into
 // (a recipe binary's --help began with "How to reach hosts over SSH").
 
+/// The ssh_config file when `--ssh-config` is not given. ssh finds
+/// `~/.ssh/config` through the password database, not `$HOME`, so this is
+/// how a shell session or a CI job gives every command a config of its own.
+pub const SSH_CONFIG_ENV: &str = "OFF_SSH_CONFIG";
+
 // How to reach hosts over SSH.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SshFlags {
     /// SSH private key
     #[arg(short = 'i', long, value_name = "KEY")]
     pub identity: Option<PathBuf>,
-    /// ssh_config file instead of ~/.ssh/config
+    /// ssh_config file instead of ~/.ssh/config (else OFF_SSH_CONFIG)
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
     /// known_hosts file to check host keys against and record new ones in
@@ -74,18 +82,38 @@ impl SshFlags {
     /// The connection settings, or the error (exit 2) of a `--known-hosts`
     /// that ssh could not use as asked.
     pub fn options(&self) -> Result<SshOptions, String> {
+        self.options_with_env(|name| std::env::var_os(name))
+    }
+
+    /// [`Self::options`], reading the environment through `env`.
+    fn options_with_env(
+        &self,
+        env: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<SshOptions, String> {
         // ssh would only complain once connected, host by host.
-        for (flag, file) in [("-i", &self.identity), ("--ssh-config", &self.ssh_config)] {
-            if let Some(file) = file {
-                check_readable_file(flag, file)?;
-            }
+        if let Some(file) = &self.identity {
+            check_readable_file(&format!("-i {}", file.display()), file)?;
         }
+        let ssh_config = match &self.ssh_config {
+            Some(file) => {
+                check_readable_file(&format!("--ssh-config {}", file.display()), file)?;
+                Some(file.clone())
+            }
+            None => match env(SSH_CONFIG_ENV).filter(|v| !v.is_empty()) {
+                Some(value) => {
+                    let file = PathBuf::from(value);
+                    check_readable_file(&format!("{SSH_CONFIG_ENV}={}", file.display()), &file)?;
+                    Some(file)
+                }
+                None => None,
+            },
+        };
         if let Some(file) = &self.known_hosts {
             check_known_hosts(file, self.host_key_policy)?;
         }
         Ok(SshOptions {
             identity: self.identity.clone(),
-            ssh_config: self.ssh_config.clone(),
+            ssh_config,
             known_hosts: self.known_hosts.clone(),
             host_key_policy: self.host_key_policy,
             ..SshOptions::default()
@@ -94,16 +122,14 @@ impl SshFlags {
 }
 
 /// A known_hosts file ssh can read, and under accept-new record keys in.
-/// An error naming `flag` unless `file` is a file this process can read.
-fn check_readable_file(flag: &str, file: &Path) -> Result<(), String> {
-    let shown = file.display();
+/// An error starting with `input` (the flag or variable and its value)
+/// unless `file` is a file this process can read.
+fn check_readable_file(input: &str, file: &Path) -> Result<(), String> {
     match std::fs::File::open(file).and_then(|f| f.metadata()) {
         Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(format!("{flag} {shown}: not a file")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(format!("{flag} {shown}: no such file"))
-        }
-        Err(e) => Err(format!("{flag} {shown}: {e}")),
+        Ok(_) => Err(format!("{input}: not a file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("{input}: no such file")),
+        Err(e) => Err(format!("{input}: {e}")),
     }
 }
 
@@ -149,37 +175,6 @@ fn check_known_hosts(file: &Path, policy: HostKeyPolicy) -> Result<(), String> {
                 ))
             }
         }
-    }
-}
-
-// A binary describing itself, for shells and packagers. (A `//` comment: a
-// derived `Args`' doc comment would become the `about` of its command.)
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct SelfDescriptionFlags {
-    /// Print a completion script for SHELL and exit (bash: `source <(BIN --completions bash)`)
-    #[arg(long, value_name = "SHELL", exclusive = true)]
-    pub completions: Option<clap_complete::Shell>,
-    /// Print this binary's man page (roff) and exit
-    #[arg(long, exclusive = true, hide = true)]
-    pub man: bool,
-}
-
-impl SelfDescriptionFlags {
-    /// Writes what was asked for of `cmd` to standard output; `false` when
-    /// nothing was asked, and the binary goes on with its work.
-    pub fn print(&self, cmd: clap::Command) -> std::io::Result<bool> {
-        let mut out = std::io::stdout().lock();
-        if let Some(shell) = self.completions {
-            let mut cmd = cmd;
-            let name = cmd.get_name().to_string();
-            clap_complete::generate(shell, &mut cmd, name, &mut out);
-            return Ok(true);
-        }
-        if self.man {
-            clap_mangen::Man::new(cmd).render(&mut out)?;
-            return Ok(true);
-        }
-        Ok(false)
     }
 }
 
@@ -261,6 +256,36 @@ mod tests {
                 .unwrap()
                 .options()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn ssh_config_comes_from_the_environment_when_the_flag_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let from_env = dir.path().join("env_config");
+        let from_flag = dir.path().join("flag_config");
+        std::fs::write(&from_env, "").unwrap();
+        std::fs::write(&from_flag, "").unwrap();
+        let env_is = |value: &Path| {
+            let value = value.as_os_str().to_owned();
+            move |name: &str| (name == SSH_CONFIG_ENV).then(|| value.clone())
+        };
+        let options = |args: &[&str], env: &dyn Fn(&str) -> Option<OsString>| {
+            parse(args).unwrap().options_with_env(env)
+        };
+        let got = options(&[], &env_is(&from_env)).unwrap();
+        assert_eq!(got.ssh_config.as_deref(), Some(from_env.as_path()));
+        let flag = from_flag.to_str().unwrap();
+        let got = options(&["--ssh-config", flag], &env_is(&from_env)).unwrap();
+        assert_eq!(got.ssh_config.as_deref(), Some(from_flag.as_path()));
+        assert_eq!(options(&[], &|_| None).unwrap().ssh_config, None);
+        let empty = |_: &str| Some(OsString::new());
+        assert_eq!(options(&[], &empty).unwrap().ssh_config, None);
+        let missing = dir.path().join("missing");
+        let err = options(&[], &env_is(&missing)).unwrap_err();
+        assert_eq!(
+            err,
+            format!("OFF_SSH_CONFIG={}: no such file", missing.display())
         );
     }
 

@@ -16,6 +16,7 @@
 //! re-exports it as `off_runtime::transport` and its modules under their
 //! old paths.
 
+pub mod channel;
 pub mod connection;
 pub mod flags;
 mod frame;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use off_error::Error;
 use off_shell::quote;
 
+pub use channel::Channel;
 pub use connection::{Connection, HostFacts, PackageManager};
 pub use local::LocalTransport;
 pub use secret::{
@@ -191,6 +193,9 @@ pub trait Transport: Send + Sync {
     fn take_warning(&self) -> Option<String> {
         None
     }
+    /// Starts `command` (a `/bin/sh` command line, as the login user) in a
+    /// channel of its own whose pipes the caller keeps: see [`Channel`].
+    fn open_channel(&self, command: &str) -> Result<Channel, TransportError>;
 }
 
 /// Whether sudo itself (not the command) failed for want of the right
@@ -209,8 +214,11 @@ pub fn sudo_refused(code: i32, stderr: &str) -> bool {
 /// its standard input. Without a password, `-n` fails at once instead of
 /// waiting for a prompt. With one, the password is the first line of the
 /// standard input (never argv): `sudo -S` reads it when it asks for a
-/// password, and when it does not (credentials still valid, `NOPASSWD`), the
-/// line is read away first, so the command never sees the password.
+/// password, and when it does not (`NOPASSWD`), the line is read away first,
+/// so the command never sees the password. Both sudos ignore cached
+/// credentials (`-k`): the test and the real run have different parents, so
+/// one could find a ticket the other does not, and a sudo that skips its
+/// prompt would hand the password line to the command.
 pub(crate) fn sudo_wrapped(
     command: &str,
     stdin: Option<&[u8]>,
@@ -222,9 +230,9 @@ pub(crate) fn sudo_wrapped(
         return (run_as_root("-n"), stdin.map(<[u8]>::to_vec));
     };
     let line = format!(
-        "if sudo -n true 2>/dev/null; then IFS= read -r _; exec {}; else exec {}; fi",
+        "if sudo -n -k true 2>/dev/null; then IFS= read -r _; exec {}; else exec {}; fi",
         run_as_root("-n"),
-        run_as_root("-S -p ''")
+        run_as_root("-S -k -p ''")
     );
     // sudo and `read` take the password line byte by byte, so the command
     // gets exactly the bytes after it.

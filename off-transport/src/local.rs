@@ -1,7 +1,9 @@
 //! The control machine as a target (the default when no host is given).
 
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
+use super::channel::{Channel, LocalChild};
 use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 use crate::runtime::block_on;
@@ -64,5 +66,22 @@ impl Transport for LocalTransport {
             }
             result
         })
+    }
+
+    fn open_channel(&self, command: &str) -> Result<Channel, TransportError> {
+        let failed = |e: std::io::Error| TransportError::Io(format!("cannot start /bin/sh: {e}"));
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(failed)?;
+        let stdin = child.stdin.take().expect("piped").into();
+        let stdout = child.stdout.take().expect("piped").into();
+        let stderr = child.stderr.take().expect("piped").into();
+        Channel::new(stdin, stdout, stderr, Box::new(LocalChild(child)))
     }
 }

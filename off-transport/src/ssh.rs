@@ -18,7 +18,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
 use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
-use super::{ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
+use super::{Channel, ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::interrupt::{self, Master, Tracked};
 use crate::runtime::block_on;
 use crate::secret::Secret;
@@ -261,7 +261,7 @@ impl SshTransport {
                 let without = format!("exec sudo -n -H -u root -- {run_shell}");
                 match (self.start(&without, None), password) {
                     (Err(StartError::SudoRefused(_)), Some(password)) => {
-                        let with = format!("exec sudo -S -p '' -H -u root -- {run_shell}");
+                        let with = format!("exec sudo -S -k -p '' -H -u root -- {run_shell}");
                         self.start(&with, Some(password.expose()))
                     }
                     (result, _) => result,
@@ -454,6 +454,24 @@ impl Transport for SshTransport {
         password: Option<&Secret>,
     ) -> Result<ExecOutput, TransportError> {
         self.exec_as(Who::Root(password), request)
+    }
+
+    fn open_channel(&self, command: &str) -> Result<Channel, TransportError> {
+        let line = format!("exec /bin/sh -c {}", quote(command));
+        let lost = |e: openssh::Error| TransportError::Disconnected(e.to_string());
+        let mut child = block_on(
+            Session::to_raw_command(self.session.clone(), line)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn(),
+        )
+        .map_err(lost)?;
+        let fd = |r: std::io::Result<OwnedFd>| r.map_err(|e| TransportError::Io(e.to_string()));
+        let stdin = fd(child.stdin().take().expect("piped").into_owned_fd())?;
+        let stdout = fd(child.stdout().take().expect("piped").into_owned_fd())?;
+        let stderr = fd(child.stderr().take().expect("piped").into_owned_fd())?;
+        Channel::new(stdin, stdout, stderr, Box::new(child))
     }
 
     fn take_warning(&self) -> Option<String> {

@@ -12,6 +12,7 @@
 use std::process::{Command, ExitCode};
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use off_cli::SelfDescriptionFlags;
 use off_discovery::run::Phase;
 use off_discovery::static_mode::{HostPort, parse_port};
 use off_discovery::token::TOKEN_ENV;
@@ -69,6 +70,8 @@ struct Cli {
     /// Print the phases and the plan; bind, register and run nothing
     #[arg(long = "dry-run", visible_alias = "dry_run")]
     dry_run: bool,
+    #[command(flatten)]
+    describe: SelfDescriptionFlags,
 }
 
 fn main() -> ExitCode {
@@ -78,15 +81,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_cli() -> Cli {
+fn command() -> clap::Command {
     // A cluster member serves: --serve is what makes this node one.
-    let command = Cli::command().mut_arg("serve", |a| a.required(true));
-    let matches = command.get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    Cli::command().mut_arg("serve", |a| a.required(true))
+}
+
+/// The command line, or `None` once `--completions` or `--man` has printed
+/// what it asked for.
+fn parse_cli() -> Result<Option<Cli>, CliError> {
+    let matches = command().get_matches();
+    // Before the whole `Cli`: with these, --run and --serve may be missing.
+    let describe = SelfDescriptionFlags::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if describe.print(command()).map_err(CliError::failed)? {
+        return Ok(None);
+    }
+    Ok(Some(
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()),
+    ))
 }
 
 fn offconsensus() -> Result<u8, CliError> {
-    let cli = parse_cli();
+    let Some(cli) = parse_cli()? else {
+        return Ok(exit_code::OK);
+    };
     let serve = serve_addr(&cli).map_err(CliError::usage)?;
     let env = |name: &str| std::env::var(name).ok();
     let plan = cli

@@ -161,6 +161,25 @@ fn bad_input_exits_2_naming_the_flag_and_binds_nothing() {
 }
 
 #[test]
+fn completions_and_man_page_need_neither_run_nor_serve() {
+    off_testbed::completions::assert_each_shell_completes(
+        Path::new(env!("CARGO_BIN_EXE_offconsensus")),
+        "offconsensus",
+        "offconsensus --discovery-ti",
+        "--discovery-timeout",
+    );
+    let page = offconsensus(&["--man"]);
+    assert_eq!(page.status.code(), Some(0), "{}", stderr(&page));
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.contains(".TH offconsensus 1"), "{page}");
+    assert!(page.contains("discovery\\-timeout"), "{page}");
+    // Alone, or not at all: they never start a node.
+    let out = offconsensus(&["--completions", "bash", "--serve", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--completions"), "{}", stderr(&out));
+}
+
+#[test]
 fn help_teaches_every_flag() {
     let out = offconsensus(&["--help"]);
     assert!(out.status.success());

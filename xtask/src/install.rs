@@ -14,8 +14,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// (package, binaries it installs) a user installs with `cargo install`.
-const INSTALLED: &[(&str, &[&str])] = &[
+/// (package, binaries it installs) a user installs with `cargo install`;
+/// `cargo xtask man` writes a page for each of these binaries.
+pub const INSTALLED: &[(&str, &[&str])] = &[
     ("recipes/offregister_postgres", &["offregister_postgres"]),
     ("off-check", &["offcheck"]),
     ("off-metrics", &["offmetric"]),

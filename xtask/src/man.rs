@@ -1,29 +1,37 @@
-//! `cargo xtask man`: the man pages of the binaries users install, written by
-//! each binary itself (`--man`, from the same clap definition as `--help`).
+//! `cargo xtask man`: the man pages of the binaries users install (every one
+//! `cargo xtask install` installs), written by each binary itself (`--man`,
+//! from the same clap definition as `--help`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-/// (package, binary) whose page is written.
-const PAGES: &[(&str, &str)] = &[
-    ("offregister_postgres", "offregister_postgres"),
-    ("off-check", "offcheck"),
-];
+use crate::install::INSTALLED;
+
+/// How `binary` is asked for its page: cargo runs a subcommand `cargo off …`
+/// as `cargo-off off …`.
+fn man_args(binary: &str) -> &'static [&'static str] {
+    match binary {
+        "cargo-off" => &["off", "--man"],
+        _ => &["--man"],
+    }
+}
 
 pub fn exec(root: &Path) -> Result<()> {
     let mut build = crate::cargo(root);
     build.args(["build", "--quiet"]);
-    for (package, _) in PAGES {
-        build.args(["-p", package]);
+    for (dir, _) in INSTALLED {
+        // Each package is named after its directory.
+        let package = Path::new(dir).file_name().context("a package directory")?;
+        build.arg("-p").arg(package);
     }
     crate::ci::step("build", &mut build)?;
     let target = crate::target_dir();
     let dir = root.join("man");
     std::fs::create_dir_all(&dir)?;
-    for (_, binary) in PAGES {
+    for binary in INSTALLED.iter().flat_map(|(_, binaries)| binaries.iter()) {
         let out = std::process::Command::new(target.join("debug").join(binary))
-            .arg("--man")
+            .args(man_args(binary))
             .output()
             .with_context(|| format!("cannot run {binary}"))?;
         if !out.status.success() || !out.stdout.starts_with(b".ie") {

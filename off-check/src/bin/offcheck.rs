@@ -8,10 +8,11 @@ use clap::Parser;
 
 use off_check::flags::CheckRunFlags;
 use off_check::{self as check, CheckOptions, CheckSpec, SpecFormat, inventory};
+use off_cli::SelfDescriptionFlags;
 use off_error::{CliError, exit_code};
 use off_manifest::{Manifest, scalar_text};
 use off_metrics::{MetricsFlags, Publisher};
-use off_transport::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
+use off_transport::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 use off_transport::{Secret, Target, interrupt, sudo_password, take_sudo_password_env};
 
 const AFTER_HELP: &str = "\
@@ -85,17 +86,12 @@ fn main() -> ExitCode {
 
 fn check(env_password: Option<Secret>) -> Result<ExitCode, CliError> {
     let args = Args::parse();
-    match args
+    if args
         .describe
         .print(<Args as clap::CommandFactory>::command())
+        .map_err(CliError::failed)?
     {
-        Ok(true) => return Ok(ExitCode::SUCCESS),
-        Ok(false) => {}
-        Err(e) => {
-            return Err(CliError::failed(format!(
-                "cannot write to standard output: {e}"
-            )));
-        }
+        return Ok(ExitCode::SUCCESS);
     }
     let jobs = jobs(&args).map_err(CliError::usage)?;
     let ssh = args.ssh.options().map_err(CliError::usage)?;

@@ -11,8 +11,9 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
+use off_cli::SelfDescriptionFlags;
 use off_metrics::event::{Body, Event, Log};
 use off_metrics::flags::parse_sink_url;
 use off_metrics::pipeline::{Metrics, stderr_warn};
@@ -47,10 +48,20 @@ struct Args {
     /// Do not pass standard input on to standard output
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    describe: SelfDescriptionFlags,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    match args.describe.print(Args::command()) {
+        Ok(true) => return ExitCode::SUCCESS,
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let metrics = Metrics::start(&args.servers, stderr_warn());
     // Lines are relayed as they are: what a recipe prints is redacted where it is printed.
     let publisher = Publisher::new(&args.recipe, None, metrics, Box::new(Vec::new));

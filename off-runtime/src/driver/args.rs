@@ -83,7 +83,7 @@ impl From<ArgErrors> for CliError {
 }
 
 /// Values from a file: the values by parameter name, and where they came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct FileLayer {
     /// `cfg.yaml`, or `hosts.yaml host db1` for inventory vars.
     name: String,
@@ -115,6 +115,14 @@ enum Found<'a> {
 #[derive(Debug, Clone)]
 pub struct RawArgs {
     spec: &'static RecipeSpec,
+    inputs: Inputs,
+}
+
+/// Every source's values as given, so that another process of the same
+/// binary (`--push` runs one on the host) reads exactly these kwargs, with
+/// the same errors and the same origins in them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Inputs {
     flags: HashMap<String, Vec<String>>,
     /// Param name → (variable, value).
     env: HashMap<String, (String, String)>,
@@ -154,11 +162,24 @@ impl RawArgs {
         };
         Ok(RawArgs {
             spec,
-            flags: flags.into_iter().collect(),
-            env,
-            host: None,
-            file,
+            inputs: Inputs {
+                flags: flags.into_iter().collect(),
+                env,
+                host: None,
+                file,
+            },
         })
+    }
+
+    /// The inputs as given, for another process of this binary.
+    pub(crate) fn inputs(&self) -> &Inputs {
+        &self.inputs
+    }
+
+    /// The raw inputs of `spec` that another process of this binary read
+    /// ([`RawArgs::inputs`]).
+    pub(crate) fn from_inputs(spec: &'static RecipeSpec, inputs: Inputs) -> RawArgs {
+        RawArgs { spec, inputs }
     }
 
     /// These inputs with `flags` given as flags too (over the command line's): the kwargs a
@@ -168,32 +189,32 @@ impl RawArgs {
         flags: impl IntoIterator<Item = (String, Vec<String>)>,
     ) -> RawArgs {
         let mut raw = self.clone();
-        raw.flags.extend(flags);
+        raw.inputs.flags.extend(flags);
         raw
     }
 
     /// These inputs with a host's vars (already checked) between the
     /// environment and the file.
     pub(crate) fn with_host_vars(&self, layer: &HostLayer, vars: Map<String, Value>) -> RawArgs {
-        RawArgs {
-            host: Some(FileLayer {
-                name: layer.name.clone(),
-                text: layer.text.clone(),
-                values: vars,
-                written: layer.written.clone(),
-            }),
-            ..self.clone()
-        }
+        let mut raw = self.clone();
+        raw.inputs.host = Some(FileLayer {
+            name: layer.name.clone(),
+            text: layer.text.clone(),
+            values: vars,
+            written: layer.written.clone(),
+        });
+        raw
     }
 
     fn find(&self, name: &str) -> Option<Found<'_>> {
-        if let Some(values) = self.flags.get(name) {
+        let inputs = &self.inputs;
+        if let Some(values) = inputs.flags.get(name) {
             return Some(Found::Flag(values));
         }
-        if let Some((var, value)) = self.env.get(name) {
+        if let Some((var, value)) = inputs.env.get(name) {
             return Some(Found::Env(var, value));
         }
-        for layer in [&self.host, &self.file].into_iter().flatten() {
+        for layer in [&inputs.host, &inputs.file].into_iter().flatten() {
             if let Some(value) = layer.values.get(name) {
                 let written = layer.written.as_ref().and_then(|w| w.get(name));
                 return Some(Found::File(layer.origin(name), value, written));

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Args, Command, FromArgMatches};
+use off_cli::SelfDescriptionFlags;
 use off_manifest::kwarg_name;
 
 use crate::check::flags::CheckRunFlags;
-use crate::flags::{ParallelFlags, SelfDescriptionFlags, SshFlags, SudoFlags, TargetFlags};
+use crate::flags::{ParallelFlags, SshFlags, SudoFlags, TargetFlags};
 use crate::metrics::{MetricsFlags, SinkUrl};
 
 use super::color::{self, ColorWhen};
@@ -43,6 +44,11 @@ pub(crate) struct Options {
     /// `--diff`: show what a run would change, change nothing.
     pub diff: bool,
     pub resume: bool,
+    /// `--push`: run the binary on each host itself.
+    pub push: bool,
+    /// `--push-child`: this process is the binary `--push` started on a
+    /// host, and reads its run from standard input.
+    pub push_child: bool,
     /// `--check`, with its report format, retries and manifest.
     pub check: Option<CheckFlags>,
     /// Kwarg name → the values given on the command line (empty for a set bool flag).
@@ -120,6 +126,12 @@ struct BuiltinFlags {
     /// Start each host at the first step it did not complete in the last run
     #[arg(long)]
     resume: bool,
+    /// Copy this binary to each host (once, cached by its sha256) and run it there: an operation then costs a fork on the host instead of a network round trip; see docs/push.md
+    #[arg(long, conflicts_with_all = ["diff", "serve"])]
+    push: bool,
+    // The binary `--push` started on a host: its run comes on standard input.
+    #[arg(long, hide = true)]
+    push_child: bool,
     /// Verify the hosts against the spec derived from this recipe and its kwargs; change nothing
     #[arg(long, help_heading = "Checking (--check)")]
     check: bool,
@@ -342,6 +354,8 @@ pub(crate) fn parse_argv(
         dry_run: builtin.dry_run,
         diff: builtin.diff,
         resume: builtin.resume,
+        push: builtin.push,
+        push_child: builtin.push_child,
         check: builtin.check.then(|| CheckFlags {
             format: builtin.check_run.report_format(),
             retry: builtin.check_run.retry(),

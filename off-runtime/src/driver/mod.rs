@@ -18,6 +18,7 @@ mod diff;
 mod events;
 mod peer;
 mod progress;
+mod push;
 mod resume;
 mod written;
 
@@ -166,14 +167,15 @@ fn recipe_main_inner(
         Ok(options) => options,
         Err(e) => e.exit(),
     };
-    match options.describe.print(cli::command(spec)) {
-        Ok(true) => return Ok(ExitCode::SUCCESS),
-        Ok(false) => {}
-        Err(e) => {
-            return Err(CliError::failed(format!(
-                "cannot write to standard output: {e}"
-            )));
-        }
+    if options
+        .describe
+        .print(cli::command(spec))
+        .map_err(CliError::failed)?
+    {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if options.push_child {
+        return Ok(push::serve(spec, parse));
     }
     let env = |name: &str| {
         if name == off_discovery::token::TOKEN_ENV {
@@ -313,6 +315,12 @@ fn prepare(
         }
     }
     let serving = peer::prepare(spec, &options, raw.as_ref(), parse, env, &mut errors);
+    if options.push
+        && errors.is_empty()
+        && let Some(e) = push::target_error(&targets)
+    {
+        errors.push(e);
+    }
     let events = match options.events.as_deref() {
         None => None,
         Some("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send + Sync>),
@@ -419,6 +427,18 @@ pub(crate) fn run_steps(
     prepared: &Prepared,
     on_step: &dyn Fn(&str, &'static str),
 ) -> crate::Result<()> {
+    run_steps_by(spec, prepared, prepared.record.as_ref(), false, on_step)
+}
+
+/// [`run_steps`], recording in `record`, and with `pushed` by a copy of
+/// this binary on the host (see [`push`]).
+fn run_steps_by(
+    spec: &'static RecipeSpec,
+    prepared: &Prepared,
+    record: Option<&resume::StepRecord>,
+    pushed: bool,
+    on_step: &dyn Fn(&str, &'static str),
+) -> crate::Result<()> {
     let host = crate::current_host();
     let target = crate::context::current(|c| c.conn.target.clone());
     let Some(kwargs) = prepared.per_host.get(&target).or(prepared.kwargs.as_ref()) else {
@@ -426,7 +446,7 @@ pub(crate) fn run_steps(
             "[{host}] no kwargs for this host"
         )));
     };
-    let record = prepared.record.as_ref();
+    let raw = prepared.raw_per_host.get(&target).or(prepared.raw.as_ref());
     let record_failed = |e: std::io::Error| {
         crate::Error::msg(format!(
             "[{host}] cannot record completed steps in {}: {e}",
@@ -437,7 +457,6 @@ pub(crate) fn run_steps(
     };
     let mut steps = prepared.selected.clone();
     if let Some(record) = record {
-        let raw = prepared.raw_per_host.get(&target).or(prepared.raw.as_ref());
         let inputs: resume::Inputs = spec
             .params
             .iter()
@@ -482,13 +501,31 @@ pub(crate) fn run_steps(
             record.start(&target, &inputs).map_err(record_failed)?;
         }
     }
+    let completed = |step: &'static str| match record {
+        Some(record) => record.complete(&target, step).map_err(record_failed),
+        None => Ok(()),
+    };
+    if pushed {
+        let Some(raw) = raw else {
+            return Err(crate::Error::msg(format!(
+                "[{host}] no kwargs for this host"
+            )));
+        };
+        return push::PushedRun {
+            spec,
+            raw,
+            steps: &steps,
+            timeout: prepared.options.timeout,
+            on_step,
+            on_done: &completed,
+        }
+        .run();
+    }
     for i in steps {
         let step = spec.steps[i].name;
         on_step(&host, step);
         kwargs.run_step(i)?;
-        if let Some(record) = record {
-            record.complete(&target, step).map_err(record_failed)?;
-        }
+        completed(step)?;
     }
     Ok(())
 }
@@ -527,6 +564,18 @@ fn note_message(host: &str, message: &str) {
 
 /// Runs the selected steps on every target; the run's exit code.
 fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<Secret>) -> u8 {
+    if prepared.options.push {
+        let refused = push::refusals(spec, &prepared);
+        if !refused.is_empty() {
+            let mut lines: Vec<&String> = refused.values().collect();
+            lines.sort();
+            lines.dedup();
+            for line in lines {
+                eprintln!("error: {line}");
+            }
+            return crate::error::exit_code::USAGE;
+        }
+    }
     let options = &prepared.options;
     let mode = options.progress.resolve();
     // `-q --progress none` prints no summary.
@@ -600,10 +649,12 @@ fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<
             events.clone(),
         ])));
     let report = executor.run(|| {
-        let result = run_steps(spec, &prepared, &|host, step| {
+        let on_step = |host: &str, step: &'static str| {
             progress.set_step(host, step);
             events.set_step(host, step);
-        });
+        };
+        let record = prepared.record.as_ref();
+        let result = run_steps_by(spec, &prepared, record, prepared.options.push, &on_step);
         let host = crate::current_host();
         events.host_finished(&host, result.as_ref().err().map(ToString::to_string));
         match &result {
@@ -695,6 +746,7 @@ pub(crate) mod test_output {
 mod tests {
     use super::*;
     use crate::driver::args::tests::SPEC;
+    use crate::error::exit_code;
 
     struct Demo {
         version: u32,
@@ -778,6 +830,53 @@ mod tests {
         assert_eq!(parse_demo(raw).ok().unwrap().version, 3);
         assert_eq!(prepared.selected, [1]);
         assert!(prepared.record.is_none());
+    }
+
+    /// Kwargs whose first step uploads a file of the control machine.
+    struct UploadsALocalFile;
+
+    impl Kwargs for UploadsALocalFile {
+        fn run_step(&self, _step: usize) -> crate::Result<()> {
+            crate::ops::put(b"embedded".as_slice(), "/tmp/off-embedded")?;
+            crate::ops::put("Cargo.toml", "/tmp/off-local-file").map(drop)
+        }
+    }
+
+    #[test]
+    fn push_refuses_before_any_host_an_operation_that_needs_the_control_machine() {
+        let parse: ParseKwargs = |_| Ok(Box::new(UploadsALocalFile));
+        let state = tempfile::tempdir().unwrap();
+        let state_dir = state.path().display().to_string();
+        let env = move |name: &str| (name == "OFF_STATE_DIR").then(|| state_dir.clone());
+        // An address nothing answers on: reaching for it would exit 3.
+        let o = options(&["--push", "-H", "root@192.0.2.1", "--version", "1", "-q"]);
+        let prepared = prepare(&SPEC, o, parse, &env).ok().unwrap();
+        let refused = push::refusals(&SPEC, &prepared);
+        assert_eq!(
+            refused.values().collect::<Vec<_>>(),
+            [&"[root@192.0.2.1] put reads the local file Cargo.toml: --push runs the recipe on the host itself, which cannot reach the control machine; embed it in the binary (a literal template path, put(include_bytes!(..))) or run without --push".to_string()]
+        );
+        assert_eq!(run(&SPEC, prepared, None), exit_code::USAGE);
+        // Nothing was recorded for --resume either.
+        assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn push_needs_ssh_hosts() {
+        let env = |name: &str| (name == "OFF_VERSION").then(|| "3".to_string());
+        for (args, error) in [
+            (&["--push"][..], "--push needs hosts (-H or --inventory)"),
+            (
+                &["--push", "-H", "local"][..],
+                "--push: `local` is this machine",
+            ),
+        ] {
+            let errors = prepare(&SPEC, options(args), parse, &env)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(errors.contains(error), "{args:?}: {errors}");
+        }
     }
 
     #[test]

@@ -240,6 +240,9 @@ fn user_command(
     operation(op, &command.text.clone(), |scope| {
         let local_scope;
         let scope = if on_control_machine {
+            scope.needs_control_machine(op, || {
+                "runs a command on the control machine".to_string()
+            })?;
             local_scope = Scope {
                 conn: Connection::control_machine(),
                 cwd: scope.lcwd.as_ref().map(|p| p.display().to_string()),

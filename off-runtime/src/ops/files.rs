@@ -158,7 +158,7 @@ pub fn put(source: impl Into<Source>, dest: impl Into<RemotePath>) -> Result<Out
             Source::Bytes(b) => b.clone(),
             Source::Secret(s) => s.expose().as_bytes().to_vec(),
             Source::File(path) => {
-                let path = scope.local_path(path);
+                let path = scope.local_path("put", path)?;
                 std::fs::read(&path).map_err(|e| Error::File {
                     host: scope.host().to_string(),
                     op: "put",
@@ -193,7 +193,8 @@ pub fn upload_template(
 ) -> Result<Output> {
     let (template, dest) = (template.into(), dest.into());
     operation("upload_template", &dest.path.clone(), |scope| {
-        let rendered = template.render(|path| scope.local_path(path), &context)?;
+        let rendered =
+            template.render(|path| scope.local_path("upload_template", path), &context)?;
         let how = Install {
             backup: true,
             secret: false,
@@ -211,6 +212,9 @@ pub fn upload_template(
 pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Output> {
     let remote = remote.into();
     operation("get", &remote.path.clone(), |scope| {
+        scope.needs_control_machine("get", || {
+            format!("writes the local file {}", local.as_ref().display())
+        })?;
         if scope.shared.dry_run.is_some() {
             return Ok((Output::default(), false));
         }
@@ -219,12 +223,15 @@ pub fn get(remote: impl Into<RemotePath>, local: impl AsRef<Path>) -> Result<Out
             crate::Target::Local => "local".to_string(),
             crate::Target::Ssh(t) => t.host.clone(),
         };
-        let local = scope.local_path(Path::new(
-            &local
-                .as_ref()
-                .to_string_lossy()
-                .replace("{host}", &host_name),
-        ));
+        let local = scope.local_path(
+            "get",
+            Path::new(
+                &local
+                    .as_ref()
+                    .to_string_lossy()
+                    .replace("{host}", &host_name),
+            ),
+        )?;
         let local_error = |e: std::io::Error| {
             file_error(scope, "get", &local.display().to_string(), e.to_string())
         };

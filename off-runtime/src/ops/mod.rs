@@ -73,12 +73,32 @@ impl Scope {
         &self.conn.label
     }
 
-    /// Resolves a local path against `lcd`.
-    pub fn local_path(&self, path: &std::path::Path) -> PathBuf {
-        match &self.lcwd {
+    /// Resolves a local path against `lcd`, for operation `op`; refused
+    /// when the recipe runs on the host itself (`--push`), where the
+    /// control machine's files are out of reach.
+    pub fn local_path(&self, op: &'static str, path: &std::path::Path) -> Result<PathBuf> {
+        self.needs_control_machine(op, || format!("reads the local file {}", path.display()))?;
+        Ok(match &self.lcwd {
             Some(dir) => dir.join(path),
             None => path.to_path_buf(),
+        })
+    }
+
+    /// Fails when operation `op` (doing `what`) needs the control machine
+    /// and the recipe runs on the host itself (`--push`).
+    pub fn needs_control_machine(
+        &self,
+        op: &'static str,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if !self.shared.pushed {
+            return Ok(());
         }
+        Err(Error::ControlMachine {
+            host: self.host().to_string(),
+            op,
+            what: what(),
+        })
     }
 
     /// Resolves a remote path against `cd`.
@@ -361,18 +381,10 @@ pub(crate) fn operation<T>(
     let started = Instant::now();
     let result = body(&scope);
     let status = match &result {
-        Ok((_, changed)) => {
-            scope.counters.ok.fetch_add(1, Ordering::Relaxed);
-            if *changed {
-                scope.counters.changed.fetch_add(1, Ordering::Relaxed);
-            }
-            OpStatus::Ok { changed: *changed }
-        }
-        Err(_) => {
-            scope.counters.failed.fetch_add(1, Ordering::Relaxed);
-            OpStatus::Failed
-        }
+        Ok((_, changed)) => OpStatus::Ok { changed: *changed },
+        Err(_) => OpStatus::Failed,
     };
+    scope.counters.count(status);
     scope
         .shared
         .observer

@@ -159,88 +159,6 @@ fn parallel_one_runs_hosts_in_turn_and_fail_fast_stops_the_rest() {
 /// The host of the dropped-host test, which takes its network away.
 const DROPPED_HOST: usize = 20;
 
-/// A `sync` ahead of the real one on the host's PATH that hangs while the
-/// marker `MARKER` exists: every file write ends with a sync, so the
-/// recipe's first write (step `configure`) hangs there. Each run writes the
-/// wrapper with a marker of its own (`off_testbed::unique`), so a marker an
-/// aborted run left behind hangs no later write.
-const HANGING_SYNC: &str = r#"#!/bin/sh
-while [ -e MARKER ]; do sleep 0.2; done
-exec /bin/sync "$@"
-"#;
-
-/// A deploy of the example recipe to `host` as root whose first write hangs
-/// (the [`HANGING_SYNC`] wrapper), so that a test can take the host away
-/// mid-deploy, and then run it again (`--resume`) with the same state.
-struct HangingDeploy {
-    host: usize,
-    /// The wrapper's marker: the write hangs while it exists.
-    marker: String,
-    root: String,
-    key: PathBuf,
-    ssh_config: PathBuf,
-    /// The completed-steps records `--resume` reads.
-    state: tempfile::TempDir,
-}
-
-impl HangingDeploy {
-    /// Installs the hanging `sync` on `host`, starts the deploy (into a
-    /// scratch root named after `name`) and returns once its write hangs.
-    fn start(host: usize, name: &str) -> (HangingDeploy, std::process::Child) {
-        let marker = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
-        let hanging_sync = HANGING_SYNC.replace("MARKER", &marker);
-        common::on_host(
-            host,
-            &format!(
-                "cat > /usr/local/bin/sync.new <<'EOF'\n{hanging_sync}EOF\nchmod 755 /usr/local/bin/sync.new && \
-                 touch {marker} && mv /usr/local/bin/sync.new /usr/local/bin/sync"
-            ),
-        );
-        let inv = Inventory::load().unwrap();
-        let state = tempfile::tempdir().unwrap();
-        let ssh_config = inv
-            .write_ssh_config(&state.path().join("ssh_config"), "")
-            .unwrap();
-        let deploy = HangingDeploy {
-            host,
-            marker,
-            root: scratch_root(name),
-            key: inv.key.clone(),
-            ssh_config,
-            state,
-        };
-        let child = deploy.run(&[]);
-        let started = std::time::Instant::now();
-        while common::on_host(host, "pgrep -f '[u]sr/local/bin/sync' || true")
-            .trim()
-            .is_empty()
-        {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "the write never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        (deploy, child)
-    }
-
-    /// The deploy again, with `extra` flags.
-    fn run(&self, extra: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
-            .env("OFF_STATE_DIR", self.state.path())
-            .args(["-H", &root_at(self.host), "-i"])
-            .arg(&self.key)
-            .arg("--ssh-config")
-            .arg(&self.ssh_config)
-            .args(["--root", &self.root, "--progress", "none"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
 #[test]
 fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     let config = off_testbed::TestbedConfig::default();
@@ -254,7 +172,7 @@ fn a_host_that_drops_mid_deploy_exits_3_and_resume_continues_there() {
     };
     // Once the write hangs, take the host off the network: no reset, no
     // FIN, only silence, as when a host loses power.
-    let (deploy, child) = HangingDeploy::start(DROPPED_HOST, "dropped");
+    let (deploy, child) = common::HangingDeploy::start(DROPPED_HOST, "dropped", &[]);
     link("down");
     let dropped = std::time::Instant::now();
     let out = wait(child);
@@ -290,7 +208,7 @@ const SSHD_DIES_HOST: usize = 29;
 #[test]
 fn a_host_whose_sshd_dies_mid_deploy_exits_3_and_resume_continues_there() {
     let testbed = off_testbed::TestbedConfig::default();
-    let (deploy, child) = HangingDeploy::start(SSHD_DIES_HOST, "sshd-dies");
+    let (deploy, child) = common::HangingDeploy::start(SSHD_DIES_HOST, "sshd-dies", &[]);
     // Kill the daemon itself, not only the session processes: the host's
     // sshd is its PID 1, so every process of the host dies with it and the
     // kernel closes every connection it had.

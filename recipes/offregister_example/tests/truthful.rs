@@ -50,7 +50,7 @@ fn events(path: &std::path::Path) -> Vec<(String, bool)> {
 
 #[test]
 fn a_second_deploy_reports_0_changed() {
-    let _lock = lock_host();
+    let _lock = off_testbed::lock_hosts(&[HOST]);
     let root = format!("/tmp/example-truthful-again-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.ndjson");
@@ -120,7 +120,7 @@ fn failing(run: &check::CheckRun) -> Vec<String> {
 
 #[test]
 fn check_and_the_manifest_catch_a_deleted_append_file_and_a_directory_mode() {
-    let _lock = lock_host();
+    let _lock = off_testbed::lock_hosts(&[HOST]);
     let root = format!("/tmp/example-truthful-check-{}", std::process::id());
     // With the index: the manifest cannot know the branch that removes it.
     let args = ["--root", &root, "--with-index"];
@@ -194,18 +194,9 @@ fn snapshot_like(root: &str, before: &str) -> String {
     }
 }
 
-/// Holds test host 26 for one test: the suites using it compare its
-/// processes, so none runs beside another (nextest runs tests in parallel
-/// processes).
-fn lock_host() -> std::fs::File {
-    let file = std::fs::File::create(std::env::temp_dir().join("off-test-host-26.lock")).unwrap();
-    file.lock().unwrap();
-    file
-}
-
 #[test]
 fn diff_shows_what_would_change_and_changes_nothing() {
-    let _lock = lock_host();
+    let _lock = off_testbed::lock_hosts(&[HOST]);
     let root = format!("/tmp/example-truthful-diff-{}", std::process::id());
     let args = ["--root", &root, "--with-index"];
     let out = recipe(&args);

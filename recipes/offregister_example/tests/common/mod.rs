@@ -74,3 +74,89 @@ pub fn address(host: usize) -> String {
         .address
         .clone()
 }
+
+/// A `sync` ahead of the real one on the host's PATH that hangs while the
+/// marker `MARKER` exists: every file write ends with a sync, so the
+/// recipe's first write (step `configure`) hangs there. Each run writes the
+/// wrapper with a marker of its own (`off_testbed::unique`), so a marker an
+/// aborted run left behind hangs no later write.
+const HANGING_SYNC: &str = r#"#!/bin/sh
+while [ -e MARKER ]; do sleep 0.2; done
+exec /bin/sync "$@"
+"#;
+
+/// A deploy of the example recipe to `host` as root whose first write hangs
+/// (the [`HANGING_SYNC`] wrapper), so that a test can take the host away
+/// mid-deploy, and then run it again (`--resume`) with the same state.
+pub struct HangingDeploy {
+    pub host: usize,
+    /// The wrapper's marker: the write hangs while it exists.
+    pub marker: String,
+    pub root: String,
+    key: PathBuf,
+    ssh_config: PathBuf,
+    /// The completed-steps records `--resume` reads.
+    state: tempfile::TempDir,
+}
+
+impl HangingDeploy {
+    /// Installs the hanging `sync` on `host`, starts the deploy (into a
+    /// scratch root named after `name`, with `extra` flags) and returns
+    /// once its write hangs.
+    pub fn start(host: usize, name: &str, extra: &[&str]) -> (HangingDeploy, std::process::Child) {
+        let marker = format!("/tmp/{}", off_testbed::unique("off-hang-sync"));
+        let hanging_sync = HANGING_SYNC.replace("MARKER", &marker);
+        on_host(
+            host,
+            &format!(
+                "cat > /usr/local/bin/sync.new <<'EOF'\n{hanging_sync}EOF\nchmod 755 /usr/local/bin/sync.new && \
+                 touch {marker} && mv /usr/local/bin/sync.new /usr/local/bin/sync"
+            ),
+        );
+        let inv = Inventory::load().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let ssh_config = inv
+            .write_ssh_config(&state.path().join("ssh_config"), "")
+            .unwrap();
+        let deploy = HangingDeploy {
+            host,
+            marker,
+            root: format!(
+                "/tmp/{}",
+                off_testbed::unique(&format!("example-fault-{name}"))
+            ),
+            key: inv.key.clone(),
+            ssh_config,
+            state,
+        };
+        let child = deploy.run(extra);
+        let started = std::time::Instant::now();
+        while on_host(host, "pgrep -f '[u]sr/local/bin/sync' || true")
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the write never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        (deploy, child)
+    }
+
+    /// The deploy again, with `extra` flags.
+    pub fn run(&self, extra: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", self.state.path())
+            .args(["-H", &format!("root@{}", address(self.host)), "-i"])
+            .arg(&self.key)
+            .arg("--ssh-config")
+            .arg(&self.ssh_config)
+            .args(["--root", &self.root, "--progress", "none"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}

@@ -16,26 +16,7 @@ pub fn address(host: usize) -> String {
     inventory().host(host).unwrap().address.clone()
 }
 
-/// Holds test hosts for one test: tests of different files that use the
-/// same host wait for each other (nextest runs them in parallel processes).
-pub struct HostLock(Vec<std::fs::File>);
-
-/// Locks `hosts` (in ascending order, so two tests cannot deadlock).
-pub fn lock_hosts(hosts: &[usize]) -> HostLock {
-    let mut sorted = hosts.to_vec();
-    sorted.sort_unstable();
-    HostLock(
-        sorted
-            .into_iter()
-            .map(|h| {
-                let path = std::env::temp_dir().join(format!("off-pg-test-host-{h}.lock"));
-                let file = std::fs::File::create(path).unwrap();
-                file.lock().unwrap();
-                file
-            })
-            .collect(),
-    )
-}
+pub use off_testbed::lock_hosts;
 
 /// Restarts `host` from a fresh root (no PostgreSQL, no files of earlier runs).
 pub fn fresh(host: usize) {

@@ -1,0 +1,251 @@
+//! `--push` on test hosts 32 and 33: the binary copied to the host and run
+//! there leaves what a run without it leaves and reports it the same way;
+//! the copy is made once; nothing of the inputs reaches the host's process
+//! list; and a connection that dies mid-run leaves nothing running there.
+
+mod common;
+
+use std::process::Output;
+
+use common::{HangingDeploy, on_host, recipe_on};
+
+/// The host of the comparison with a run without `--push`.
+const SAME_HOST: usize = 32;
+/// The host of the faults: a killed connection, a host that cannot run the binary.
+const FAULT_HOST: usize = 33;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The deploy's output with what differs between two runs taken out: the
+/// root it deploys into (`ROOT`), the summary's duration and the line
+/// telling that the binary was copied.
+fn normalized(out: &Output, root: &str) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.contains("--push: copied"))
+        .map(|l| {
+            let l = l.replace(root, "ROOT");
+            match l.rfind("failed  ") {
+                Some(at) => l[..at + "failed".len()].to_string(),
+                None => l,
+            }
+        })
+        .collect()
+}
+
+/// The files under `root` on `host`, each with its mode and sha256.
+fn files(host: usize, root: &str) -> String {
+    on_host(
+        host,
+        &format!(
+            "cd {root} && find . -type f -o -type d | sort | while read -r f; do \
+             printf '%s %s %s\\n' \"$f\" \"$(stat -c %a \"$f\")\" \"$( [ -f \"$f\" ] && sha256sum < \"$f\" | cut -c1-64)\"; done"
+        ),
+    )
+}
+
+/// The kinds, operations and statuses of an `--events` file, in order.
+fn event_kinds(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {} {} {}",
+                v["type"].as_str().unwrap_or(""),
+                v["op"].as_str().unwrap_or(""),
+                v["status"].as_str().unwrap_or(""),
+                v["step"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn push_leaves_and_reports_what_a_run_without_it_does_and_copies_once() {
+    let state = tempfile::tempdir().unwrap();
+    let plain_root = format!("/tmp/{}", off_testbed::unique("example-plain"));
+    let push_root = format!("/tmp/{}", off_testbed::unique("example-push"));
+    // A copy from an earlier run of this test binary would hide the first copy.
+    on_host(SAME_HOST, "rm -rf /root/.cache/off");
+    let deploy = |root: &str, extra: &[&str]| {
+        let events = state
+            .path()
+            .join(format!("events-{}", off_testbed::unique("e")));
+        let mut args = vec![
+            "--root",
+            root,
+            "--with-index",
+            "--lines",
+            "one 'quoted' $(line)",
+            "--progress",
+            "lines",
+            "--events",
+            events.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        (recipe_on(SAME_HOST, &args, state.path()), events)
+    };
+    let (plain, plain_events) = deploy(&plain_root, &[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    let (pushed, pushed_events) = deploy(&push_root, &["--push"]);
+    assert_eq!(pushed.status.code(), Some(0), "{}", text(&pushed));
+    assert!(
+        text(&pushed).contains("--push: copied offregister_example"),
+        "the first run copies the binary: {}",
+        text(&pushed)
+    );
+    assert_eq!(files(SAME_HOST, &plain_root), files(SAME_HOST, &push_root));
+    assert_eq!(
+        normalized(&plain, &plain_root),
+        normalized(&pushed, &push_root)
+    );
+    assert_eq!(event_kinds(&plain_events), event_kinds(&pushed_events));
+    // The copy is the login user's alone.
+    let cache = on_host(
+        SAME_HOST,
+        "stat -c '%a %U' /root/.cache/off/bin /root/.cache/off/bin/offregister_example-*",
+    );
+    assert_eq!(cache, "700 root\n700 root\n", "{cache}");
+
+    // Again: nothing is copied, nothing changes.
+    let (again, _) = deploy(&push_root, &["--push"]);
+    let report = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{report}");
+    assert!(!report.contains("--push: copied"), "{report}");
+    assert!(report.contains("7 ok, 0 changed, 0 failed"), "{report}");
+
+    // --check --push gives --check's verdict.
+    let check = |root: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--check",
+            "--root",
+            root,
+            "--with-index",
+            "--lines",
+            "one 'quoted' $(line)",
+        ];
+        args.extend_from_slice(extra);
+        recipe_on(SAME_HOST, &args, state.path())
+    };
+    let plain_check = check(&plain_root, &[]);
+    let pushed_check = check(&push_root, &["--push"]);
+    assert_eq!(plain_check.status.code(), Some(0), "{}", text(&plain_check));
+    assert_eq!(
+        pushed_check.status.code(),
+        Some(0),
+        "{}",
+        text(&pushed_check)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&plain_check.stdout).replace(&plain_root, "ROOT"),
+        String::from_utf8_lossy(&pushed_check.stdout).replace(&push_root, "ROOT"),
+    );
+    // A drifted file is found either way.
+    on_host(SAME_HOST, &format!("echo edited > {push_root}/conf/motd"));
+    let drifted = check(&push_root, &["--push"]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", text(&drifted));
+    assert!(text(&drifted).contains("conf/motd"), "{}", text(&drifted));
+    on_host(SAME_HOST, &format!("rm -rf {plain_root} {push_root}"));
+}
+
+#[test]
+fn a_killed_connection_leaves_nothing_running_and_resume_continues() {
+    let _lock = off_testbed::lock_hosts(&[FAULT_HOST]);
+    let (deploy, child) = HangingDeploy::start(FAULT_HOST, "push-cut", &["--push"]);
+    assert!(
+        !on_host(FAULT_HOST, "pgrep -f '[p]ush-child' || true")
+            .trim()
+            .is_empty(),
+        "the copy runs on the host"
+    );
+    // Kill every sshd process serving a connection (not the daemon): the
+    // connection is gone, and the copy's standard input with it.
+    on_host(FAULT_HOST, "pkill -KILL -f '^sshd: root' || true");
+    let out = off_testbed::deadline::wait_within(
+        child,
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    );
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert!(
+        report.contains(&format!(
+            "[root@{}] upload_template",
+            common::address(FAULT_HOST)
+        )),
+        "the report names the host and the operation: {report}"
+    );
+    assert!(report.contains("step `configure` failed"), "{report}");
+    // Nothing of the run is left on the host: not the copy, not the write it was in.
+    let started = std::time::Instant::now();
+    loop {
+        let left = on_host(
+            FAULT_HOST,
+            "ps -eo pid,args | grep -e '[p]ush-child' -e '[u]sr/local/bin/sync' || true",
+        );
+        if left.trim().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "left running on the host: {left}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    on_host(FAULT_HOST, &format!("rm -f {}", deploy.marker));
+    let out = off_testbed::deadline::wait_within(
+        deploy.run(&["--push", "--resume"]),
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    );
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains("--resume: skipping prepare"), "{report}");
+    assert_eq!(
+        on_host(FAULT_HOST, &format!("cat {}/conf/stages", deploy.root)),
+        "configured\ndone\n",
+        "{report}"
+    );
+}
+
+#[test]
+fn a_host_that_cannot_run_the_binary_is_refused_before_the_copy() {
+    let _lock = off_testbed::lock_hosts(&[FAULT_HOST]);
+    let state = tempfile::tempdir().unwrap();
+    // A host whose glibc is older than the one the binary was built with.
+    on_host(
+        FAULT_HOST,
+        "rm -rf /root/.cache/off; printf '#!/bin/sh\\necho glibc 2.17\\n' > /usr/local/bin/getconf; chmod 755 /usr/local/bin/getconf",
+    );
+    let root = format!("/tmp/{}", off_testbed::unique("example-old-glibc"));
+    let out = recipe_on(FAULT_HOST, &["--push", "--root", &root], state.path());
+    on_host(FAULT_HOST, "rm -f /usr/local/bin/getconf");
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("push: the host has glibc 2.17, older than the glibc"),
+        "{report}"
+    );
+    assert!(report.contains("docs/push.md"), "{report}");
+    assert_eq!(
+        on_host(
+            FAULT_HOST,
+            &format!("ls /root/.cache/off 2>&1; ls {root} 2>&1 | head -1")
+        )
+        .lines()
+        .filter(|l| !l.contains("No such file"))
+        .count(),
+        0,
+        "nothing copied, nothing deployed"
+    );
+}
