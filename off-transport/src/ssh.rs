@@ -291,7 +291,13 @@ impl SshTransport {
     }
 
     fn start(&self, line: &str, password: Option<&str>) -> Result<ShellSession, StartError> {
-        let failed = |e: openssh::Error| StartError::Failed(e.to_string());
+        let pipes = self.spawn_piped(line).map_err(StartError::Failed)?;
+        ShellSession::start(pipes, password, self.start_timeout)
+    }
+
+    /// Starts `line` in a channel of its own and hands out its pipes: they
+    /// leave the async runtime, for I/O on the caller's thread.
+    fn spawn_piped(&self, line: &str) -> Result<ShellPipes, String> {
         let mut child = block_on(
             Session::to_raw_command(self.session.clone(), line)
                 .stdin(Stdio::piped())
@@ -299,17 +305,14 @@ impl SshTransport {
                 .stderr(Stdio::piped())
                 .spawn(),
         )
-        .map_err(failed)?;
-        // The pipes leave the async runtime: the session does its I/O on
-        // the host's thread.
-        let fd = |r: std::io::Result<OwnedFd>| r.map_err(|e| StartError::Failed(e.to_string()));
-        let pipes = ShellPipes {
+        .map_err(|e| e.to_string())?;
+        let fd = |r: std::io::Result<OwnedFd>| r.map_err(|e| e.to_string());
+        Ok(ShellPipes {
             stdin: fd(child.stdin().take().expect("piped").into_owned_fd())?,
             stdout: fd(child.stdout().take().expect("piped").into_owned_fd())?,
             stderr: fd(child.stderr().take().expect("piped").into_owned_fd())?,
             _owner: Box::new(child),
-        };
-        ShellSession::start(pipes, password, self.start_timeout)
+        })
     }
 
     /// The error for a shell that ended mid-command: the connection's loss
@@ -458,20 +461,10 @@ impl Transport for SshTransport {
 
     fn open_channel(&self, command: &str) -> Result<Channel, TransportError> {
         let line = format!("exec /bin/sh -c {}", quote(command));
-        let lost = |e: openssh::Error| TransportError::Disconnected(e.to_string());
-        let mut child = block_on(
-            Session::to_raw_command(self.session.clone(), line)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn(),
-        )
-        .map_err(lost)?;
-        let fd = |r: std::io::Result<OwnedFd>| r.map_err(|e| TransportError::Io(e.to_string()));
-        let stdin = fd(child.stdin().take().expect("piped").into_owned_fd())?;
-        let stdout = fd(child.stdout().take().expect("piped").into_owned_fd())?;
-        let stderr = fd(child.stderr().take().expect("piped").into_owned_fd())?;
-        Channel::new(stdin, stdout, stderr, Box::new(child))
+        let pipes = self
+            .spawn_piped(&line)
+            .map_err(TransportError::Disconnected)?;
+        Channel::new(pipes.stdin, pipes.stdout, pipes.stderr, pipes._owner)
     }
 
     fn take_warning(&self) -> Option<String> {

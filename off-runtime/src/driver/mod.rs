@@ -379,10 +379,12 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
     prepared.events = None;
     let console = Arc::new(Console::new(true));
     // One host at a time, so each host's operations print together.
+    // With --push, what a pushed run would refuse fails here as it would there.
     let executor = Executor::new(prepared.targets.clone())
         .parallel(1)
         .observer(console.clone())
-        .dry_run(DryRun::new());
+        .dry_run(DryRun::new())
+        .pushed(prepared.options.push);
     let report = executor.run(|| {
         run_steps(spec, &prepared, &|host, step| {
             console.message(&format!("[{host}] step `{step}`"));
@@ -667,7 +669,13 @@ fn run(spec: &'static RecipeSpec, mut prepared: Prepared, sudo_password: Option<
                 } else {
                     format!(": {e}")
                 };
-                progress.line(&format!("[{host}] step `{step}` failed{reason}"));
+                // A failure before the first step (--push's copy) has no step to name.
+                let at = if step.is_empty() {
+                    String::new()
+                } else {
+                    format!(" step `{step}`")
+                };
+                progress.line(&format!("[{host}]{at} failed{reason}"));
             }
         }
         result

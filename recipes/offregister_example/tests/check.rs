@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::text;
+
 use std::process::Output;
 
 const HOST: usize = 7;
@@ -10,14 +12,6 @@ const HOST: usize = 7;
 fn recipe(args: &[&str]) -> Output {
     let state = std::env::temp_dir().join(format!("off-example-check-{}", std::process::id()));
     common::recipe_on(HOST, args, &state)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::text;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -52,14 +54,6 @@ fn stages(host: usize, root: &str) -> String {
     common::on_host(
         host,
         &format!("cat {root}/conf/stages 2>/dev/null || echo absent"),
-    )
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     )
 }
 

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::text;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -79,14 +81,6 @@ fn example(args: &[&str]) -> Output {
     )
     .output()
     .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn root(name: &str) -> String {

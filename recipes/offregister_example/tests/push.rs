@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::text;
+
 use std::process::Output;
 
 use common::{HangingDeploy, on_host, recipe_on};
@@ -13,14 +15,6 @@ use common::{HangingDeploy, on_host, recipe_on};
 const SAME_HOST: usize = 32;
 /// The host of the faults: a killed connection, a host that cannot run the binary.
 const FAULT_HOST: usize = 33;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// The deploy's output with what differs between two runs taken out: the
 /// root it deploys into (`ROOT`), the summary's duration and the line
@@ -248,4 +242,31 @@ fn a_host_that_cannot_run_the_binary_is_refused_before_the_copy() {
         0,
         "nothing copied, nothing deployed"
     );
+}
+
+#[test]
+fn a_cache_where_programs_cannot_run_is_named() {
+    let _lock = off_testbed::lock_hosts(&[FAULT_HOST]);
+    let state = tempfile::tempdir().unwrap();
+    on_host(
+        FAULT_HOST,
+        "rm -rf /root/.cache/off; mkdir -p /root/.cache && mount -t tmpfs -o noexec tmpfs /root/.cache",
+    );
+    let root = format!("/tmp/{}", off_testbed::unique("example-noexec"));
+    let out = recipe_on(
+        FAULT_HOST,
+        &["--push", "--root", &root, "-q", "--progress", "none"],
+        state.path(),
+    );
+    on_host(FAULT_HOST, "umount /root/.cache");
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(&format!(
+            "[root@{}] failed: [root@{0}] push: the copy did not start on the host (is /root/.cache/off/bin on a filesystem mounted noexec?",
+            common::address(FAULT_HOST)
+        )),
+        "{report}"
+    );
+    assert!(report.contains("Permission denied"), "{report}");
 }

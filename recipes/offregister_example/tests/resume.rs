@@ -4,17 +4,9 @@
 
 mod common;
 
-use std::process::Output;
+use common::text;
 
 const HOST: usize = 27;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn resume_with_other_kwargs_starts_over_naming_the_kwarg() {

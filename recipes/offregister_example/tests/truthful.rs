@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::text;
+
 use std::process::Output;
 
 use off_runtime::check::{self, CheckOptions};
@@ -18,14 +20,6 @@ const HOST: usize = 26;
 fn recipe(args: &[&str]) -> Output {
     let state = std::env::temp_dir().join(format!("off-example-truthful-{}", std::process::id()));
     common::recipe_on(HOST, args, &state)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn on_host(cmd: &str) -> String {

@@ -111,6 +111,7 @@ impl PushedRun<'_> {
             on_step: self.on_step,
             on_done: self.on_done,
             current: None,
+            started: false,
         }
         .replay(channel.stdout);
         done.store(true, Ordering::SeqCst);
@@ -123,7 +124,14 @@ impl PushedRun<'_> {
                 exit_code: failure.exit_code,
             }),
             Ended::Failed(e) => Err(e),
-            Ended::Cut { op, command } => Err(host.cut(op, command, &stderr)),
+            Ended::Cut {
+                started: false, ..
+            } if host.alive() => Err(host.invalid(format!(
+                "the copy did not start on the host (is {} on a filesystem mounted noexec? XDG_CACHE_HOME can name another place): {}",
+                facts.dir,
+                String::from_utf8_lossy(&stderr).trim()
+            ))),
+            Ended::Cut { op, command, .. } => Err(host.cut(op, command, &stderr)),
         }
     }
 }
@@ -262,10 +270,12 @@ enum Ended {
     Finished(Option<wire::Failure>),
     /// Recording a completed step failed on the control machine.
     Failed(Error),
-    /// The reports stopped before the last one, during `op` if one ran.
+    /// The reports stopped before the last one, during `op` if one ran;
+    /// `started`: any report came at all.
     Cut {
         op: Option<&'static str>,
         command: Option<String>,
+        started: bool,
     },
 }
 
@@ -279,12 +289,15 @@ struct Replay<'a> {
     on_done: &'a dyn Fn(&'static str) -> Result<()>,
     /// The operation running on the host, and its command.
     current: Option<(&'static str, String)>,
+    /// Whether a report came: the copy started.
+    started: bool,
 }
 
 impl Replay<'_> {
     fn replay(mut self, stdout: File) -> Ended {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            self.started = true;
             let Ok(report) = serde_json::from_str::<Report>(&line) else {
                 // Not a report: something else wrote to the copy's output.
                 self.shared
@@ -297,7 +310,11 @@ impl Replay<'_> {
             }
         }
         let (op, command) = self.current.take().unzip();
-        Ended::Cut { op, command }
+        Ended::Cut {
+            op,
+            command,
+            started: self.started,
+        }
     }
 
     /// Applies one report; `Some` when the run is over.

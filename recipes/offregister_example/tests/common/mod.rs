@@ -160,3 +160,12 @@ impl HangingDeploy {
             .unwrap()
     }
 }
+
+/// A run's standard output and standard error, for assertions and their messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
