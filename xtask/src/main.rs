@@ -10,6 +10,7 @@ mod bench;
 mod ci;
 mod install;
 mod man;
+mod relay;
 mod testbed;
 
 use clap::Parser;
@@ -31,6 +32,10 @@ enum Command {
     /// Run a benchmark; each prints its ratio against a floor measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// A TCP relay that delays each direction, as an ssh `ProxyCommand`:
+    /// `bench push`'s simulated round trip.
+    #[command(hide = true)]
+    Relay(relay::RelayArgs),
 }
 
 /// The checkout's root directory.
@@ -63,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Man => man::exec(&workspace_root()),
         Command::Testbed(cmd) => testbed::exec(cmd),
         Command::Bench(cmd) => bench::exec(cmd),
+        Command::Relay(args) => relay::exec(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

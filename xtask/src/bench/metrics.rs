@@ -3,15 +3,14 @@
 //! with all three sinks (syslog over TCP, InfluxDB, the pushgateway, real servers on loopback)
 //! against the same run without any, in the same rounds. Target: ≤ 1.05×.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use off_testbed::Inventory;
 use off_testbed::servers::{InfluxDb, Pushgateway, Rsyslog, loopback};
 
-use super::report_ratio;
+use super::{build_example, report_ratio};
 
 /// The test host the recipe runs on (the metrics tests' host).
 const HOST: usize = 24;
@@ -27,7 +26,7 @@ pub struct MetricsBench {
 pub fn exec(args: MetricsBench) -> Result<()> {
     let inv = Inventory::load().context("test hosts are not up: run `cargo xtask testbed up`")?;
     let host = inv.host(HOST)?;
-    let recipe = build_recipe()?;
+    let recipe = build_example("offregister_example", "offregister_repeat")?;
     let rsyslog = Rsyslog::start(loopback())?;
     let influx = InfluxDb::start(loopback())?;
     influx.create_database("bench")?;
@@ -92,36 +91,6 @@ pub fn exec(args: MetricsBench) -> Result<()> {
         ours.as_secs_f64() <= 1.05 * floor.as_secs_f64(),
     );
     Ok(())
-}
-
-/// Builds the `offregister_repeat` example in release mode; its path.
-fn build_recipe() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "offregister_example",
-            "--example",
-            "offregister_repeat",
-            "--message-format",
-            "json",
-        ])
-        .stderr(Stdio::inherit())
-        .output()?;
-    ensure!(out.status.success(), "building offregister_repeat failed");
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if message["target"]["name"] == "offregister_repeat"
-            && let Some(path) = message["executable"].as_str()
-        {
-            return Ok(PathBuf::from(path));
-        }
-    }
-    bail!("cargo did not say where offregister_repeat is")
 }
 
 fn timed(cmd: &mut Command) -> Result<Duration> {

@@ -256,7 +256,7 @@ fn ours(inv: &Inventory, host: &TestHost, n: usize) -> Result<Duration> {
 }
 
 /// The `ssh` client's arguments for `host` as root, without the command.
-fn ssh_args(inv: &Inventory, host: &TestHost) -> Vec<String> {
+pub(super) fn ssh_args(inv: &Inventory, host: &TestHost) -> Vec<String> {
     vec![
         "-i".into(),
         inv.key.display().to_string(),
