@@ -78,7 +78,7 @@ impl Connection {
     /// being unreachable (exit code 3) or its host key having changed.
     pub fn open(target: &Target, ssh: &SshOptions) -> Result<Arc<Connection>, Error> {
         let transport: Box<dyn Transport> = match target {
-            Target::Local => Box::new(LocalTransport),
+            Target::Local => Box::new(LocalTransport::default()),
             Target::Ssh(ssh_target) => {
                 Box::new(SshTransport::connect(ssh_target, ssh).map_err(|e| {
                     let host = target.to_string();
@@ -103,7 +103,7 @@ impl Connection {
         static CONTROL: OnceLock<Arc<Connection>> = OnceLock::new();
         CONTROL
             .get_or_init(|| {
-                Self::probe(Target::Local, Box::new(LocalTransport))
+                Self::probe(Target::Local, Box::new(LocalTransport::default()))
                     .expect("cannot run /bin/sh on the control machine")
             })
             .clone()

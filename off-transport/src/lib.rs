@@ -253,7 +253,7 @@ mod tests {
 
     fn run_wrapped(command: &str, stdin: &[u8], password: Option<&Secret>) -> ExecOutput {
         let (line, input) = sudo_wrapped(command, Some(stdin), password);
-        LocalTransport
+        LocalTransport::default()
             .exec(ExecRequest {
                 command: &line,
                 stdin: input.as_deref(),

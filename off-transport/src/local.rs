@@ -1,16 +1,76 @@
-//! The control machine as a target (the default when no host is given).
+//! The machine this process runs on as a target: the control machine (the
+//! default when no host is given), or a host a pushed binary runs on.
 
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::channel::{Channel, LocalChild};
 use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
+use super::shell_session::{
+    RunError, ShellPipes, ShellSession, StartError, session_line, start_as_root,
+};
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
+use crate::Secret;
 use crate::runtime::block_on;
 
-/// Runs commands with `/bin/sh -c` on this machine.
-#[derive(Debug, Default)]
-pub struct LocalTransport;
+/// Runs commands with `/bin/sh -c` on this machine; commands as root
+/// through sudo run in a persistent root shell, opened with the password
+/// once (as the SSH transport does on a host), not in a sudo each.
+#[derive(Default)]
+pub struct LocalTransport {
+    /// Idle root shells: a command takes one (or starts one) and puts it
+    /// back when it is done.
+    root: Mutex<Vec<ShellSession>>,
+}
+
+/// How long a root shell may take to start (sudo's authentication included).
+const ROOT_SHELL_START: Duration = Duration::from_secs(30);
+
+impl LocalTransport {
+    fn start_root_shell(&self, password: Option<&Secret>) -> Result<ShellSession, TransportError> {
+        let start = |line: &str, password: Option<&str>| {
+            let failed =
+                |e: std::io::Error| StartError::Failed(format!("cannot start /bin/sh: {e}"));
+            let mut child = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(line)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(failed)?;
+            let pipes = ShellPipes {
+                stdin: child.stdin.take().expect("piped").into(),
+                stdout: child.stdout.take().expect("piped").into(),
+                stderr: child.stderr.take().expect("piped").into(),
+                _owner: Box::new(RootShell(Some(child))),
+            };
+            ShellSession::start(pipes, password, ROOT_SHELL_START)
+        };
+        start_as_root(&session_line("/bin/sh"), password, start).map_err(|e| match e {
+            StartError::SudoRefused(complaint) => TransportError::SudoRefused(complaint),
+            StartError::Failed(reason) => {
+                TransportError::Io(format!("cannot start a root shell: {reason}"))
+            }
+        })
+    }
+}
+
+/// A root shell's process, reaped once its standard input has closed (it
+/// may not be signalled: it runs as root).
+struct RootShell(Option<std::process::Child>);
+
+impl Drop for RootShell {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            // The shell ends at end-of-file, after the command it may be
+            // running (which `timeout` ends): reap it without waiting here.
+            std::thread::spawn(move || child.wait());
+        }
+    }
+}
 
 impl Transport for LocalTransport {
     fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
@@ -66,6 +126,47 @@ impl Transport for LocalTransport {
             }
             result
         })
+    }
+
+    fn exec_sudo(
+        &self,
+        request: ExecRequest<'_>,
+        password: Option<&Secret>,
+    ) -> Result<ExecOutput, TransportError> {
+        let ExecRequest {
+            command,
+            stdin,
+            deadline,
+            on_output,
+            keep_stdout,
+        } = request;
+        let until = deadline.map(|d| Instant::now() + d);
+        let mut retried = false;
+        loop {
+            let idle = self.root.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut shell = match idle {
+                Some(shell) => shell,
+                None => self.start_root_shell(password)?,
+            };
+            match shell.run(command, stdin, until, keep_stdout, &mut *on_output) {
+                Ok(output) => {
+                    self.root
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(shell);
+                    return Ok(output);
+                }
+                // An idle shell that ended since its last command: the
+                // command never started, so try once on a fresh shell.
+                Err(RunError::NotSent(_)) if !retried => retried = true,
+                Err(RunError::NotSent(reason) | RunError::Ended(reason)) => {
+                    return Err(TransportError::Io(format!(
+                        "the root shell ended: {reason}"
+                    )));
+                }
+                Err(RunError::DeadlineExceeded) => return Err(TransportError::DeadlineExceeded),
+            }
+        }
     }
 
     /// The deadline kills the command's process group (the command runs as

@@ -233,6 +233,34 @@ impl ShellSession {
     }
 }
 
+/// The command line that starts `shell` (a path) as a session shell: it
+/// announces itself with [`super::frame::READY`], then reads requests.
+pub(super) fn session_line(shell: &str) -> String {
+    let shell = off_shell::quote(shell);
+    let script = format!("echo off-shell-ready; exec {shell}");
+    format!("{shell} -c {}", off_shell::quote(&script))
+}
+
+/// Starts the session shell `session` (from [`session_line`]) as root
+/// through sudo, with `start(command line, password)`. sudo is tried without
+/// a password first (`-n`), so a password is only ever written to a sudo
+/// that asks for one; the second sudo ignores cached credentials (`-k`), so
+/// that it asks whenever the first one could not go without.
+pub(super) fn start_as_root(
+    session: &str,
+    password: Option<&crate::Secret>,
+    start: impl Fn(&str, Option<&str>) -> Result<ShellSession, StartError>,
+) -> Result<ShellSession, StartError> {
+    let without = format!("exec sudo -n -H -u root -- {session}");
+    match (start(&without, None), password) {
+        (Err(StartError::SudoRefused(_)), Some(password)) => {
+            let with = format!("exec sudo -S -k -p '' -H -u root -- {session}");
+            start(&with, Some(password.expose()))
+        }
+        (result, _) => result,
+    }
+}
+
 fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     let fd = fd.as_raw_fd();
     // SAFETY: fcntl on a file descriptor we own, with flag arguments only.

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
-use super::shell_session::{RunError, ShellPipes, ShellSession, StartError};
+use super::shell_session::{
+    RunError, ShellPipes, ShellSession, StartError, session_line, start_as_root,
+};
 use super::{Channel, ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::interrupt::{self, Master, Tracked};
 use crate::runtime::block_on;
@@ -252,20 +254,11 @@ impl SshTransport {
     /// through sudo. sudo is tried without a password first (`-n`), so a
     /// password is only ever written to a sudo that asks for one.
     fn start_shell(&self, who: Who<'_>) -> Result<ShellSession, ShellFailure> {
-        let shell = quote(&self.session_shell);
-        let script = format!("echo off-shell-ready; exec {shell}");
-        let run_shell = format!("{shell} -c {}", quote(&script));
+        let session = session_line(&self.session_shell);
         let result = match who {
-            Who::Login => self.start(&format!("exec {run_shell}"), None),
+            Who::Login => self.start(&format!("exec {session}"), None),
             Who::Root(password) => {
-                let without = format!("exec sudo -n -H -u root -- {run_shell}");
-                match (self.start(&without, None), password) {
-                    (Err(StartError::SudoRefused(_)), Some(password)) => {
-                        let with = format!("exec sudo -S -k -p '' -H -u root -- {run_shell}");
-                        self.start(&with, Some(password.expose()))
-                    }
-                    (result, _) => result,
-                }
+                start_as_root(&session, password, |line, pw| self.start(line, pw))
             }
         };
         match result {

@@ -249,7 +249,7 @@ mod tests {
     use crate::transport::{ExecRequest, LocalTransport, Transport};
 
     fn sh(script: &str, stdin: &[u8]) -> (i32, Vec<u8>, String) {
-        let out = LocalTransport
+        let out = LocalTransport::default()
             .exec(ExecRequest {
                 command: script,
                 stdin: Some(stdin),

@@ -26,8 +26,7 @@ fn pushed_as_deploy_no_input_reaches_the_hosts_process_list() {
         "users": [{"user": "app", "password": user_password, "dbname": hostile}],
     });
     let cfg = write_config(&dir, "push.json", &cfg.to_string());
-    let sudo_password = off_testbed::DEPLOY_SUDO_PASSWORD;
-    let deploy = |extra: &[&str]| {
+    let deploy_with = |password: &str, extra: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_offregister_postgres"));
         cmd.env("OFF_STATE_DIR", dir.join("state"))
             .env_remove("OFF_SUDO_PASSWORD")
@@ -46,10 +45,31 @@ fn pushed_as_deploy_no_input_reaches_the_hosts_process_list() {
             .args(extra);
         off_testbed::deadline::output_within(
             &mut cmd,
-            Some(format!("{sudo_password}\n").as_bytes()),
+            Some(format!("{password}\n").as_bytes()),
             off_testbed::deadline::DEFAULT_DEADLINE,
         )
     };
+    let sudo_password = off_testbed::DEPLOY_SUDO_PASSWORD;
+    let deploy = |extra: &[&str]| deploy_with(sudo_password, extra);
+
+    // A wrong password: refused by the host's sudo, exit 3, nothing installed.
+    let wrong = deploy_with("not-the-password", &[]);
+    let report = String::from_utf8_lossy(&wrong.stdout);
+    assert_eq!(wrong.status.code(), Some(3), "{report}");
+    assert!(
+        report.contains("--push: copied offregister_postgres"),
+        "{report}"
+    );
+    assert!(
+        report.contains("sudo refused the password for deploy"),
+        "{report}"
+    );
+    assert!(!report.contains("not-the-password"), "{report}");
+    assert_ne!(
+        on_host(HOST, "dpkg-query -W postgresql-15").0,
+        0,
+        "installed without the password"
+    );
 
     // Watch the host's process list for the whole deploy.
     let done = Arc::new(AtomicBool::new(false));
@@ -74,10 +94,6 @@ fn pushed_as_deploy_no_input_reaches_the_hosts_process_list() {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        report.contains("--push: copied offregister_postgres"),
-        "{report}"
     );
     let seen = seen.lock().unwrap();
     assert!(
