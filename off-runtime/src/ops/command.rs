@@ -206,7 +206,8 @@ pub fn sudo_with_input(
     user_command("sudo", command.into(), input, RunAs::Sudo("root"), false)
 }
 
-/// Runs a command as `user` through `sudo -u`.
+/// Runs a command as `user`: `su` from root, which is reached through sudo
+/// when the login user is not root (so only root's sudo rule is needed).
 pub fn sudo_as(user: impl AsRef<str>, command: impl Into<ShellCommand>) -> Result<Output> {
     let run_as = RunAs::Sudo(user.as_ref());
     user_command("sudo_as", command.into(), None, run_as, false)
