@@ -270,3 +270,67 @@ fn a_cache_where_programs_cannot_run_is_named() {
     );
     assert!(report.contains("Permission denied"), "{report}");
 }
+
+#[test]
+fn a_host_cut_off_without_a_word_stops_its_copy_and_resume_continues() {
+    let _lock = off_testbed::lock_hosts(&[FAULT_HOST]);
+    let ns = off_testbed::TestbedConfig::default().host_name(FAULT_HOST);
+    let link = |state: &str| {
+        let status = std::process::Command::new("ip")
+            .args(["-n", &ns, "link", "set", "eth0", state])
+            .status()
+            .unwrap();
+        assert!(status.success(), "ip link set {state}");
+    };
+    let (deploy, child) = HangingDeploy::start(FAULT_HOST, "push-dropped", &["--push"]);
+    // No reset, no FIN: the host's sshd keeps the session, and only the
+    // silence of the control machine tells the copy it is alone.
+    link("down");
+    // Back on the network however the test ends.
+    struct Relink<F: Fn(&str)>(F);
+    impl<F: Fn(&str)> Drop for Relink<F> {
+        fn drop(&mut self) {
+            (self.0)("up");
+        }
+    }
+    let relink = Relink(link);
+    let out = off_testbed::deadline::wait_within(
+        child,
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    );
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert!(report.contains("upload_template"), "{report}");
+    let started = std::time::Instant::now();
+    loop {
+        let left = on_host(
+            FAULT_HOST,
+            "ps -eo pid,args | grep -e '[p]ush-child' || true",
+        );
+        if left.trim().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the copy went on alone: {left}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    drop(relink);
+    on_host(FAULT_HOST, &format!("rm -f {}", deploy.marker));
+    let out = off_testbed::deadline::wait_within(
+        deploy.run(&["--push", "--resume"]),
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    );
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(
+        on_host(FAULT_HOST, &format!("cat {}/conf/stages", deploy.root)),
+        "configured\ndone\n",
+        "{report}"
+    );
+}

@@ -4,15 +4,17 @@
 //! It reads its run from standard input (never from its command line, which
 //! every user of the host can read), runs the steps on this machine with
 //! the local transport, and writes each thing that happens to standard
-//! output as a [`Report`]. Standard input stays open for the whole run: when
-//! it ends, the connection to the control machine is gone, and the process
-//! ends at once the way Ctrl-C ends a run (its running commands killed), so
-//! nothing of the recipe is left running on a host nobody watches.
+//! output as a [`Report`]. Standard input stays open for the whole run, and
+//! the control machine writes to it every [`wire::HEARTBEAT`]: when it ends,
+//! or stays silent for [`wire::SILENCE`], the connection to the control
+//! machine is gone, and the process ends at once the way Ctrl-C ends a run
+//! (its running commands killed), so nothing of the recipe is left running
+//! on a host nobody watches.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::wire::{self, Control, Failure, Report, Request};
 use crate::Secret;
@@ -92,22 +94,40 @@ pub(crate) fn serve(spec: &'static RecipeSpec, parse: ParseKwargs) -> ExitCode {
 
 /// Reads the control machine's messages after the request, for the whole
 /// run: a cancel stops the run at its next operation; the end of standard
-/// input means the connection is gone, and ends this process as a signal
-/// would (see `crate::interrupt`: running commands are killed).
+/// input, or silence longer than [`wire::SILENCE`], means the connection is
+/// gone, and ends this process as a signal would (see `crate::interrupt`:
+/// running commands are killed).
 fn watch_control(shared: Arc<crate::context::RunShared>) {
+    let heard = Arc::new(Mutex::new(Instant::now()));
+    let reader_heard = heard.clone();
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         for line in stdin.lock().lines() {
             let Ok(line) = line else { break };
+            *reader_heard.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
             if matches!(serde_json::from_str(&line), Ok(Control::Cancel)) {
                 shared
                     .cancelled
                     .store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
-        // SAFETY: raising a signal this process handles (crate::interrupt).
-        unsafe { libc::raise(libc::SIGTERM) };
+        end_the_run();
     });
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let silent = heard.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+            if silent > wire::SILENCE {
+                end_the_run();
+            }
+        }
+    });
+}
+
+/// Ends this process's run as SIGTERM does: the control machine is gone.
+fn end_the_run() {
+    // SAFETY: raising a signal this process handles (crate::interrupt).
+    unsafe { libc::raise(libc::SIGTERM) };
 }
 
 /// Writes the run's observer calls to standard output, one report a line.

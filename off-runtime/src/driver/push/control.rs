@@ -102,7 +102,7 @@ impl PushedRun<'_> {
         }
         let stderr = read_in_background(channel.stderr);
         let done = Arc::new(AtomicBool::new(false));
-        let canceller = cancel_when_cancelled(stdin, shared.clone(), done.clone());
+        let keeper = keep_in_touch(stdin, shared.clone(), done.clone());
         let replayed = Replay {
             spec: self.spec,
             label: &host.label,
@@ -114,8 +114,10 @@ impl PushedRun<'_> {
             started: false,
         }
         .replay(channel.stdout);
+        // The keeper closes the copy's stdin within its next beat; not
+        // joined, since a write into a stalled connection could hold it.
         done.store(true, Ordering::SeqCst);
-        let _ = canceller.join();
+        drop(keeper);
         let stderr = stderr.join().unwrap_or_default();
         match replayed {
             Ended::Finished(None) => Ok(()),
@@ -388,21 +390,29 @@ fn read_in_background(mut pipe: File) -> std::thread::JoinHandle<Vec<u8>> {
     })
 }
 
-/// Holds the copy's standard input open until `done`, and sends it a
-/// cancel when this run is cancelled (`--fail-fast`) before then. Closing
-/// it is what tells the copy that the run is over for it.
-fn cancel_when_cancelled(
-    stdin: File,
+/// Holds the copy's standard input open until `done`: says every
+/// [`wire::HEARTBEAT`] that this machine is still there, and sends a cancel
+/// when this run is cancelled (`--fail-fast`). Closing it, or going silent,
+/// is what tells the copy that the run is over for it.
+fn keep_in_touch(
+    mut stdin: File,
     shared: Arc<RunShared>,
     done: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
-    let mut stdin = stdin;
     std::thread::spawn(move || {
-        let mut sent = false;
+        let mut cancelled = false;
+        let mut last = std::time::Instant::now();
         while !done.load(Ordering::SeqCst) {
-            if !sent && shared.cancelled.load(Ordering::SeqCst) {
-                let _ = stdin.write_all(wire::line(&Control::Cancel).as_bytes());
-                sent = true;
+            let mut send = |message: &Control| {
+                let _ = stdin.write_all(wire::line(message).as_bytes());
+            };
+            if !cancelled && shared.cancelled.load(Ordering::SeqCst) {
+                send(&Control::Cancel);
+                cancelled = true;
+            }
+            if last.elapsed() >= wire::HEARTBEAT {
+                send(&Control::Alive);
+                last = std::time::Instant::now();
             }
             std::thread::sleep(Duration::from_millis(50));
         }

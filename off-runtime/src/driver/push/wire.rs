@@ -37,10 +37,21 @@ pub(crate) struct Request {
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Control {
+    /// The control machine is still there: sent every [`HEARTBEAT`].
+    Alive,
     /// Another host failed under `--fail-fast` (or the run is cancelled):
     /// start no further operation.
     Cancel,
 }
+
+/// How often the control machine says it is still there.
+pub(crate) const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long the copy runs on without hearing from the control machine: a
+/// host cut off without a word (no FIN, no reset) keeps its sshd session
+/// for hours, and the copy must not go on deploying alone. Longer than the
+/// control machine takes to give the host up (three missed keepalives).
+pub(crate) const SILENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// One thing that happened in the pushed run.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -176,6 +187,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
         }
         assert_eq!(line(&Control::Cancel), "\"cancel\"\n");
+        assert!(SILENCE > HEARTBEAT * 5);
     }
 
     #[test]
