@@ -106,7 +106,7 @@ pub(super) fn check_hosts(
     for event in crate::check::events::check_events(&run) {
         publisher.publish(event);
     }
-    print!("{}", run.render(flags.format));
+    super::stdout_text(&run.render(flags.format));
     for host in &run.hosts {
         if let Some(e) = &host.error {
             eprintln!("error: {e}");

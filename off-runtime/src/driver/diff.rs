@@ -26,10 +26,10 @@ pub(super) fn diff_hosts(
     mut prepared: Prepared,
     sudo_password: Option<Secret>,
 ) -> ExitCode {
-    println!(
+    super::stdout_line(&format!(
         "{} --diff: each host is read, nothing is changed; the recipe's commands do not run (their output is assumed empty).",
         spec.name
-    );
+    ));
     prepared.events = None;
     let console = Arc::new(Console::new(!prepared.options.quiet));
     let dry_run = DryRun::reading_hosts();
@@ -46,18 +46,18 @@ pub(super) fn diff_hosts(
     for host in &report.hosts {
         let commands = dry_run.effects(&host.target).commands;
         if !commands.is_empty() {
-            println!("[{}] commands that would run:", host.label);
+            super::stdout_line(&format!("[{}] commands that would run:", host.label));
             for (op, command) in commands {
-                println!("[{}]   {op}: {command}", host.label);
+                super::stdout_line(&format!("[{}]   {op}: {command}", host.label));
             }
         }
         match &host.result {
-            Ok(()) => println!(
+            Ok(()) => super::stdout_line(&format!(
                 "[{}] {} operations would change the host, {} would not",
                 host.label,
                 host.changed,
                 host.ok - host.changed
-            ),
+            )),
             Err(e) => eprintln!("error: {e}"),
         }
         would_change |= host.changed > 0;

@@ -405,9 +405,14 @@ fn dry_run(spec: &'static RecipeSpec, mut prepared: Prepared) -> ExitCode {
 /// Writes one line to standard output. A closed pipe (`--dry-run | head`)
 /// is no error worth a panic: the reader has all it wanted.
 fn stdout_line(text: &str) {
+    stdout_text(&format!("{text}\n"));
+}
+
+/// Writes `text` to standard output, as [`stdout_line`] does.
+fn stdout_text(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// What `-v` prints first: `demo: steps install, configure; planned 2 run, 3 sudo`.

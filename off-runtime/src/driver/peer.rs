@@ -152,12 +152,12 @@ pub(crate) fn prepare(
 /// `--dry-run --serve`: the phases, what the membership sets, and the recipe's plan; binds
 /// nothing.
 pub(crate) fn dry_run(spec: &'static RecipeSpec, prepared: &Prepared, serving: &Serving) {
-    println!(
+    super::stdout_line(&format!(
         "{} --dry-run --serve: binds, registers and runs nothing.",
         spec.name
-    );
+    ));
     for line in serving.plan.phases() {
-        println!("{line}");
+        super::stdout_line(&line);
     }
     if let Some(mapping) = spec.peers {
         for (master, who) in [(true, "the master"), (false, "each other member")] {
@@ -173,7 +173,7 @@ pub(crate) fn dry_run(spec: &'static RecipeSpec, prepared: &Prepared, serving: &
                     }
                 })
                 .collect();
-            println!("   {who} runs with {}", flags.join(" "));
+            super::stdout_line(&format!("   {who} runs with {}", flags.join(" ")));
         }
     }
     let names: Vec<&str> = prepared
@@ -181,11 +181,11 @@ pub(crate) fn dry_run(spec: &'static RecipeSpec, prepared: &Prepared, serving: &
         .iter()
         .map(|&i| spec.steps[i].name)
         .collect();
-    println!(
+    super::stdout_line(&format!(
         "the recipe on this node: steps {}; planned {}",
         names.join(", "),
         cli::plan_text(&spec.plan(&prepared.selected))
-    );
+    ));
 }
 
 /// Runs the phases with the recipe (on this node, with the mapped kwargs) as the command.

@@ -158,27 +158,31 @@ fn redirected_output_has_one_progress_line_per_operation() {
 }
 
 #[test]
-fn a_dry_run_into_a_closed_pipe_exits_quietly_and_v_prints_the_plan_first() {
-    let (reader, writer) = std::io::pipe().unwrap();
-    // The reader is gone before the binary writes: every write fails.
-    drop(reader);
-    let mut child = Command::new(EXAMPLE)
-        .args(common::ssh_flags(HOST))
-        .args(["--root", "/tmp/example-pipe", "--dry-run"])
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+fn runs_into_a_closed_pipe_exit_quietly_and_v_prints_the_plan_first() {
+    // The dry run exits 0; `--check` and `--diff` of a host never deployed
+    // find differences (1). None of them panics on the closed pipe.
+    for (mode, code) in [("--dry-run", 0), ("--check", 1), ("--diff", 1)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // The reader is gone before the binary writes: every write fails.
+        drop(reader);
+        let mut child = Command::new(EXAMPLE)
+            .args(common::ssh_flags(HOST))
+            .args(["--root", "/tmp/example-pipe", mode])
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{mode}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{mode}: {stderr}");
+    }
 
     let out =
         off_testbed::deadline::output(Command::new(EXAMPLE).args(common::ssh_flags(HOST)).args([
