@@ -401,12 +401,108 @@ pub(crate) fn operation<T>(
         .shared
         .observer
         .op_finished(&event, status, started.elapsed());
-    result.map(|(value, _)| value)
+    result.map(|(value, _)| value).map_err(redacted)
+}
+
+/// `error` with the value of every [`Secret`](crate::Secret) made in this
+/// process replaced by `***` in its text: a recipe may have put one into a
+/// command by hand, and a failing command's stderr may repeat it. Every
+/// operation's error passes through here, so the summary, the events and a
+/// pushed run's report never show one.
+fn redacted(error: Error) -> Error {
+    let r = |text: String| crate::transport::redact_secrets(&text).into_owned();
+    match error {
+        Error::Command {
+            host,
+            op,
+            command,
+            code,
+            stderr,
+        } => Error::Command {
+            host,
+            op,
+            command: r(command),
+            code,
+            stderr: r(stderr),
+        },
+        Error::Timeout {
+            host,
+            op,
+            command,
+            after,
+        } => Error::Timeout {
+            host,
+            op,
+            command: r(command),
+            after,
+        },
+        Error::SudoPassword {
+            host,
+            op,
+            command,
+            user,
+            stderr,
+        } => Error::SudoPassword {
+            host,
+            op,
+            command: r(command),
+            user,
+            stderr: r(stderr),
+        },
+        Error::Disconnected {
+            host,
+            op,
+            command,
+            reason,
+        } => Error::Disconnected {
+            host,
+            op,
+            command: r(command),
+            reason: r(reason),
+        },
+        Error::File {
+            host,
+            op,
+            path,
+            reason,
+        } => Error::File {
+            host,
+            op,
+            path: r(path),
+            reason: r(reason),
+        },
+        Error::Invalid { host, op, reason } => Error::Invalid {
+            host,
+            op,
+            reason: r(reason),
+        },
+        Error::Template { name, reason } => Error::Template {
+            name,
+            reason: r(reason),
+        },
+        Error::Other(text) => Error::Other(r(text)),
+        other => other,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operations_error_never_shows_a_secret() {
+        let secret = crate::Secret::new("s3cr3t-in-a-command");
+        let report = crate::Executor::new(vec![crate::Target::Local])
+            .observer(std::sync::Arc::new(crate::report::Console::new(false)))
+            .run(|| {
+                crate::ops::run(format!("echo {} >&2; exit 3", secret.expose()))?;
+                Ok(())
+            });
+        let error = report.hosts[0].result.as_ref().unwrap_err().to_string();
+        assert!(error.contains("exited with code 3"), "{error}");
+        assert!(!error.contains(secret.expose()), "{error}");
+        assert!(error.contains("echo *** >&2"), "{error}");
+    }
 
     #[test]
     fn recognises_sudo_refusals_only_from_sudo() {
