@@ -334,3 +334,45 @@ fn a_host_cut_off_without_a_word_stops_its_copy_and_resume_continues() {
         "{report}"
     );
 }
+
+#[test]
+fn each_host_of_an_inventory_gets_its_own_kwargs() {
+    let _lock = off_testbed::lock_hosts(&[SAME_HOST, FAULT_HOST]);
+    let state = tempfile::tempdir().unwrap();
+    let root = format!("/tmp/{}", off_testbed::unique("example-inventory"));
+    let flags = common::ssh_flags(SAME_HOST);
+    let inventory = state.path().join("hosts.yaml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "hosts:\n- {{host: \"root@{}\", vars: {{greeting: \"salut\"}}}}\n- {{host: \"root@{}\", vars: {{greeting: \"hej\", lines: [\"a $(b) 'c'\"]}}}}\n",
+            common::address(SAME_HOST),
+            common::address(FAULT_HOST)
+        ),
+    )
+    .unwrap();
+    let out = common::run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_offregister_example"))
+            .env("OFF_STATE_DIR", state.path())
+            .arg("--inventory")
+            .arg(&inventory)
+            .args(&flags[2..])
+            .args(["--push", "--root", &root, "--progress", "none"]),
+    );
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(
+        on_host(SAME_HOST, &format!("cat {root}/conf/motd")),
+        format!("salut from root@{}\n", common::address(SAME_HOST))
+    );
+    assert_eq!(
+        on_host(FAULT_HOST, &format!("cat {root}/conf/motd")),
+        format!(
+            "hej from root@{}\na $(b) 'c'\n",
+            common::address(FAULT_HOST)
+        )
+    );
+    for host in [SAME_HOST, FAULT_HOST] {
+        on_host(host, &format!("rm -rf {root}"));
+    }
+}
