@@ -115,6 +115,19 @@ pub fn output(cmd: &mut Command) -> Output {
     output_within(cmd, None, DEFAULT_DEADLINE)
 }
 
+/// [`output`] for a command whose standard input the caller has set (a
+/// pipe from another process it reads): that input is left as it is.
+pub fn output_with_its_stdin(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    wait_within(child, &shown, None, DEFAULT_DEADLINE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +142,19 @@ mod tests {
         assert_eq!(out.status.code(), Some(3));
         assert_eq!(out.stdout, b"in");
         assert_eq!(out.stderr, b"err\n");
+    }
+
+    #[test]
+    fn a_command_keeps_the_input_its_caller_gave_it() {
+        let mut producer = Command::new("echo")
+            .arg("piped")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = producer.stdout.take().unwrap();
+        let out = output_with_its_stdin(Command::new("cat").stdin(pipe));
+        assert_eq!(out.stdout, b"piped\n");
+        assert!(producer.wait().unwrap().success());
     }
 
     #[test]

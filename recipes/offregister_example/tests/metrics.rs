@@ -73,14 +73,12 @@ fn on_host_24(binary: &Path, user: &str, args: &[&str], env: &[(&str, &str)]) ->
 }
 
 fn example(args: &[&str]) -> Output {
-    on_host_24(
+    off_testbed::deadline::output(&mut on_host_24(
         Path::new(env!("CARGO_BIN_EXE_offregister_example")),
         "root",
         args,
         &[],
-    )
-    .output()
-    .unwrap()
+    ))
 }
 
 fn root(name: &str) -> String {
@@ -311,12 +309,18 @@ fn offmetric_pushes_a_real_deploys_events_and_plain_lines() {
     .spawn()
     .unwrap();
     let pipe = recipe.stdout.take().unwrap();
-    let relay = Command::new(offmetric())
-        .args(["--server", &influx.sink_url("deploys")])
-        .stdin(pipe)
-        .output()
-        .unwrap();
-    assert!(recipe.wait().unwrap().success());
+    let relay = off_testbed::deadline::output_with_its_stdin(
+        Command::new(offmetric())
+            .args(["--server", &influx.sink_url("deploys")])
+            .stdin(pipe),
+    );
+    let recipe = off_testbed::deadline::wait_within(
+        recipe,
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    );
+    assert!(recipe.status.success());
     assert_eq!(relay.status.code(), Some(0), "{}", text(&relay));
     // Standard input passes through: the events, one a line.
     let passed: Vec<serde_json::Value> = String::from_utf8_lossy(&relay.stdout)
@@ -366,11 +370,9 @@ fn offmetric_pushes_a_real_deploys_events_and_plain_lines() {
     );
 
     // A bad URL is a usage error naming the flag.
-    let bad = Command::new(offmetric())
-        .args(["--server", "influxdb://localhost:8086"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let bad = off_testbed::deadline::output(
+        Command::new(offmetric()).args(["--server", "influxdb://localhost:8086"]),
+    );
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
@@ -398,7 +400,7 @@ fn neither_the_sudo_password_nor_a_secret_reaches_any_server() {
     args.extend(flags.iter().map(String::as_str));
     let udp = ["--metrics".to_string(), servers.rsyslog.udp_url()];
     args.extend(udp.iter().map(String::as_str));
-    let out = on_host_24(
+    let mut out = on_host_24(
         &token_recipe(),
         DEPLOY_USER,
         &args,
@@ -406,9 +408,8 @@ fn neither_the_sudo_password_nor_a_secret_reaches_any_server() {
             ("OFF_TOKEN", token.as_str()),
             ("OFF_SUDO_PASSWORD", DEPLOY_SUDO_PASSWORD),
         ],
-    )
-    .output()
-    .unwrap();
+    );
+    let out = off_testbed::deadline::output(&mut out);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         common::on_host(HOST, &format!("cat {path}")),
