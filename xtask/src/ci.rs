@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 /// Test hosts the end-to-end suites use (see each suite's host table).
 const TEST_HOSTS: usize = 35;
@@ -51,11 +51,11 @@ pub fn exec(args: CiArgs) -> Result<()> {
         packages.extend_from_slice(TEST_PACKAGES);
         install_missing(&packages)?;
     }
-    step(
+    crate::step(
         "format",
         crate::cargo(&root).args(["fmt", "--all", "--", "--check"]),
     )?;
-    step(
+    crate::step(
         "clippy",
         crate::cargo(&root).args([
             "clippy",
@@ -70,12 +70,12 @@ pub fn exec(args: CiArgs) -> Result<()> {
     // the hosts running.
     let nextest = has_nextest();
     if nextest {
-        step(
+        crate::step(
             "build tests",
             crate::cargo(&root).args(["nextest", "run", "--workspace", "--no-run"]),
         )?;
     } else {
-        step(
+        crate::step(
             "build tests",
             crate::cargo(&root).args(["test", "--workspace", "--no-run"]),
         )?;
@@ -87,12 +87,12 @@ pub fn exec(args: CiArgs) -> Result<()> {
     let config = off_testbed::TestbedConfig::default();
     off_testbed::up(&config, TEST_HOSTS).context("bringing up the test hosts")?;
     let tests = if nextest {
-        step(
+        crate::step(
             "tests",
             crate::cargo(&root).args(["nextest", "run", "--workspace", "--no-fail-fast"]),
         )
     } else {
-        step(
+        crate::step(
             "tests",
             crate::cargo(&root).args(["test", "--workspace", "--no-fail-fast"]),
         )
@@ -111,17 +111,6 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-pub(crate) fn step(name: &str, cmd: &mut Command) -> Result<()> {
-    println!("==> {name}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{name} failed ({status})");
-    }
-    Ok(())
-}
-
 /// Installs the packages `dpkg` does not list as installed.
 fn install_missing(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
@@ -138,7 +127,7 @@ fn install_missing(packages: &[&str]) -> Result<()> {
         return Ok(());
     }
     println!("==> installing {}", missing.join(" "));
-    step(
+    crate::step(
         "apt-get update",
         Command::new("apt-get").args(["update", "-qq"]),
     )?;
@@ -149,7 +138,7 @@ fn install_missing(packages: &[&str]) -> Result<()> {
             .with_context(|| format!("cannot write {POLICY_RC_D}"))?;
         std::fs::set_permissions(POLICY_RC_D, std::fs::Permissions::from_mode(0o755))?;
     }
-    let installed = step(
+    let installed = crate::step(
         "apt-get install",
         Command::new("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")

@@ -28,7 +28,7 @@ pub const INSTALLED: &[(&str, &[&str])] = &[
 const RECIPES: &[(&str, &str)] = &[("recipes/offregister_postgres", "offregister_postgres")];
 
 pub fn check(root: &Path) -> Result<()> {
-    crate::ci::step(
+    crate::step(
         "cargo package --workspace",
         crate::cargo(root).args([
             "package",
@@ -68,7 +68,7 @@ pub fn check(root: &Path) -> Result<()> {
 
     let install_root = tempfile::Builder::new().prefix("off-install").tempdir()?;
     for (package, _) in INSTALLED {
-        crate::ci::step(
+        crate::step(
             &format!("cargo install --path {package}"),
             crate::cargo(root)
                 .args(["install", "--quiet", "--debug", "--locked", "--path"])

@@ -53,6 +53,20 @@ fn target_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// Runs one step of a longer job (`ci`, `install`): says its name, and
+/// fails naming it unless the command succeeds.
+fn step(name: &str, cmd: &mut std::process::Command) -> anyhow::Result<()> {
+    use anyhow::Context;
+    println!("==> {name}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        anyhow::bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
 /// `cargo`, as the one running xtask, in `dir`.
 fn cargo(dir: &std::path::Path) -> std::process::Command {
     let mut cmd =

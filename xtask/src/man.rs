@@ -25,7 +25,7 @@ pub fn exec(root: &Path) -> Result<()> {
         let package = Path::new(dir).file_name().context("a package directory")?;
         build.arg("-p").arg(package);
     }
-    crate::ci::step("build", &mut build)?;
+    crate::step("build", &mut build)?;
     let target = crate::target_dir();
     let dir = root.join("man");
     std::fs::create_dir_all(&dir)?;
