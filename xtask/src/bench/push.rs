@@ -1,5 +1,5 @@
 //! `cargo xtask bench push`: what `--push` saves. `run("/bin/true")` on one
-//! test host, 200 and 1000 times a run, by the `offregister_true` example:
+//! test host, 200 and 1000 times a run, by the `offregister_repeat` example:
 //!
 //! - (a) over the persistent shell (no `--push`);
 //! - (b) with `--push`, the host's cache emptied first (the copy included);
@@ -40,7 +40,9 @@ const COUNTS: [u32; 2] = [200, 1000];
 const DELAY_MS: u64 = 10;
 /// The recipe, an example of the example recipe's crate.
 const PACKAGE: &str = "offregister_example";
-const RECIPE: &str = "offregister_true";
+const RECIPE: &str = "offregister_repeat";
+/// Its kwargs besides `--count`: the command of the target's figures.
+const COMMAND: [&str; 2] = ["--command", "/bin/true"];
 /// The bench's own copy of the binary on the host, for (d); apart from
 /// `--push`'s cache, which (b) empties.
 const HOST_DIR: &str = "/tmp/off-bench-push";
@@ -298,7 +300,8 @@ impl Bench<'_> {
                 Link::Direct => &self.direct,
                 Link::Delayed => &self.delayed,
             })
-            .args(["--count", &n.to_string(), "-q", "--progress", "none"]);
+            .args(["--count", &n.to_string(), "-q", "--progress", "none"])
+            .args(COMMAND);
         if push {
             cmd.arg("--push");
         }
@@ -351,7 +354,8 @@ impl Bench<'_> {
     fn on_host_run(&self, n: u32) -> Result<Duration> {
         let script = format!(
             "s=$(date +%s%N); OFF_STATE_DIR={HOST_DIR}/state {HOST_DIR}/{RECIPE} --count {n} \
-             -q --progress none >/dev/null || exit $?; e=$(date +%s%N); echo $((e - s))"
+             {} -q --progress none >/dev/null || exit $?; e=$(date +%s%N); echo $((e - s))",
+            COMMAND.join(" ")
         );
         let nanos = self.on_host(&script)?;
         let nanos: u64 = nanos
