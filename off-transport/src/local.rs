@@ -1,15 +1,15 @@
 //! The machine this process runs on as a target: the control machine (the
 //! default when no host is given), or a host a pushed binary runs on.
 
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::channel::{Channel, LocalChild};
 use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
 use super::shell_session::{
-    RunError, ShellPipes, ShellSession, StartError, session_line, start_as_root,
+    RunError, ShellPipes, ShellPool, ShellSession, StartError, session_line, start_as_root,
 };
 use super::{ExecOutput, ExecRequest, Transport, TransportError};
 use crate::Secret;
@@ -20,9 +20,8 @@ use crate::runtime::block_on;
 /// once (as the SSH transport does on a host), not in a sudo each.
 #[derive(Default)]
 pub struct LocalTransport {
-    /// Idle root shells: a command takes one (or starts one) and puts it
-    /// back when it is done.
-    root: Mutex<Vec<ShellSession>>,
+    /// Idle root shells.
+    root: ShellPool,
 }
 
 /// How long a root shell may take to start (sudo's authentication included).
@@ -31,20 +30,12 @@ const ROOT_SHELL_START: Duration = Duration::from_secs(30);
 impl LocalTransport {
     fn start_root_shell(&self, password: Option<&Secret>) -> Result<ShellSession, TransportError> {
         let start = |line: &str, password: Option<&str>| {
-            let failed =
-                |e: std::io::Error| StartError::Failed(format!("cannot start /bin/sh: {e}"));
-            let mut child = std::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg(line)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(failed)?;
+            let (child, [stdin, stdout, stderr]) = spawn_sh(line, false)
+                .map_err(|e| StartError::Failed(format!("cannot start /bin/sh: {e}")))?;
             let pipes = ShellPipes {
-                stdin: child.stdin.take().expect("piped").into(),
-                stdout: child.stdout.take().expect("piped").into(),
-                stderr: child.stderr.take().expect("piped").into(),
+                stdin,
+                stdout,
+                stderr,
                 _owner: Box::new(RootShell(Some(child))),
             };
             ShellSession::start(pipes, password, ROOT_SHELL_START)
@@ -56,6 +47,28 @@ impl LocalTransport {
             }
         })
     }
+}
+
+/// `/bin/sh -c line` started with its standard input, output and error
+/// taken as pipes, in a process group of its own when `own_group`.
+fn spawn_sh(line: &str, own_group: bool) -> std::io::Result<(std::process::Child, [OwnedFd; 3])> {
+    let mut command = std::process::Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(line)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if own_group {
+        command.process_group(0);
+    }
+    let mut child = command.spawn()?;
+    let pipes = [
+        child.stdin.take().expect("piped").into(),
+        child.stdout.take().expect("piped").into(),
+        child.stderr.take().expect("piped").into(),
+    ];
+    Ok((child, pipes))
 }
 
 /// A root shell's process, reaped once its standard input has closed (it
@@ -133,40 +146,14 @@ impl Transport for LocalTransport {
         request: ExecRequest<'_>,
         password: Option<&Secret>,
     ) -> Result<ExecOutput, TransportError> {
-        let ExecRequest {
-            command,
-            stdin,
-            deadline,
-            on_output,
-            keep_stdout,
-        } = request;
-        let until = deadline.map(|d| Instant::now() + d);
-        let mut retried = false;
-        loop {
-            let idle = self.root.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut shell = match idle {
-                Some(shell) => shell,
-                None => self.start_root_shell(password)?,
-            };
-            match shell.run(command, stdin, until, keep_stdout, &mut *on_output) {
-                Ok(output) => {
-                    self.root
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(shell);
-                    return Ok(output);
-                }
-                // An idle shell that ended since its last command: the
-                // command never started, so try once on a fresh shell.
-                Err(RunError::NotSent(_)) if !retried => retried = true,
-                Err(RunError::NotSent(reason) | RunError::Ended(reason)) => {
-                    return Err(TransportError::Io(format!(
-                        "the root shell ended: {reason}"
-                    )));
-                }
-                Err(RunError::DeadlineExceeded) => return Err(TransportError::DeadlineExceeded),
+        let failed = |e: RunError| match e {
+            RunError::NotSent(reason) | RunError::Ended(reason) => {
+                TransportError::Io(format!("the root shell ended: {reason}"))
             }
-        }
+            RunError::DeadlineExceeded => TransportError::DeadlineExceeded,
+        };
+        self.root
+            .run(|| self.start_root_shell(password), failed, request)
     }
 
     /// The deadline kills the command's process group (the command runs as
@@ -176,19 +163,8 @@ impl Transport for LocalTransport {
     }
 
     fn open_channel(&self, command: &str) -> Result<Channel, TransportError> {
-        let failed = |e: std::io::Error| TransportError::Io(format!("cannot start /bin/sh: {e}"));
-        let mut child = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(failed)?;
-        let stdin = child.stdin.take().expect("piped").into();
-        let stdout = child.stdout.take().expect("piped").into();
-        let stderr = child.stderr.take().expect("piped").into();
+        let (child, [stdin, stdout, stderr]) = spawn_sh(command, true)
+            .map_err(|e| TransportError::Io(format!("cannot start /bin/sh: {e}")))?;
         Channel::new(stdin, stdout, stderr, Box::new(LocalChild(child)))
     }
 }

@@ -12,10 +12,11 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::frame::{Markers, ReadyScanner};
-use super::{ExecOutput, Stream};
+use super::{ExecOutput, ExecRequest, Stream};
 
 /// Reads are this large, so big outputs cross in few wakeups.
 const READ_SIZE: usize = 64 * 1024;
@@ -230,6 +231,51 @@ impl ShellSession {
             stderr: err,
             code: out_scanner.exit_code(),
         })
+    }
+}
+
+/// Idle persistent shells of one user on one target: a command takes one
+/// (or starts one) and puts it back when it is done, so that commands
+/// running at the same time each have their own.
+#[derive(Default)]
+pub(super) struct ShellPool(Mutex<Vec<ShellSession>>);
+
+impl ShellPool {
+    /// Runs `request` in an idle shell, or in one `start` starts. A shell
+    /// whose command fails to finish (it killed its shell, or the deadline
+    /// passed) is dropped, and `failed` says what that means; an idle shell
+    /// that died since its last command is replaced once, since the command
+    /// never started.
+    pub fn run<E>(
+        &self,
+        start: impl Fn() -> Result<ShellSession, E>,
+        failed: impl Fn(RunError) -> E,
+        request: ExecRequest<'_>,
+    ) -> Result<ExecOutput, E> {
+        let ExecRequest {
+            command,
+            stdin,
+            deadline,
+            on_output,
+            keep_stdout,
+        } = request;
+        let until = deadline.map(|d| Instant::now() + d);
+        let mut retried = false;
+        loop {
+            let idle = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut shell = match idle {
+                Some(shell) => shell,
+                None => start()?,
+            };
+            match shell.run(command, stdin, until, keep_stdout, &mut *on_output) {
+                Ok(output) => {
+                    self.0.lock().unwrap_or_else(|e| e.into_inner()).push(shell);
+                    return Ok(output);
+                }
+                Err(RunError::NotSent(_)) if !retried => retried = true,
+                Err(e) => return Err(failed(e)),
+            }
+        }
     }
 }
 

@@ -12,13 +12,13 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::io::{Collect, Drain, Pipes, run_to_exit, with_deadline};
 use super::shell_session::{
-    RunError, ShellPipes, ShellSession, StartError, session_line, start_as_root,
+    RunError, ShellPipes, ShellPool, ShellSession, StartError, session_line, start_as_root,
 };
 use super::{Channel, ExecOutput, ExecRequest, Stream, Transport, TransportError, sudo_wrapped};
 use crate::interrupt::{self, Master, Tracked};
@@ -110,10 +110,7 @@ impl Drop for MasterGuard {
 /// The persistent shells of one user on a host.
 #[derive(Default)]
 struct Shells {
-    /// Idle shells. A command takes one (or starts one) and puts it back
-    /// when it is done, so commands of one host running at the same time
-    /// each have their own.
-    idle: Mutex<Vec<ShellSession>>,
+    idle: ShellPool,
     /// Set when no shell can be started: commands then get a channel each.
     per_channel: AtomicBool,
     /// Whether a shell was ever started: if so, a shell that fails to start
@@ -210,8 +207,7 @@ impl SshTransport {
     }
 
     /// Runs a command in a persistent shell of `who`, starting one when none
-    /// is idle. A shell whose command fails to finish (it killed its shell,
-    /// or the deadline passed) is dropped; the next command starts a new one.
+    /// is idle (see [`ShellPool::run`]).
     fn exec_in_shell(
         &self,
         who: Who<'_>,
@@ -221,33 +217,24 @@ impl SshTransport {
         keep_stdout: bool,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, ShellFailure> {
-        let until = deadline.map(|d| Instant::now() + d);
-        let pool = &self.shells(who).idle;
-        let mut retried = false;
-        loop {
-            let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut shell = match idle {
-                Some(shell) => shell,
-                None => self.start_shell(who)?,
-            };
-            match shell.run(command, stdin, until, keep_stdout, on_output) {
-                Ok(output) => {
-                    pool.lock().unwrap_or_else(|e| e.into_inner()).push(shell);
-                    return Ok(output);
-                }
-                // An idle shell that died since its last command: the
-                // command never started, so try once on a fresh shell.
-                Err(RunError::NotSent(_)) if !retried => retried = true,
-                Err(RunError::NotSent(reason) | RunError::Ended(reason)) => {
-                    return Err(ShellFailure::Transport(self.lost(reason)));
-                }
+        let failed = |e: RunError| {
+            ShellFailure::Transport(match e {
+                RunError::NotSent(reason) | RunError::Ended(reason) => self.lost(reason),
                 // Dropping the shell closes its channel; the host's
                 // `timeout` (see ops) normally acts well before this.
-                Err(RunError::DeadlineExceeded) => {
-                    return Err(ShellFailure::Transport(TransportError::DeadlineExceeded));
-                }
-            }
-        }
+                RunError::DeadlineExceeded => TransportError::DeadlineExceeded,
+            })
+        };
+        let request = ExecRequest {
+            command,
+            stdin,
+            deadline,
+            on_output,
+            keep_stdout,
+        };
+        self.shells(who)
+            .idle
+            .run(|| self.start_shell(who), failed, request)
     }
 
     /// Starts a persistent shell: `/bin/sh` as the login user, or as root
