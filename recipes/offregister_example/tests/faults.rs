@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::text;
+use common::{stages, text, wait};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -31,30 +31,12 @@ fn example(targets: &[String], args: &[&str]) -> Output {
     )
 }
 
-/// Waits for a started run of the binary, with the deadline of `common::run`.
-fn wait(child: std::process::Child) -> Output {
-    off_testbed::deadline::wait_within(
-        child,
-        "offregister_example",
-        None,
-        off_testbed::deadline::DEFAULT_DEADLINE,
-    )
-}
-
 fn root_at(host: usize) -> String {
     format!("root@{}", common::address(host))
 }
 
 fn unreachable() -> String {
     format!("root@{}", Inventory::load().unwrap().unreachable_address)
-}
-
-/// What the recipe left on `host` under `root`: its stages file, or `absent`.
-fn stages(host: usize, root: &str) -> String {
-    common::on_host(
-        host,
-        &format!("cat {root}/conf/stages 2>/dev/null || echo absent"),
-    )
 }
 
 fn scratch_root(name: &str) -> String {

@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::text;
-
 use std::process::Output;
 
-use common::{HangingDeploy, on_host, recipe_on};
+use common::{HangingDeploy, on_host, recipe_on, stages, text, wait};
 
 /// The host of the comparison with a run without `--push`.
 const SAME_HOST: usize = 32;
@@ -60,6 +58,41 @@ fn event_kinds(path: &std::path::Path) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Waits until no process on the fault host matches any of `patterns`
+/// (`ps` command lines, bracketed so grep does not match itself), failing
+/// with `complaint` after `within_secs`.
+fn gone_from_the_host(patterns: &[&str], within_secs: u64, complaint: &str) {
+    let grep: Vec<String> = patterns.iter().map(|p| format!("-e '{p}'")).collect();
+    let list = format!("ps -eo pid,args | grep {} || true", grep.join(" "));
+    let started = std::time::Instant::now();
+    loop {
+        let left = on_host(FAULT_HOST, &list);
+        if left.trim().is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(within_secs),
+            "{complaint}: {left}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Lets the hung write of `deploy` go on and runs it again with `--push
+/// --resume`: it skips `prepare`, which completed, and finishes `configure`.
+fn resume_finishes(deploy: &HangingDeploy) {
+    on_host(deploy.host, &format!("rm -f {}", deploy.marker));
+    let out = wait(deploy.run(&["--push", "--resume"]));
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(report.contains("--resume: skipping prepare"), "{report}");
+    assert_eq!(
+        stages(deploy.host, &deploy.root),
+        "configured\ndone\n",
+        "{report}"
+    );
 }
 
 #[test]
@@ -163,12 +196,7 @@ fn a_killed_connection_leaves_nothing_running_and_resume_continues() {
     // Kill every sshd process serving a connection (not the daemon): the
     // connection is gone, and the copy's standard input with it.
     on_host(FAULT_HOST, "pkill -KILL -f '^sshd: root' || true");
-    let out = off_testbed::deadline::wait_within(
-        child,
-        "offregister_example",
-        None,
-        off_testbed::deadline::DEFAULT_DEADLINE,
-    );
+    let out = wait(child);
     let report = text(&out);
     assert_eq!(out.status.code(), Some(3), "{report}");
     assert!(
@@ -180,36 +208,12 @@ fn a_killed_connection_leaves_nothing_running_and_resume_continues() {
     );
     assert!(report.contains("step `configure` failed"), "{report}");
     // Nothing of the run is left on the host: not the copy, not the write it was in.
-    let started = std::time::Instant::now();
-    loop {
-        let left = on_host(
-            FAULT_HOST,
-            "ps -eo pid,args | grep -e '[p]ush-child' -e '[u]sr/local/bin/sync' || true",
-        );
-        if left.trim().is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "left running on the host: {left}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    on_host(FAULT_HOST, &format!("rm -f {}", deploy.marker));
-    let out = off_testbed::deadline::wait_within(
-        deploy.run(&["--push", "--resume"]),
-        "offregister_example",
-        None,
-        off_testbed::deadline::DEFAULT_DEADLINE,
+    gone_from_the_host(
+        &["[p]ush-child", "[u]sr/local/bin/sync"],
+        20,
+        "left running on the host",
     );
-    let report = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}");
-    assert!(report.contains("--resume: skipping prepare"), "{report}");
-    assert_eq!(
-        on_host(FAULT_HOST, &format!("cat {}/conf/stages", deploy.root)),
-        "configured\ndone\n",
-        "{report}"
-    );
+    resume_finishes(&deploy);
 }
 
 #[test]
@@ -294,45 +298,13 @@ fn a_host_cut_off_without_a_word_stops_its_copy_and_resume_continues() {
         }
     }
     let relink = Relink(link);
-    let out = off_testbed::deadline::wait_within(
-        child,
-        "offregister_example",
-        None,
-        off_testbed::deadline::DEFAULT_DEADLINE,
-    );
+    let out = wait(child);
     let report = text(&out);
     assert_eq!(out.status.code(), Some(3), "{report}");
     assert!(report.contains("upload_template"), "{report}");
-    let started = std::time::Instant::now();
-    loop {
-        let left = on_host(
-            FAULT_HOST,
-            "ps -eo pid,args | grep -e '[p]ush-child' || true",
-        );
-        if left.trim().is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the copy went on alone: {left}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+    gone_from_the_host(&["[p]ush-child"], 60, "the copy went on alone");
     drop(relink);
-    on_host(FAULT_HOST, &format!("rm -f {}", deploy.marker));
-    let out = off_testbed::deadline::wait_within(
-        deploy.run(&["--push", "--resume"]),
-        "offregister_example",
-        None,
-        off_testbed::deadline::DEFAULT_DEADLINE,
-    );
-    let report = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}");
-    assert_eq!(
-        on_host(FAULT_HOST, &format!("cat {}/conf/stages", deploy.root)),
-        "configured\ndone\n",
-        "{report}"
-    );
+    resume_finishes(&deploy);
 }
 
 #[test]

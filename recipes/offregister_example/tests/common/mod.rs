@@ -169,3 +169,21 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Waits for a started run of the binary, with the deadline of [`run`].
+pub fn wait(child: std::process::Child) -> Output {
+    off_testbed::deadline::wait_within(
+        child,
+        "offregister_example",
+        None,
+        off_testbed::deadline::DEFAULT_DEADLINE,
+    )
+}
+
+/// What the recipe left on `host` under `root`: its stages file, or `absent`.
+pub fn stages(host: usize, root: &str) -> String {
+    on_host(
+        host,
+        &format!("cat {root}/conf/stages 2>/dev/null || echo absent"),
+    )
+}
